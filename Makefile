@@ -1,0 +1,33 @@
+# The two newcomer commands (see README): `make convert BOOK=...` and `make test`.
+# Both set everything up first (scripts/setup.sh: .venv, pinned deps, console script).
+SHELL := /bin/bash
+BOOK ?=
+OUT ?= out/$(basename $(notdir $(BOOK)))
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-dev convert inspect test bench clean
+
+setup:
+	@scripts/setup.sh requirements.txt
+
+setup-dev:
+	@scripts/setup.sh requirements-dev.txt
+
+convert: setup
+	@if [ -z "$(BOOK)" ]; then echo "usage: make convert BOOK=path/to/book.epub [OUT=folder] [ARGS='--chapters 1-3']" >&2; exit 2; fi
+	.venv/bin/audiobook convert "$(BOOK)" -o "$(OUT)" --jobs $(JOBS) $(ARGS)
+
+inspect: setup
+	.venv/bin/audiobook inspect "$(BOOK)"
+
+test: setup-dev
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup-dev
+	.venv/bin/python bench/pipeline_vs_piper.py
+	.venv/bin/python bench/assemble_20h.py
+
+clean:
+	rm -rf out .pytest_cache

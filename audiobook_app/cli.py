@@ -1,0 +1,180 @@
+"""The ``audiobook`` command: the pipeline from a terminal, no server needed.
+
+    audiobook inspect FILE [--json]
+    audiobook convert FILE -o OUTDIR [--chapters 1-3,5] [--jobs N] [--config FILE.yaml]
+                                     [--format m4b,mp3,wav,flac]
+
+Exit status: 0 on success; 2 for bad input (one line on stderr saying what is wrong and
+what to do); 1 for any other failure (one line, details in ``OUTDIR/.work/error.log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.analyze import analyze
+from pipeline.config import PipelineConfig, load_config
+from pipeline.convert import WORK_DIR, ConvertResult, ProgressEvent, convert
+from pipeline.errors import AudiobookError, InputError
+from pipeline.parse import parse_file
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+log = logging.getLogger("audiobook")
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    book = parse_file(args.file)
+    info = analyze(book)
+    if args.json:
+        payload = {
+            "title": info.title,
+            "author": info.author,
+            "language": info.language,
+            "words": info.words,
+            "estimated_duration_s": info.estimated_duration_s,
+            "chapters": [{"index": c.index, "title": c.title, "words": c.words} for c in info.chapters],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{info.title} by {info.author or 'unknown author'} [{info.language}]")
+    print(f"{info.words:,} words, about {info.estimated_duration_s / 3600:.1f} h of audio")
+    for c in info.chapters:
+        print(f"{c.index:4d}  {c.title}  ({c.words:,} words)")
+    for warning in book.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+class _ProgressBars:
+    """Renders :class:`ProgressEvent`s as tqdm bars (with ETA) on a terminal, and as one
+    line per stage elsewhere (logs, CI)."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.bar: tqdm | None = None
+        self.interactive = sys.stderr.isatty()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage != self.stage:
+            self.close()
+            self.stage = event.stage
+            if self.interactive and event.unit:
+                unit_scale = event.unit == "chars"
+                self.bar = tqdm(total=event.total, desc=event.stage, unit=event.unit, unit_scale=unit_scale)
+            else:
+                print(f"[{event.stage}]", file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.n = event.done
+            if event.detail:
+                self.bar.set_postfix_str(event.detail, refresh=False)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    config = load_config(args.config)
+    if args.format:
+        formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+        config = config.with_overrides(output={"formats": formats})
+    return config
+
+
+def _summary(result: ConvertResult) -> str:
+    out = result.outputs
+    lines = [
+        f"{result.analysis.title}: {len(result.plans)} chapters, "
+        f"{sum(out.chapter_durations_s) / 60:.1f} min of audio in {result.wall_s:.0f} s",
+        f"segments synthesized {result.generation.segments_synthesized}, "
+        f"reused {result.generation.segments_reused}",
+    ]
+    if out.m4b:
+        lines.append(f"M4B:    {out.m4b}")
+    for fmt, paths in out.chapter_files.items():
+        if paths:
+            lines.append(f"{fmt.upper():<7} {paths[0].parent}/ ({len(paths)} files)")
+    verdict = "PASS" if result.report.passed else "FAIL (see report)"
+    lines.append(f"report: {result.report_path}  ACX checks: {verdict}")
+    return "\n".join(lines)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    config = _config_from_args(args)
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1 (got {args.jobs})")
+    bars = _ProgressBars()
+    try:
+        result = convert(args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars)
+    finally:
+        bars.close()
+    print(_summary(result))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``audiobook`` argument parser (subcommands ``inspect`` and ``convert``)."""
+    parser = argparse.ArgumentParser(prog="audiobook", description="Turn a manuscript into an audiobook.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inspect = sub.add_parser("inspect", help="list a manuscript's chapters, words and estimated duration")
+    inspect.add_argument("file", type=Path)
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.set_defaults(run=_inspect)
+    conv = sub.add_parser("convert", help="convert a manuscript into an M4B and chapter MP3s")
+    conv.add_argument("file", type=Path)
+    conv.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    conv.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
+    conv.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="synthesis processes (default: cores)")
+    conv.add_argument("--config", type=Path, help="YAML file overriding the defaults (voice, pauses, targets...)")
+    conv.add_argument("--format", help="comma-separated outputs from m4b,mp3,wav,flac (default: m4b,mp3)")
+    conv.set_defaults(run=_convert)
+    return parser
+
+
+def _log_failure(args: argparse.Namespace) -> str:
+    """Write the traceback next to the outputs (or to the temp dir) and return its path."""
+    base = getattr(args, "output", None)
+    folder = Path(base) / WORK_DIR if base else Path(os.environ.get("TMPDIR", "/tmp"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "error.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        return str(path)
+    except OSError:
+        return "(could not write error.log)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``audiobook`` console script; returns the exit status."""
+    logging.basicConfig(level=os.environ.get("AUDIOBOOK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as exc:
+        print(f"audiobook: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AudiobookError as exc:
+        print(f"audiobook: failed: {exc} (details: {_log_failure(args)})", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("audiobook: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line for the user, the traceback on disk
+        print(f"audiobook: internal error: {type(exc).__name__}: {exc} (details: {_log_failure(args)})", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Every tunable of one conversion, with documented defaults, loadable from YAML.
+
+A job's config is :class:`PipelineConfig`; ``load_config(path)`` reads a YAML file whose
+keys override the defaults (unknown keys are an error, so a typo never passes silently).
+Units are in the field names. Audio targets follow ACX's submission requirements:
+RMS -23..-18 dB, true peak <= -3 dBTP, noise floor <= -60 dB, MP3 CBR >= 192 kbps
+44.1 kHz mono, room tone 0.5-1 s at the head and 1-5 s at the tail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import ConfigError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VoiceConfig(_Frozen):
+    """Narrator voice and synthesis settings (Piper's ``SynthesisConfig`` names)."""
+
+    engine: str = "piper"
+    narrator: str = "en_US-joe-medium"
+    length_scale: float = Field(1.0, gt=0.3, le=3.0)  # >1 speaks slower
+    noise_scale: float = Field(0.667, ge=0.0, le=2.0)
+    noise_w_scale: float = Field(0.8, ge=0.0, le=2.0)
+
+
+class PauseConfig(_Frozen):
+    """Silence (filled with room tone) inserted between segments, in milliseconds."""
+
+    sentence_ms: int = Field(250, ge=0, le=5000)
+    paragraph_ms: int = Field(700, ge=0, le=10000)
+    section_break_ms: int = Field(2000, ge=0, le=10000)
+    after_title_ms: int = Field(1500, ge=0, le=10000)
+
+
+class MasteringConfig(_Frozen):
+    """Loudness targets for each chapter file (ACX; see module docstring)."""
+
+    target_rms_db: float = Field(-20.0, ge=-23.0, le=-18.0)
+    true_peak_ceiling_dbtp: float = Field(-3.5, le=-3.0)  # margin under ACX's -3
+    room_tone_db: float = Field(-72.0, le=-60.0)  # RMS of the room tone we lay down
+    head_room_tone_ms: int = Field(750, ge=500, le=1000)
+    tail_room_tone_ms: int = Field(2000, ge=1000, le=5000)
+    sample_rate_hz: int = 44100
+
+
+class OutputConfig(_Frozen):
+    """Which files to write: ``formats`` from {m4b, mp3, wav, flac}."""
+
+    formats: tuple[str, ...] = ("m4b", "mp3")
+    mp3_bitrate_kbps: int = Field(192, ge=192, le=320)
+    aac_bitrate_kbps: int = Field(64, ge=32, le=256)
+
+    @model_validator(mode="after")
+    def _known_formats(self) -> "OutputConfig":
+        unknown = set(self.formats) - {"m4b", "mp3", "wav", "flac"}
+        if unknown or not self.formats:
+            raise ValueError(f"formats must be some of m4b, mp3, wav, flac (got {sorted(unknown) or 'none'})")
+        return self
+
+
+class SegmentConfig(_Frozen):
+    """Engine-sized chunking: a segment holds whole sentences up to ``max_chars``."""
+
+    max_chars: int = Field(400, ge=50, le=5000)
+
+
+class PipelineConfig(_Frozen):
+    """All tunables of one conversion. ``lexicon`` maps a term to its respelling."""
+
+    voice: VoiceConfig = VoiceConfig()
+    pauses: PauseConfig = PauseConfig()
+    mastering: MasteringConfig = MasteringConfig()
+    output: OutputConfig = OutputConfig()
+    segment: SegmentConfig = SegmentConfig()
+    lexicon: dict[str, str] = Field(default_factory=dict)
+    speak_chapter_titles: bool = True
+
+    def with_overrides(self, **sections: dict) -> "PipelineConfig":
+        """A copy with some sections' fields replaced, validated like a YAML file.
+
+        Raises :class:`ConfigError` on unknown keys or out-of-range values.
+        """
+        merged = self.model_dump()
+        for name, values in sections.items():
+            if isinstance(merged.get(name), dict):
+                merged[name] = {**merged[name], **values}
+            else:
+                merged[name] = values
+        return _validate(merged, "overrides")
+
+
+def _validate(data: object, source: str) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+
+
+def load_config(path: str | Path | None) -> PipelineConfig:
+    """Read a YAML config file (or return the defaults for ``None``).
+
+    Raises :class:`ConfigError` when the file is missing, is not YAML, or holds
+    unknown keys or out-of-range values; the message names the file and the key.
+    """
+    if path is None:
+        return PipelineConfig()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}".splitlines()[0]) from None
+    return _validate(data, str(path))

@@ -1,0 +1,77 @@
+"""The project's one errors module.
+
+Every error the user can act on is a subclass of :class:`AudiobookError` and carries a
+one-line, user-facing message that says what is wrong and what to do. ``InputError``
+subclasses mean "bad input" (CLI exit status 2, HTTP 4xx later); anything else that
+derives from ``AudiobookError`` is a failure of ours or of the environment (exit 1).
+"""
+
+from __future__ import annotations
+
+
+class AudiobookError(Exception):
+    """Root of all AudiobookPipeline errors; ``str(err)`` is safe to show a user."""
+
+
+class InputError(AudiobookError):
+    """The user's input (manuscript, options, config) is unusable as given."""
+
+
+class EmptyFileError(InputError):
+    """The uploaded file has no bytes, or no readable text at all."""
+
+
+class UnsupportedFormatError(InputError):
+    """The file is not one of the formats we read (EPUB, DOCX, PDF, TXT, Markdown)."""
+
+
+class NotTextError(InputError):
+    """A file named as text holds binary data (an image, an archive...)."""
+
+
+class CorruptEpubError(InputError):
+    """The EPUB's ZIP container is truncated or damaged."""
+
+
+class NotAnEpubError(InputError):
+    """A valid ZIP that is not an EPUB (no container.xml / no package document)."""
+
+
+class MissingPackageDocumentError(NotAnEpubError):
+    """container.xml points to an OPF package document that is not in the archive."""
+
+
+class DrmProtectedError(InputError):
+    """The EPUB is encrypted with DRM (META-INF/encryption.xml for content files)."""
+
+
+class CorruptDocxError(InputError):
+    """The DOCX is not a readable Office Open XML document."""
+
+
+class CorruptPdfError(InputError):
+    """The PDF cannot be opened (truncated, damaged, or encrypted with a password)."""
+
+
+class NoTextLayerError(InputError):
+    """The PDF has no extractable text (a scan): it needs OCR first."""
+
+
+class NoChaptersError(InputError):
+    """Parsing found no chapter with speakable text."""
+
+
+class ChapterSelectionError(InputError):
+    """A ``--chapters`` selection is malformed or names chapters the book lacks."""
+
+
+class ConfigError(InputError):
+    """A YAML config or lexicon file is malformed or has unknown keys / bad values."""
+
+
+class EngineError(AudiobookError):
+    """A TTS engine failed to load or to synthesize (not the user's fault)."""
+
+
+class EncodingError(AudiobookError):
+    """Writing an audio container (M4B, MP3, WAV, FLAC) failed."""

@@ -1,0 +1,135 @@
+"""Generate stage: segments -> audio in the segment store, in parallel, resumable.
+
+Each segment's audio is stored the moment it is synthesized (``SegmentStore.put`` is
+atomic), so a crash or SIGKILL loses at most the segments in flight; the next run skips
+every stored segment and synthesizes only the rest. Parallelism is ``jobs`` worker
+processes with one onnxruntime thread each (STACK.md: 2 x 1 thread is the best layout
+on 2 cores); ``jobs=1`` synthesizes in this process with the runtime's own threading.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import VoiceConfig
+from pipeline.models import Segment
+from pipeline.store import SegmentStore
+from pipeline.tts import load_engine
+from pipeline.tts.base import TTSEngine
+
+# Called after each synthesized segment with (segment, audio duration in seconds).
+SegmentCallback = Callable[[Segment, float], None]
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What one generate run did: counts of segments, seconds of new audio, wall time."""
+
+    segments_total: int
+    segments_synthesized: int
+    segments_reused: int
+    audio_s: float
+    wall_s: float
+
+    @property
+    def real_time_factor(self) -> float:
+        """Seconds of audio synthesized per wall-clock second (higher is faster)."""
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def pending_segments(segments: Sequence[Segment], store: SegmentStore) -> list[Segment]:
+    """Segments whose audio is not stored yet, de-duplicated by id, in reading order."""
+    stored = store.stored_ids()
+    seen: set[str] = set()
+    todo = []
+    for seg in segments:
+        if seg.id not in stored and seg.id not in seen:
+            seen.add(seg.id)
+            todo.append(seg)
+    return todo
+
+
+def generate(
+    segments: Sequence[Segment],
+    store: SegmentStore,
+    voice: VoiceConfig,
+    *,
+    jobs: int = 1,
+    on_segment: SegmentCallback | None = None,
+) -> GenerationStats:
+    """Synthesize every segment not yet in ``store`` with ``jobs`` processes.
+
+    Raises :class:`pipeline.errors.EngineError` when the voice cannot be loaded or a
+    segment fails; segments finished before the failure stay stored.
+    """
+    started = time.monotonic()
+    todo = pending_segments(segments, store)
+    unique_total = len({s.id for s in segments})
+    audio_s = 0.0
+    if todo:
+        results = _synthesize_serial(todo, voice) if jobs <= 1 else _synthesize_parallel(todo, voice, jobs)
+        for seg, audio, rate in results:
+            store.put(seg.id, audio, rate)
+            duration = len(audio) / rate
+            audio_s += duration
+            if on_segment:
+                on_segment(seg, duration)
+    return GenerationStats(
+        segments_total=unique_total,
+        segments_synthesized=len(todo),
+        segments_reused=unique_total - len(todo),
+        audio_s=audio_s,
+        wall_s=time.monotonic() - started,
+    )
+
+
+def _synthesize_serial(todo: list[Segment], voice: VoiceConfig) -> Iterator[tuple[Segment, np.ndarray, int]]:
+    engine = load_engine(voice)
+    for seg in todo:
+        yield seg, engine.synthesize(seg.text), engine.sample_rate_hz
+
+
+_worker_engine: TTSEngine | None = None
+
+
+def _init_worker(voice: VoiceConfig) -> None:
+    global _worker_engine
+    _worker_engine = load_engine(voice, threads=1)
+
+
+def _synthesize_in_worker(text: str) -> tuple[np.ndarray, int]:
+    assert _worker_engine is not None, "worker initializer did not run"
+    return _worker_engine.synthesize(text), _worker_engine.sample_rate_hz
+
+
+def _synthesize_parallel(
+    todo: list[Segment], voice: VoiceConfig, jobs: int
+) -> Iterator[tuple[Segment, np.ndarray, int]]:
+    """Yield segments as they finish (not in order), keeping 2 x jobs in flight so
+    memory stays bounded however long the book is."""
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(voice,)) as pool:
+        queue = iter(todo)
+        in_flight: dict[Future, Segment] = {}
+
+        def fill() -> None:
+            while len(in_flight) < 2 * jobs:
+                seg = next(queue, None)
+                if seg is None:
+                    return
+                in_flight[pool.submit(_synthesize_in_worker, seg.text)] = seg
+
+        fill()
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                seg = in_flight.pop(future)
+                audio, rate = future.result()
+                yield seg, audio, rate
+            fill()

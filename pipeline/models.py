@@ -1,0 +1,177 @@
+"""Typed hand-offs between the pipeline stages.
+
+Every stage takes and returns these frozen dataclasses; nothing else crosses a stage
+boundary. Text is plain Unicode (no markup); audio never appears here (it lives in the
+segment store on disk, see ``pipeline.store``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# The word regex the corpus MANIFEST counts with; used for every word count we report.
+WORD_RE = re.compile(r"[A-Za-z0-9À-ɏ]+(?:['’-][A-Za-z0-9À-ɏ]+)*")
+
+
+def count_words(text: str) -> int:
+    """Number of words in ``text`` (matches of :data:`WORD_RE`, as the corpus MANIFEST)."""
+    return sum(1 for _ in WORD_RE.finditer(text))
+
+
+class SourceFormat(StrEnum):
+    """Manuscript formats the parse stage reads."""
+
+    EPUB = "epub"
+    DOCX = "docx"
+    PDF = "pdf"
+    TXT = "txt"
+    MARKDOWN = "md"
+
+
+class BlockKind(StrEnum):
+    """Kinds of text block inside a chapter, each with its own pause rule."""
+
+    PARAGRAPH = "paragraph"
+    HEADING = "heading"  # a sub-heading inside a chapter (not the chapter title)
+    SECTION_BREAK = "section_break"  # scene break (*** or <hr>); text is ""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph-level unit of a chapter: plain text, whitespace collapsed.
+
+    ``text`` never contains footnote markers, markup or page furniture. Verse lines of
+    one stanza are joined with ``"\\n"``; everything else is one line.
+    """
+
+    kind: BlockKind
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A track a listener hears: the title (read aloud) and the body blocks after it.
+
+    ``index`` counts from 1 in reading order. ``title`` is human-readable ("Chapter 1",
+    "Letter 1", "Etymology"); the heading line itself is not repeated in ``blocks``.
+    """
+
+    index: int
+    title: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def text(self) -> str:
+        """The body as plain text, blocks separated by blank lines."""
+        return "\n\n".join(b.text for b in self.blocks if b.text)
+
+    @property
+    def words(self) -> int:
+        """Words in the body (title excluded), counted with :data:`WORD_RE`."""
+        return count_words(self.text)
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Cover image bytes and their MIME type (``image/jpeg`` or ``image/png``)."""
+
+    data: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
+class BookMetadata:
+    """Bibliographic metadata found in the manuscript; ``None`` where absent.
+
+    ``language`` is a BCP 47 tag ("en", "en-US") when the file declares one.
+    """
+
+    title: str | None = None
+    author: str | None = None
+    language: str | None = None
+    publisher: str | None = None
+    year: str | None = None
+
+
+@dataclass(frozen=True)
+class Book:
+    """Result of the parse stage: everything a listener should hear, in order.
+
+    ``chapters`` holds only what should be read aloud: no cover pages, tables of
+    contents, licences, colophons or imprints. ``warnings`` are non-fatal findings
+    (e.g. "mimetype entry is compressed") worth showing the user.
+    """
+
+    metadata: BookMetadata
+    chapters: tuple[Chapter, ...]
+    source_format: SourceFormat
+    cover: Cover | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> int:
+        """Words in all chapters' bodies."""
+        return sum(c.words for c in self.chapters)
+
+
+@dataclass(frozen=True)
+class ChapterAnalysis:
+    """Per-chapter counts; durations in seconds at the narrator's measured pace."""
+
+    index: int
+    title: str
+    words: int
+    characters: int
+    estimated_duration_s: float
+
+
+@dataclass(frozen=True)
+class BookAnalysis:
+    """Result of the analyze stage (see ``pipeline.analyze``)."""
+
+    title: str
+    author: str | None
+    language: str
+    words: int
+    characters: int
+    estimated_duration_s: float
+    chapters: tuple[ChapterAnalysis, ...]
+
+
+class SegmentKind(StrEnum):
+    """What a segment reads: the spoken chapter title, or body text."""
+
+    TITLE = "title"
+    BODY = "body"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One TTS call's worth of speakable text, with the pause that follows it.
+
+    ``id`` is stable: a hash of (text, voice, engine, synthesis settings), so the same
+    text with the same voice and settings maps to the same stored audio on every run.
+    ``index`` counts from 0 within the chapter. ``pause_after_ms`` is the silence
+    (room tone) assembly inserts after this segment's audio.
+    """
+
+    id: str
+    chapter_index: int
+    index: int
+    kind: SegmentKind
+    text: str
+    voice: str
+    engine: str
+    pause_after_ms: int
+
+
+@dataclass(frozen=True)
+class ChapterPlan:
+    """A chapter ready for synthesis and assembly: title, word count and segments."""
+
+    index: int
+    title: str
+    words: int
+    segments: tuple[Segment, ...] = field(default=())

@@ -1,0 +1,38 @@
+"""TTS engines behind one interface (:class:`pipeline.tts.base.TTSEngine`).
+
+``load_engine(voice_config, threads=...)`` builds the engine a :class:`VoiceConfig`
+names. Piper (CPU) is the default and runs everywhere; Qwen3-TTS (GPU) arrives with
+the workers.
+"""
+
+from __future__ import annotations
+
+from pipeline.config import VoiceConfig
+from pipeline.errors import ConfigError
+from pipeline.tts.base import TTSEngine
+
+ENGINES = ("piper",)
+
+
+def engine_settings(voice: VoiceConfig) -> dict[str, object]:
+    """The settings of ``voice``'s engine that are hashed into segment ids, computed
+    without loading the model. Raises :class:`ConfigError` for an unknown engine."""
+    if voice.engine == "piper":
+        from pipeline.tts.piper import piper_settings
+
+        return piper_settings(voice)
+    raise ConfigError(f"unknown TTS engine {voice.engine!r}; available: {', '.join(ENGINES)}")
+
+
+def load_engine(voice: VoiceConfig, *, threads: int = 0) -> TTSEngine:
+    """Load the engine and voice that ``voice`` names.
+
+    ``threads`` caps the engine's CPU threads (0 = the runtime's default). Raises
+    :class:`ConfigError` for an unknown engine and :class:`EngineError` when the voice
+    cannot be loaded.
+    """
+    if voice.engine == "piper":
+        from pipeline.tts.piper import PiperEngine
+
+        return PiperEngine.load(voice, threads=threads)
+    raise ConfigError(f"unknown TTS engine {voice.engine!r}; available: {', '.join(ENGINES)}")

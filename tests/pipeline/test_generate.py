@@ -1,0 +1,81 @@
+"""Generate stage against the real Piper voice: storage, resume, parallel workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import VoiceConfig
+from pipeline.generate import generate, pending_segments
+from pipeline.models import Segment, SegmentKind
+from pipeline.store import SegmentStore
+from pipeline.tts import engine_settings, load_engine
+
+TEXTS = [
+    "The whale surfaced at dawn.",
+    "Call me Ishmael.",
+    "It was a bright cold day in April, and the clocks were striking thirteen.",
+    "She laughed.",
+]
+
+
+def _segments(texts: list[str], voice: VoiceConfig) -> list[Segment]:
+    from pipeline.segment import segment_id
+
+    settings = engine_settings(voice)
+    return [
+        Segment(segment_id(t, voice.narrator, voice.engine, settings), 1, i, SegmentKind.BODY, t, voice.narrator, voice.engine, 250)
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_piper_engine_speaks_at_native_rate_without_normalisation():
+    engine = load_engine(VoiceConfig(), threads=1)
+    audio = engine.synthesize("Hello there. This is the second sentence.")
+    assert engine.sample_rate_hz == 22050
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert 1.5 < len(audio) / 22050 < 6.0
+    # normalize_audio=False: Piper's raw level, not every sentence pushed to 1.0
+    assert 0.05 < np.abs(audio).max() < 0.99
+
+
+def test_generate_stores_every_segment_and_resumes_without_resynthesis(tmp_path):
+    voice = VoiceConfig()
+    store = SegmentStore(tmp_path)
+    segs = _segments(TEXTS, voice)
+    first = generate(segs[:2], store, voice, jobs=1)
+    assert (first.segments_synthesized, first.segments_reused) == (2, 0)
+    synthesized: list[str] = []
+    second = generate(segs, store, voice, jobs=1, on_segment=lambda s, d: synthesized.append(s.id))
+    assert (second.segments_synthesized, second.segments_reused) == (2, 2)
+    assert synthesized == [s.id for s in segs[2:]]
+    assert store.stored_ids() == {s.id for s in segs}
+    assert second.audio_s > 1.0 and second.real_time_factor > 0
+    assert pending_segments(segs, store) == []
+
+
+def test_parallel_generation_matches_serial_audio_length(tmp_path):
+    voice = VoiceConfig()
+    serial, parallel = SegmentStore(tmp_path / "a"), SegmentStore(tmp_path / "b")
+    segs = _segments(TEXTS, voice)
+    generate(segs, serial, voice, jobs=1)
+    stats = generate(segs, parallel, voice, jobs=2)
+    assert stats.segments_synthesized == len(TEXTS)
+    for seg in segs:
+        # Same model, same text: durations agree within 15 % (VITS duration noise).
+        assert parallel.duration_s(seg.id) == pytest.approx(serial.duration_s(seg.id), rel=0.15)
+
+
+def test_duplicate_segments_are_synthesized_once(tmp_path):
+    voice = VoiceConfig()
+    segs = _segments(["Again.", "Again."], voice)
+    stats = generate(segs, SegmentStore(tmp_path), voice, jobs=1)
+    assert (stats.segments_total, stats.segments_synthesized) == (1, 1)
+
+
+def test_unknown_voice_is_a_clear_engine_error(tmp_path):
+    from pipeline.errors import EngineError
+
+    voice = VoiceConfig(narrator=str(tmp_path / "missing.onnx"))
+    with pytest.raises(EngineError, match="not found"):
+        load_engine(voice)

@@ -1,0 +1,163 @@
+"""The ``audiobook`` console script, run as a user runs it (a real subprocess).
+
+Covers the CLI contract: ``inspect --json`` shape, exit statuses (0 / 1 / 2 with one
+clear line on stderr), ``convert`` options, and crash-resume after SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+AUDIOBOOK = str(Path(sys.executable).with_name("audiobook"))
+
+STORY = """The Lighthouse Keeper
+
+Chapter 1
+
+Mr. Abernathy kept the light on the northern rock for 23 years. Each evening he climbed
+the 114 steps, trimmed the wick, and wrote the weather in his book.
+
+“Nothing ever happens here,” he told the gulls. They did not answer.
+
+Chapter 2
+
+On the 3rd of March a boat came through the fog. It carried a letter, a sack of flour,
+and a girl of about 12 who said her name was Wren.
+
+She asked him whether the light had ever gone out. He said it had not, not once.
+
+Chapter 3
+
+By spring she could trim the wick herself. The book filled with her handwriting, and the
+gulls, for their part, grew used to two voices on the rock.
+"""
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed console script and capture its output."""
+    return subprocess.run([AUDIOBOOK, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture()
+def story(tmp_path) -> Path:
+    path = tmp_path / "lighthouse.txt"
+    path.write_text(STORY, encoding="utf-8")
+    return path
+
+
+def test_console_script_is_installed():
+    assert os.access(AUDIOBOOK, os.X_OK), f"{AUDIOBOOK} missing: run scripts/setup.sh"
+
+
+def test_inspect_json_contract(story):
+    proc = run_cli("inspect", str(story), "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert set(info) == {"title", "author", "language", "words", "estimated_duration_s", "chapters"}
+    assert info["language"] == "en"
+    assert [c["index"] for c in info["chapters"]] == [1, 2, 3]
+    assert [c["title"] for c in info["chapters"]] == ["Chapter 1", "Chapter 2", "Chapter 3"]
+    assert info["words"] == sum(c["words"] for c in info["chapters"])
+    assert 100 < info["words"] < 160
+    # Duration estimate follows the measured narrator pace (~175 wpm plus room tone).
+    assert info["words"] / 175 * 60 < info["estimated_duration_s"] < info["words"] / 175 * 60 + 30
+
+
+def test_inspect_real_book(corpus):
+    proc = run_cli("inspect", str(corpus / "epub" / "frankenstein_pg84-epub2.epub"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert len(info["chapters"]) == 28
+    assert "Frankenstein" in info["title"] and "Shelley" in info["author"]
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("empty.epub", "empty"),
+        ("empty.txt", "empty"),
+        ("moby-dick_truncated-half.epub", "corrupt"),
+        ("not-an-epub_html-bundle.epub", "not an EPUB"),
+        ("the-waste-land_missing-opf.epub", "EPUB/wasteland.opf"),
+        ("binary-png-named-as.txt", "not a text file"),
+        ("pride-and-prejudice_scanned-image-only_p1-6.pdf", "OCR"),
+        ("pride-and-prejudice_truncated.pdf", "PDF"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(corpus, name, words):
+    proc = run_cli("inspect", str(corpus / "bad" / name), "--json")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("audiobook: error: ") and name in lines[0]
+    assert words.lower() in lines[0].lower()
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--chapters", "4"], "outside 1-3"),
+        (["--chapters", "two"], "bad chapter selection"),
+        (["--format", "ogg"], "formats must be some of"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+    ],
+)
+def test_bad_options_exit_2(story, tmp_path, extra, message):
+    proc = run_cli("convert", str(story), "-o", str(tmp_path / "out"), *extra)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_file_exits_2(tmp_path):
+    proc = run_cli("inspect", str(tmp_path / "nope.epub"))
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_convert_selected_chapter_and_formats(story, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("convert", str(story), "-o", str(out), "--chapters", "2", "--format", "mp3,flac", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in sorted((out / "mp3").iterdir())] == ["02 - Chapter 2.mp3"]
+    assert [p.name for p in sorted((out / "flac").iterdir())] == ["02 - Chapter 2.flac"]
+    assert not list(out.glob("*.m4b"))
+    report = json.loads((out / "report.json").read_text())
+    assert [c["index"] for c in report["chapters"]] == [2]
+    assert report["generation"]["segments_reused"] == 0
+
+
+def _stored(out: Path) -> set[str]:
+    return {p.stem for p in (out / ".work" / "segments").glob("*.flac")}
+
+
+def test_sigkill_mid_book_then_rerun_resumes_without_resynthesis(story, tmp_path):
+    """Kill the whole process tree with SIGKILL once some segments are stored, rerun
+    the same command: it completes, synthesizing exactly the segments not stored."""
+    out = tmp_path / "out"
+    args = [AUDIOBOOK, "convert", str(story), "-o", str(out), "--jobs", "2", "--format", "mp3"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(_stored(out)) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survived = _stored(out)
+    assert len(survived) >= 4, "the run ended before it could be killed mid-book"
+    assert not (out / "report.json").exists()
+
+    done = run_cli(*args[1:])
+    assert done.returncode == 0, done.stderr
+    generation = json.loads((out / "report.json").read_text())["generation"]
+    assert generation["segments_reused"] == len(survived)
+    assert generation["segments_synthesized"] == generation["segments_total"] - len(survived)
+    assert generation["segments_synthesized"] > 0, "kill came after synthesis had finished"
+    assert len(_stored(out)) == generation["segments_total"]
+    assert len(list((out / "mp3").glob("*.mp3"))) == 3
