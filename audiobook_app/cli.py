@@ -55,8 +55,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 class _ProgressBars:
-    """Renders :class:`ProgressEvent`s as tqdm bars (with ETA) on a terminal, and as one
-    line per stage elsewhere (logs, CI)."""
+    """Renders :class:`ProgressEvent`s as tqdm bars (with ETA) on a terminal's stderr,
+    and as one line per stage on stdout elsewhere (logs, CI), so stderr carries only
+    the error line when a run fails."""
 
     def __init__(self) -> None:
         self.stage = ""
@@ -71,7 +72,7 @@ class _ProgressBars:
                 unit_scale = event.unit == "chars"
                 self.bar = tqdm(total=event.total, desc=event.stage, unit=event.unit, unit_scale=unit_scale)
             else:
-                print(f"[{event.stage}]", file=sys.stderr, flush=True)
+                print(f"[{event.stage}]", flush=True)
         if self.bar is not None:
             self.bar.n = event.done
             if event.detail:
@@ -96,13 +97,13 @@ def _summary(result: ConvertResult) -> str:
     out = result.outputs
     lines = [
         f"{result.analysis.title}: {len(result.plans)} chapters, "
-        f"{sum(out.chapter_durations_s) / 60:.1f} min of audio in {result.wall_s:.0f} s",
+        f"{sum(out.durations_s) / 60:.1f} min of audio in {result.wall_s:.0f} s",
         f"segments synthesized {result.generation.segments_synthesized}, "
         f"reused {result.generation.segments_reused}",
     ]
     if out.m4b:
         lines.append(f"M4B:    {out.m4b}")
-    for fmt, paths in out.chapter_files.items():
+    for fmt, paths in out.files.items():
         if paths:
             lines.append(f"{fmt.upper():<7} {paths[0].parent}/ ({len(paths)} files)")
     verdict = "PASS" if result.report.passed else "FAIL (see report)"

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from pipeline.analyze import analyze
@@ -85,19 +85,19 @@ def parse_chapter_selection(spec: str | None, chapter_count: int) -> tuple[int, 
 
 
 def plan_chapters(book: Book, language: str, config: PipelineConfig) -> tuple[ChapterPlan, ...]:
-    """Annotate and segment every chapter of ``book`` for the configured voice."""
+    """Annotate and segment every chapter of ``book`` for the configured voice.
+
+    The spoken title segment reads the normalized title ("Chapter Four"); the plan keeps
+    the display title ("Chapter 4") for chapter markers and file names.
+    """
     voice = config.voice
     settings = engine_settings(voice)
-    return tuple(
-        segment_chapter(
-            annotate_chapter(ch, config.lexicon, language),
-            config,
-            engine=voice.engine,
-            voice=voice.narrator,
-            settings=settings,
-        )
-        for ch in book.chapters
-    )
+    plans = []
+    for chapter in book.chapters:
+        spoken = annotate_chapter(chapter, config.lexicon, language)
+        plan = segment_chapter(spoken, config, engine=voice.engine, voice=voice.narrator, settings=settings)
+        plans.append(replace(plan, title=chapter.title))
+    return tuple(plans)
 
 
 def convert(
@@ -129,6 +129,7 @@ def convert(
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
     outputs = assemble_book(
         plans, store, book.metadata, book.cover, out_dir, config,
+        narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
     )
     emit(ProgressEvent("validate", 0, 1))
@@ -136,6 +137,11 @@ def convert(
     report_path = write_report(out_dir / "report.json", analysis, stats, report)
     emit(ProgressEvent("validate", 1, 1))
     return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
+
+
+def narrator_credit(config: PipelineConfig) -> str:
+    """The narrator credit written into the M4B's composer tag, e.g. "Piper en_US-joe-medium"."""
+    return f"{config.voice.engine.capitalize()} {Path(config.voice.narrator).stem}"
 
 
 def select_chapters(book: Book, spec: str | None) -> Book:

@@ -8,6 +8,8 @@ a user can act on.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline.errors import EmptyFileError, InputError, UnsupportedFormatError
@@ -87,9 +89,14 @@ def parse_file(path: str | Path) -> Book:
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     try:
-        return parse_bytes(data, path.name)
+        book = parse_bytes(data, path.name)
     except InputError as exc:
         msg = str(exc)
         if not msg.startswith(path.name):
             raise type(exc)(f"{path.name}: {msg}") from None
         raise
+    if not book.metadata.title:
+        # No title in the file: the file name is what the author called it.
+        title = re.sub(r"[_-]+", " ", path.stem).strip().capitalize() or "Untitled"
+        book = replace(book, metadata=replace(book.metadata, title=title))
+    return book

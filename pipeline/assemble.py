@@ -1,0 +1,291 @@
+"""Assemble stage: stored segments -> mastered chapter files and a chaptered M4B.
+
+Per chapter, in two streaming passes (memory does not grow with chapter or book length):
+
+1. Render: head room tone, each segment's audio followed by its ``pause_after_ms`` (the
+   last segment's pause is replaced by the tail room tone), resampled to 44.1 kHz with a
+   streaming soxr resampler into a temporary raw float32 file under ``out_dir/.work``,
+   summing squares on the way. The gain that puts the file's RMS at
+   ``mastering.target_rms_db`` follows (ACX RMS -23..-18 dB; default -20).
+2. Master: read back in blocks, apply the gain and a true-peak look-ahead limiter
+   (4x-oversampled detection, ceiling ``mastering.true_peak_ceiling_dbtp``), then add
+   a continuous pink room-tone bed at ``mastering.room_tone_db`` RMS *after* the gain, so
+   the noise floor stays there (<= -60 dB) however loud the voice is made. Blocks go to
+   every requested encoder (see :mod:`pipeline.encode`).
+
+Pauses are laid down as zeros in pass 1 and become room tone through the bed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import soundfile as sf
+import soxr
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import lfilter
+
+from pipeline.audio import BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope
+from pipeline.config import PipelineConfig
+from pipeline.encode import M4bWriter, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
+from pipeline.errors import EncodingError
+from pipeline.models import BookMetadata, ChapterPlan, Cover
+from pipeline.store import SegmentStore
+
+DEFAULT_NARRATOR = "Piper en_US-joe-medium"
+MAX_GAIN_DB = 40.0  # never lift a near-silent chapter by more than this
+CHAPTER_FORMATS = ("mp3", "wav", "flac")
+# FFmpeg's AAC encoder at 64 kbps mono raised the true peak by up to 0.7 dB on our test
+# speech; the M4B feed is limited this much lower so the decoded AAC stays under -3 dBTP.
+AAC_HEADROOM_DB = 1.5
+# Paul Kellet / J. O. Smith pink-noise filter (-3 dB/octave within 0.05 dB above ~10 Hz).
+_PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
+_PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
+
+
+@dataclass(frozen=True)
+class AssembledBook:
+    """What assembly wrote. Times in seconds; ``starts_s`` are chapter starts in the M4B.
+
+    ``files`` maps "mp3"/"wav"/"flac" to one path per chapter (in plan order) for each
+    format written; ``m4b`` is None when the M4B was not requested.
+    """
+
+    m4b: Path | None
+    files: dict[str, tuple[Path, ...]]
+    chapter_indices: tuple[int, ...]
+    titles: tuple[str, ...]
+    durations_s: tuple[float, ...]
+    starts_s: tuple[float, ...]
+    gains_db: tuple[float, ...]
+    sample_rate_hz: int
+    book_title: str
+    author: str
+    narrator: str
+    has_cover: bool = False
+
+
+class TruePeakLimiter:
+    """Look-ahead limiter keeping the 4x-oversampled true peak under ``ceiling_dbtp``.
+
+    Needed gain per sample -> minimum over +-``lookahead_ms`` (hold) -> moving average
+    over the same span, so the gain ramps in before a peak, never exceeds what any sample
+    needs, and the output has the input's length (the delay is absorbed by streaming).
+    """
+
+    def __init__(self, ceiling_dbtp: float, rate_hz: int, lookahead_ms: float = 5.0):
+        self._ceiling = db_to_amplitude(ceiling_dbtp) * 0.995  # rounding margin, -0.04 dB
+        self._r = max(1, int(rate_hz * lookahead_ms / 1000))
+        pad = 2 * self._r + TP_CONTEXT
+        self._blocks = ContextBlocks(pad, pad, self._process)
+
+    def _process(self, buf: np.ndarray, pre: int, post: int) -> np.ndarray:
+        core = buf[pre : len(buf) - post]
+        need = np.minimum(1.0, self._ceiling / np.maximum(true_peak_envelope(buf, TP_CONTEXT, TP_CONTEXT), 1e-12))
+        if need.min() >= 1.0:
+            return core.copy()
+        size = 2 * self._r + 1
+        gain = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
+        start = pre - TP_CONTEXT
+        return (core * gain[start : start + len(core)]).astype(np.float32)
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Limit a block; returns the (delayed) samples now final, possibly empty."""
+        out = self._blocks.push(block)
+        return out if out is not None else np.zeros(0, np.float32)
+
+    def finish(self) -> np.ndarray:
+        """Return the samples still held back by the look-ahead."""
+        out = self._blocks.finish()
+        return out if out is not None else np.zeros(0, np.float32)
+
+
+class RoomTone:
+    """Seeded pink noise at ``rms_db`` dBFS RMS, continuous across calls."""
+
+    def __init__(self, rms_db: float, seed: int):
+        impulse = np.zeros(1 << 16)
+        impulse[0] = 1.0
+        self._scale = db_to_amplitude(rms_db) / np.sqrt(np.sum(lfilter(_PINK_B, _PINK_A, impulse) ** 2))
+        self._rng = np.random.default_rng(seed)
+        self._zi = np.zeros(len(_PINK_A) - 1)
+        self.next(1 << 14)  # settle the filter so the bed starts stationary
+
+    def next(self, n: int) -> np.ndarray:
+        """The next ``n`` samples (float32, shape (n,))."""
+        y, self._zi = lfilter(_PINK_B, _PINK_A, self._rng.standard_normal(n), zi=self._zi)
+        return (y * self._scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    rate_hz: int  # the chapter's engine rate (the first segment's)
+    samples_in: int
+    samples_out: int  # exact length of the mastered chapter at the output rate
+
+
+def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig) -> _Layout:
+    if not plan.segments:
+        raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
+    infos = []
+    for seg in plan.segments:
+        if not store.has(seg.id):
+            raise EncodingError(f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)")
+        infos.append(sf.info(str(store.path(seg.id))))
+    rate = infos[0].samplerate
+    m = config.mastering
+    n = round((m.head_room_tone_ms + m.tail_room_tone_ms) * rate / 1000)
+    n += sum(round(i.frames * rate / i.samplerate) for i in infos)
+    n += sum(round(s.pause_after_ms * rate / 1000) for s in plan.segments[:-1])
+    return _Layout(rate, n, round(n * m.sample_rate_hz / rate))
+
+
+def _render(plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: PipelineConfig) -> Iterator[np.ndarray]:
+    """Input-rate blocks: head tone, segments with pauses, tail tone (tone = zeros here)."""
+    m = config.mastering
+    yield np.zeros(round(m.head_room_tone_ms * rate_hz / 1000), np.float32)
+    for i, seg in enumerate(plan.segments):
+        audio, rate = store.read(seg.id)
+        if audio.ndim > 1:
+            audio = audio.mean(axis=1)
+        if rate != rate_hz:
+            audio = soxr.resample(audio, rate, rate_hz)
+        yield np.asarray(audio, np.float32)
+        if i < len(plan.segments) - 1:
+            yield np.zeros(round(seg.pause_after_ms * rate_hz / 1000), np.float32)
+    yield np.zeros(round(m.tail_room_tone_ms * rate_hz / 1000), np.float32)
+
+
+def _pass1(plan: ChapterPlan, store: SegmentStore, layout: _Layout, config: PipelineConfig, tmp: Path) -> float:
+    """Render the chapter to raw float32 ``tmp`` at the output rate; return its gain in dB."""
+    out_rate = config.mastering.sample_rate_hz
+    stream = soxr.ResampleStream(layout.rate_hz, out_rate, 1, dtype="float32") if layout.rate_hz != out_rate else None
+    written, sumsq = 0, 0.0
+    with open(tmp, "wb") as f:
+
+        def put(y: np.ndarray) -> None:
+            nonlocal written, sumsq
+            y = y[: layout.samples_out - written]
+            f.write(y.astype(np.float32).tobytes())
+            written += len(y)
+            y64 = y.astype(np.float64)
+            sumsq += float(np.dot(y64, y64))
+
+        for block in _render(plan, store, layout.rate_hz, config):
+            put(stream.resample_chunk(block) if stream else block)
+        if stream:
+            put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+        put(np.zeros(layout.samples_out - written, np.float32))
+    level = power_to_db(sumsq / max(written, 1))
+    if level <= -120.0:
+        return 0.0
+    return float(np.clip(config.mastering.target_rms_db - level, -MAX_GAIN_DB, MAX_GAIN_DB))
+
+
+def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink | None,
+           config: PipelineConfig) -> None:
+    """Gain, limit, add room tone, and feed every sink, block by block.
+
+    The M4B gets a second limiter :data:`AAC_HEADROOM_DB` lower, flushed per chapter so
+    the chapter keeps its exact length.
+    """
+    m = config.mastering
+    limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, m.sample_rate_hz)
+    aac_limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp - AAC_HEADROOM_DB, m.sample_rate_hz) if m4b else None
+    tone = RoomTone(m.room_tone_db, seed)
+    gain = np.float32(db_to_amplitude(gain_db))
+
+    def emit(y: np.ndarray, last: bool = False) -> None:
+        if len(y):
+            y = y + tone.next(len(y))
+            for sink in sinks:
+                sink.write(y)
+        if aac_limiter is not None and m4b is not None:
+            y = aac_limiter.finish() if last else aac_limiter.push(y)
+            if len(y):
+                m4b.write(y)
+
+    with open(tmp, "rb") as f:
+        while len(block := np.fromfile(f, dtype=np.float32, count=BLOCK_SAMPLES)):
+            emit(limiter.push(block * gain))
+    emit(limiter.finish())
+    emit(np.zeros(0, np.float32), last=True)
+
+
+def assemble_book(
+    plans: Sequence[ChapterPlan],
+    store: SegmentStore,
+    metadata: BookMetadata,
+    cover: Cover | None,
+    out_dir: Path,
+    config: PipelineConfig,
+    *,
+    narrator: str = DEFAULT_NARRATOR,
+    progress: Callable[[int, int], None] | None = None,
+) -> AssembledBook:
+    """Master and encode every chapter; write ``config.output.formats``.
+
+    Writes ``out_dir/mp3/NN - <title>.mp3`` (and ``wav/``, ``flac/`` alike; NN is
+    ``plan.index``) and ``out_dir/<slug of title>.m4b``, each atomically. Calls
+    ``progress(done, total)`` after each chapter. Raises ValueError for an empty plan list
+    or a chapter without segments, :class:`EncodingError` when a segment's audio is missing
+    or an encoder fails (no partial file is left under a final name).
+    """
+    if not plans:
+        raise ValueError("assemble_book needs at least one chapter plan")
+    out_dir = Path(out_dir)
+    out_rate, formats = config.mastering.sample_rate_hz, config.output.formats
+    layouts = [_layout(p, store, config) for p in plans]  # fails fast, before writing
+    title, author = metadata.title or "Untitled", metadata.author or "Unknown"
+    work = out_dir / ".work"
+    m4b = None
+    if "m4b" in formats:
+        m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", out_rate, config.output.aac_bitrate_kbps,
+                        Tags(title, title, author, narrator, year=metadata.year),
+                        [(p.title, lay.samples_out) for p, lay in zip(plans, layouts)], cover))
+    files: dict[str, list[Path]] = {f: [] for f in CHAPTER_FORMATS if f in formats}
+    gains: list[float] = []
+    sinks: list = []
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        for done, (plan, lay) in enumerate(zip(plans, layouts), start=1):
+            tmp = work / f"chapter-{plan.index:04d}.f32"
+            gains.append(_pass1(plan, store, lay, config, tmp))
+            tags = Tags(plan.title, title, author, narrator, track=plan.index, year=metadata.year)
+            name = f"{plan.index:02d} - {safe_filename(plan.title)}"
+            sinks = [ThreadedSink(SoundFileWriter(out_dir / f / f"{name}.{f}", f, out_rate, tags,
+                                                  config.output.mp3_bitrate_kbps)) for f in files]
+            _pass2(tmp, gains[-1], plan.index, sinks, m4b, config)
+            for f, sink in zip(files, sinks):
+                files[f].append(sink.close())
+            sinks = []
+            tmp.unlink()
+            if progress:
+                progress(done, len(plans))
+        m4b_path = m4b.close() if m4b else None
+    except BaseException:
+        for sink in sinks + ([m4b] if m4b else []):
+            sink.abort()
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    samples = [lay.samples_out for lay in layouts]
+    starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
+    return AssembledBook(
+        m4b=m4b_path,
+        files={f: tuple(paths) for f, paths in files.items()},
+        chapter_indices=tuple(p.index for p in plans),
+        titles=tuple(p.title for p in plans),
+        durations_s=tuple(n / out_rate for n in samples),
+        starts_s=tuple(int(n) / out_rate for n in starts),
+        gains_db=tuple(gains),
+        sample_rate_hz=out_rate,
+        book_title=title,
+        author=author,
+        narrator=narrator,
+        has_cover=cover is not None,
+    )

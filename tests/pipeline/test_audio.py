@@ -1,0 +1,121 @@
+"""Streaming measurements against direct numpy / pyloudnorm on synthetic signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from pipeline.audio import (
+    ChapterMeter,
+    FLOOR_DB,
+    integrated_lufs,
+    measure_file,
+    noise_floor_db,
+    rms_db,
+    true_peak_dbtp,
+)
+
+FS = 44100
+
+
+def blocks(x: np.ndarray, size: int) -> list[np.ndarray]:
+    return [x[i : i + size] for i in range(0, len(x), size)]
+
+
+def taper(x: np.ndarray, n: int = 2000) -> np.ndarray:
+    """Fade in/out so an abrupt start does not add Gibbs overshoot at the edges."""
+    w = np.ones(len(x))
+    w[:n], w[-n:] = np.linspace(0, 1, n), np.linspace(1, 0, n)
+    return (x * w).astype(np.float32)
+
+
+def speechy(seconds: float, seed: int, rate: int = FS) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    env = (0.5 + 0.5 * np.sin(2 * np.pi * 4 * np.arange(n) / rate)) ** 2
+    x = 0.2 * rng.standard_normal(n) * env
+    x[: rate] *= 0.01  # a quiet second the relative gate must drop
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("signal", "rate"),
+    [
+        (speechy(12, 1), FS),
+        (speechy(9.37, 2, 22050), 22050),
+        (taper(0.5 * np.sin(2 * np.pi * 997 * np.arange(FS * 5) / FS)), FS),
+        (np.concatenate([np.zeros(FS * 3), speechy(6, 3)]).astype(np.float32), FS),
+    ],
+)
+def test_streaming_lufs_matches_pyloudnorm(signal: np.ndarray, rate: int) -> None:
+    expected = pyloudnorm.Meter(rate).integrated_loudness(signal.astype(np.float64))
+    assert integrated_lufs(blocks(signal, 4097), rate) == pytest.approx(expected, abs=0.1)
+    assert integrated_lufs(signal, rate) == pytest.approx(expected, abs=0.1)
+
+
+def test_lufs_of_silence_is_floor() -> None:
+    assert integrated_lufs(np.zeros(FS * 2, np.float32), FS) == FLOOR_DB
+
+
+def test_rms_matches_numpy() -> None:
+    x = speechy(7, 4)
+    expected = 10 * np.log10(np.mean(x.astype(np.float64) ** 2))
+    assert rms_db(blocks(x, 1000)) == pytest.approx(expected, abs=1e-6)
+    sine = np.sin(2 * np.pi * 1000 * np.arange(FS) / FS)
+    assert rms_db(sine) == pytest.approx(-3.0103, abs=0.001)
+
+
+def test_true_peak_sees_inter_sample_peaks() -> None:
+    # A full-scale sine at fs/4 sampled 45 degrees off its crest: samples at +-0.707.
+    x = taper(np.sin(2 * np.pi * (FS / 4) * np.arange(FS) / FS + np.pi / 4))
+    sample_peak = 20 * np.log10(np.abs(x).max())
+    assert sample_peak == pytest.approx(-3.01, abs=0.01)
+    assert true_peak_dbtp(x) == pytest.approx(0.0, abs=0.1)
+    assert true_peak_dbtp(x) > sample_peak + 2.9
+
+
+@pytest.mark.parametrize("size", [1, 17, 4096, 65536, 10**6])
+def test_true_peak_independent_of_block_edges(size: int) -> None:
+    x = speechy(3, 5)
+    x[FS + 4095 : FS + 4099] = [0.5, -0.9, 0.9, -0.5]  # a peak straddling a 4096 edge
+    reference = 20 * np.log10(np.abs(resample_poly(x.astype(np.float64), 4, 1)).max())
+    chunks = blocks(x, size) if size > 1 else blocks(x[:20000], 1) + [x[20000:]]
+    assert true_peak_dbtp(chunks) == pytest.approx(reference, abs=0.05)
+
+
+def test_noise_floor_is_quietest_half_second() -> None:
+    rng = np.random.default_rng(6)
+    x = (0.1 * rng.standard_normal(FS * 6)).astype(np.float32)
+    x[2 * FS : 3 * FS] = db_amp(-70) * rng.standard_normal(FS)  # RMS -70 dB for 1 s
+    assert noise_floor_db(blocks(x, 3000), FS) == pytest.approx(-70.0, abs=0.5)
+
+
+def db_amp(db: float) -> float:
+    return 10 ** (db / 20)
+
+
+def test_chapter_meter_room_tone_and_duration() -> None:
+    rng = np.random.default_rng(7)
+    tone = lambda n: (db_amp(-72) * rng.standard_normal(n)).astype(np.float32)  # noqa: E731
+    x = np.concatenate([tone(int(0.75 * FS)), speechy(4, 8)[FS:], tone(2 * FS)])
+    meter = ChapterMeter(FS)
+    for b in blocks(x, 5000):
+        meter.push(b)
+    m = meter.result()
+    assert m.duration_s == pytest.approx(len(x) / FS)
+    assert m.head_tone_s == pytest.approx(0.75, abs=0.02)
+    assert m.tail_tone_s == pytest.approx(2.0, abs=0.03)
+    assert m.noise_floor_db == pytest.approx(-72.0, abs=0.5)
+    assert m.rms_db == pytest.approx(rms_db(x), abs=1e-6)
+
+
+def test_measure_file_reads_wav_in_blocks(tmp_path) -> None:
+    x = speechy(5, 9)
+    sf.write(tmp_path / "x.wav", x, FS, subtype="FLOAT")
+    m = measure_file(tmp_path / "x.wav")
+    assert m.rms_db == pytest.approx(rms_db(x), abs=1e-6)
+    assert m.true_peak_dbtp == pytest.approx(true_peak_dbtp(x), abs=1e-6)
+    assert m.lufs == pytest.approx(pyloudnorm.Meter(FS).integrated_loudness(x.astype(np.float64)), abs=0.1)
