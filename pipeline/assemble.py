@@ -4,7 +4,7 @@ Per chapter, in two streaming passes (memory does not grow with chapter or book 
 
 1. Render: head room tone, each segment's audio followed by its ``pause_after_ms`` (the
    last segment's pause is replaced by the tail room tone), resampled to 44.1 kHz with a
-   streaming soxr resampler into a temporary raw float32 file under ``out_dir/.work``,
+   streaming soxr resampler into a temporary raw float32 file under ``out_dir/.work/assemble``,
    summing squares on the way. The gain that puts the file's RMS at
    ``mastering.target_rms_db`` follows (ACX RMS -23..-18 dB; default -20).
 2. Master: read back in blocks, apply the gain and a true-peak look-ahead limiter
@@ -241,7 +241,7 @@ def assemble_book(
     out_rate, formats = config.mastering.sample_rate_hz, config.output.formats
     layouts = [_layout(p, store, config) for p in plans]  # fails fast, before writing
     title, author = metadata.title or "Untitled", metadata.author or "Unknown"
-    work = out_dir / ".work"
+    work = out_dir / ".work" / "assemble"  # scratch only: .work/segments is the checkpoint
     m4b = None
     if "m4b" in formats:
         m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", out_rate, config.output.aac_bitrate_kbps,
