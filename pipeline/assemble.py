@@ -18,6 +18,7 @@ Pauses are laid down as zeros in pass 1 and become room tone through the bed.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from scipy.signal import lfilter
 
 from pipeline.audio import BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope
 from pipeline.config import PipelineConfig
-from pipeline.encode import M4bWriter, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
+from pipeline.encode import M4bWriter, Mp3Writer, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
 from pipeline.errors import EncodingError
 from pipeline.models import BookMetadata, ChapterPlan, Cover
 from pipeline.store import SegmentStore
@@ -39,9 +40,10 @@ from pipeline.store import SegmentStore
 DEFAULT_NARRATOR = "Piper en_US-joe-medium"
 MAX_GAIN_DB = 40.0  # never lift a near-silent chapter by more than this
 CHAPTER_FORMATS = ("mp3", "wav", "flac")
-# FFmpeg's AAC encoder at 64 kbps mono raised the true peak by up to 0.7 dB on our test
-# speech; the M4B feed is limited this much lower so the decoded AAC stays under -3 dBTP.
-AAC_HEADROOM_DB = 1.5
+# AAC coding raises the true peak a little (0.05-0.5 dB measured on Piper speech,
+# depending on coder and rate; see encode.M4bWriter). The M4B feed is turned down this
+# much so the decoded AAC stays under -3 dBTP with margin; RMS stays inside -23..-18 dB.
+AAC_HEADROOM_DB = 1.0
 # Paul Kellet / J. O. Smith pink-noise filter (-3 dB/octave within 0.05 dB above ~10 Hz).
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
@@ -190,30 +192,33 @@ def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink 
            config: PipelineConfig) -> None:
     """Gain, limit, add room tone, and feed every sink, block by block.
 
-    The M4B gets a second limiter :data:`AAC_HEADROOM_DB` lower, flushed per chapter so
-    the chapter keeps its exact length.
+    The M4B gets the same blocks turned down by :data:`AAC_HEADROOM_DB`.
     """
     m = config.mastering
     limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, m.sample_rate_hz)
-    aac_limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp - AAC_HEADROOM_DB, m.sample_rate_hz) if m4b else None
     tone = RoomTone(m.room_tone_db, seed)
     gain = np.float32(db_to_amplitude(gain_db))
+    aac_trim = np.float32(db_to_amplitude(-AAC_HEADROOM_DB))
 
-    def emit(y: np.ndarray, last: bool = False) -> None:
-        if len(y):
-            y = y + tone.next(len(y))
-            for sink in sinks:
-                sink.write(y)
-        if aac_limiter is not None and m4b is not None:
-            y = aac_limiter.finish() if last else aac_limiter.push(y)
-            if len(y):
-                m4b.write(y)
+    def emit(y: np.ndarray) -> None:
+        if not len(y):
+            return
+        y = y + tone.next(len(y))
+        for sink in sinks:
+            sink.write(y)
+        if m4b is not None:
+            m4b.write(y * aac_trim)
 
     with open(tmp, "rb") as f:
         while len(block := np.fromfile(f, dtype=np.float32, count=BLOCK_SAMPLES)):
             emit(limiter.push(block * gain))
     emit(limiter.finish())
-    emit(np.zeros(0, np.float32), last=True)
+
+
+def _chapter_writer(path: Path, fmt: str, rate_hz: int, tags: Tags, config: PipelineConfig):
+    if fmt == "mp3":
+        return Mp3Writer(path, rate_hz, tags, config.output.mp3_bitrate_kbps)
+    return SoundFileWriter(path, fmt, rate_hz, tags)
 
 
 def assemble_book(
@@ -257,8 +262,8 @@ def assemble_book(
             gains.append(_pass1(plan, store, lay, config, tmp))
             tags = Tags(plan.title, title, author, narrator, track=plan.index, year=metadata.year)
             name = f"{plan.index:02d} - {safe_filename(plan.title)}"
-            sinks = [ThreadedSink(SoundFileWriter(out_dir / f / f"{name}.{f}", f, out_rate, tags,
-                                                  config.output.mp3_bitrate_kbps)) for f in files]
+            sinks = [ThreadedSink(_chapter_writer(out_dir / f / f"{name}.{f}", f, out_rate, tags, config))
+                     for f in files]
             _pass2(tmp, gains[-1], plan.index, sinks, m4b, config)
             for f, sink in zip(files, sinks):
                 files[f].append(sink.close())
@@ -273,6 +278,8 @@ def assemble_book(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
     samples = [lay.samples_out for lay in layouts]
     starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
     return AssembledBook(

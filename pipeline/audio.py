@@ -301,7 +301,25 @@ def iter_blocks(path: str | Path, block: int = BLOCK_SAMPLES) -> tuple[int, Iter
                 arr = frame.to_ndarray().astype(np.float32)
                 yield arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels)).mean(axis=1)
 
-    return stream.rate, frames()
+    return stream.rate, rebuffer(frames(), block)
+
+
+def rebuffer(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Regroup a stream of small blocks (e.g. 1024-sample AAC frames) into blocks of
+    ``size`` samples (the last may be shorter): per-block meter overhead then stays small."""
+    pending: list[np.ndarray] = []
+    count = 0
+    for b in blocks:
+        pending.append(b)
+        count += len(b)
+        if count >= size:
+            joined = np.concatenate(pending)
+            for start in range(0, len(joined) - size + 1, size):
+                yield joined[start : start + size]
+            rest = joined[len(joined) - len(joined) % size :]
+            pending, count = [rest], len(rest)
+    if count:
+        yield np.concatenate(pending)
 
 
 def measure_blocks(blocks: Iterable[np.ndarray], rate_hz: int) -> Measurement:

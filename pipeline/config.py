@@ -56,7 +56,7 @@ class OutputConfig(_Frozen):
 
     formats: tuple[str, ...] = ("m4b", "mp3")
     mp3_bitrate_kbps: int = Field(192, ge=192, le=320)
-    aac_bitrate_kbps: int = Field(64, ge=32, le=256)
+    aac_bitrate_kbps: int = Field(64, ge=32, le=256)  # M4B: AAC mono at 22050 Hz
 
     @model_validator(mode="after")
     def _known_formats(self) -> "OutputConfig":

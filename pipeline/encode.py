@@ -5,8 +5,9 @@ into place only in ``close()``; ``abort()`` deletes the temporary file. A crash 
 never leaves a truncated file under a final name. Encoder failures raise
 :class:`~pipeline.errors.EncodingError` with one line naming the file.
 
-- MP3 (ACX): libsndfile/LAME, CBR (``bitrate_mode="CONSTANT"``; compression level 0.4
-  gives 192 kbps at 44.1 kHz), ID3 tags title/artist/album/track/genre.
+- MP3 (ACX): LAME through ``lameenc`` (CBR, quality 5 = LAME's default; about 6x faster
+  than libsndfile's MP3 path, which runs LAME at its slowest quality), ID3v2 tags
+  title/artist/album/track/genre/date written with ``mutagen``.
 - WAV/FLAC: 16-bit PCM, same tags as INFO chunk / Vorbis comments.
 - M4B: AAC in an MP4 container via PyAV (``format="mp4"``: the ``ipod`` muxer rejects a
   cover), chapters (Nero ``chpl`` + QuickTime chapter track) at exact sample offsets,
@@ -25,15 +26,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import lameenc
 import numpy as np
 import soundfile as sf
+import soxr
+from mutagen import MutagenError
+from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK
 
 from pipeline.errors import EncodingError
 from pipeline.models import Cover
 
-# libsndfile's MP3 compression_level -> bitrate in CBR mode is linear from 320 kbps (0.0)
-# down to 32 kbps (1.0); 0.4 gives 192 kbps.
-_MP3_MAX_KBPS, _MP3_MIN_KBPS = 320, 32
+LAME_QUALITY = 5  # LAME's own default: 2 is near-best and 3.5x slower, 7 is fast and worse
 
 
 def safe_filename(title: str, max_len: int = 80) -> str:
@@ -55,10 +58,6 @@ def _tmp_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.part")
 
 
-def _mp3_compression_level(kbps: int) -> float:
-    return (_MP3_MAX_KBPS - kbps) / (_MP3_MAX_KBPS - _MP3_MIN_KBPS)
-
-
 @dataclass(frozen=True)
 class Tags:
     """Tags written into every file: ``track`` is the chapter number (None for the M4B)."""
@@ -72,17 +71,13 @@ class Tags:
 
 
 class SoundFileWriter:
-    """MP3, WAV or FLAC chapter file (``fmt`` in {"mp3", "wav", "flac"}), mono."""
+    """WAV or FLAC chapter file (``fmt`` in {"wav", "flac"}), mono 16-bit PCM."""
 
-    def __init__(self, final: Path, fmt: str, rate_hz: int, tags: Tags, mp3_kbps: int = 192):
+    def __init__(self, final: Path, fmt: str, rate_hz: int, tags: Tags):
         self.final, self._tmp = final, _tmp_path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict = {"format": fmt.upper(), "subtype": "PCM_16"}
-        if fmt == "mp3":
-            kwargs = {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT",
-                      "compression_level": _mp3_compression_level(mp3_kbps)}
         try:
-            self._file = sf.SoundFile(self._tmp, "w", rate_hz, 1, **kwargs)
+            self._file = sf.SoundFile(self._tmp, "w", rate_hz, 1, format=fmt.upper(), subtype="PCM_16")
             self._file.title, self._file.artist, self._file.album = tags.title, tags.artist, tags.album
             self._file.genre = "Audiobook"
             if tags.track is not None:
@@ -119,6 +114,58 @@ class SoundFileWriter:
         self._tmp.unlink(missing_ok=True)
 
 
+class Mp3Writer:
+    """ACX chapter MP3: CBR ``kbps`` (>= 192), mono, ``rate_hz``, ID3v2 tags."""
+
+    def __init__(self, final: Path, rate_hz: int, tags: Tags, kbps: int = 192):
+        self.final, self._tmp, self._tags = final, _tmp_path(final), tags
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self._encoder = lameenc.Encoder()
+        self._encoder.set_bit_rate(kbps)
+        self._encoder.set_in_sample_rate(rate_hz)
+        self._encoder.set_channels(1)
+        self._encoder.set_quality(LAME_QUALITY)
+        self._file = open(self._tmp, "wb")
+
+    def write(self, block: np.ndarray) -> None:
+        pcm = np.clip(np.asarray(block, np.float32) * 32767.0, -32768, 32767).astype(np.int16)
+        try:
+            self._file.write(self._encoder.encode(pcm.tobytes()))
+        except (RuntimeError, OSError) as exc:
+            raise EncodingError(f"writing {self.final.name} failed: {exc}") from None
+
+    def close(self) -> Path:
+        """Flush LAME, tag the file and move it under its final name; return that name."""
+        try:
+            self._file.write(self._encoder.flush())
+            self._file.close()
+            _write_id3(self._tmp, self._tags)
+        except (RuntimeError, OSError, MutagenError) as exc:
+            self.abort()
+            raise EncodingError(f"finishing {self.final.name} failed: {exc}") from None
+        os.replace(self._tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        """Drop the unfinished file (safe to call more than once)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _write_id3(path: Path, tags: Tags) -> None:
+    id3 = ID3()
+    id3.add(TIT2(encoding=3, text=tags.title))
+    id3.add(TPE1(encoding=3, text=tags.artist))
+    id3.add(TALB(encoding=3, text=tags.album))
+    id3.add(TCON(encoding=3, text="Audiobook"))
+    id3.add(TCOM(encoding=3, text=tags.narrator))
+    if tags.track is not None:
+        id3.add(TRCK(encoding=3, text=str(tags.track)))
+    if tags.year:
+        id3.add(TDRC(encoding=3, text=tags.year))
+    id3.save(str(path))
+
+
 def _image_size(cover: Cover) -> tuple[int, int]:
     import io
 
@@ -128,17 +175,27 @@ def _image_size(cover: Cover) -> tuple[int, int]:
 
 
 class M4bWriter:
-    """One M4B for the whole book: AAC mono, chapters known up front (sample counts)."""
+    """One M4B for the whole book: AAC mono, chapters known up front (sample counts).
+
+    Blocks arrive at ``rate_hz`` (the mastering rate) and are resampled on the fly to
+    ``aac_rate_hz``: 22050 Hz is Piper's native rate, so nothing audible is lost, and the
+    AAC encoder does half the work. FFmpeg's ``fast`` AAC coder is about 3x faster than
+    its default ``twoloop`` and overshoots the true peak less on speech (measured on
+    Piper output: -3.78 dBTP in, -3.73 dBTP decoded at 64 kbps / 22050 Hz; 241x real
+    time to encode).
+    """
 
     def __init__(self, final: Path, rate_hz: int, kbps: int, tags: Tags,
-                 chapters: list[tuple[str, int]], cover: Cover | None):
-        self.final, self._tmp, self.rate_hz = final, _tmp_path(final), rate_hz
+                 chapters: list[tuple[str, int]], cover: Cover | None, aac_rate_hz: int = 22050):
+        self.final, self._tmp, self.rate_hz = final, _tmp_path(final), aac_rate_hz
         self._pts = 0
+        self._resampler = soxr.ResampleStream(rate_hz, aac_rate_hz, 1, dtype="float32") if rate_hz != aac_rate_hz else None
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._out = av.open(str(self._tmp), "w", format="mp4")
-            self._aac = self._out.add_stream("aac", rate=rate_hz)
+            self._aac = self._out.add_stream("aac", rate=aac_rate_hz)
             self._aac.layout, self._aac.bit_rate = "mono", kbps * 1000
+            self._aac.codec_context.options = {"aac_coder": "fast"}
             self._out.metadata.update(_m4b_tags(tags))
             self._out.set_chapters(_chapter_entries(chapters, rate_hz))
             if cover is not None:
@@ -156,8 +213,13 @@ class M4bWriter:
         packet.stream, packet.pts, packet.dts = pic, 0, 0
         self._out.mux(packet)
 
-    def write(self, block: np.ndarray) -> None:
-        frame = av.AudioFrame.from_ndarray(np.asarray(block, np.float32)[None, :], format="flt", layout="mono")
+    def write(self, block: np.ndarray, last: bool = False) -> None:
+        block = np.asarray(block, np.float32)
+        if self._resampler is not None:
+            block = self._resampler.resample_chunk(block, last=last)
+        if not len(block):
+            return
+        frame = av.AudioFrame.from_ndarray(block[None, :], format="flt", layout="mono")
         frame.rate, frame.pts = self.rate_hz, self._pts
         self._pts += frame.samples
         try:
@@ -166,8 +228,9 @@ class M4bWriter:
             raise EncodingError(f"AAC encoding of {self.final.name} failed: {exc}") from None
 
     def close(self) -> Path:
-        """Flush the encoder, write the index and move the file into place."""
+        """Flush the resampler and encoder, write the index and move the file into place."""
         try:
+            self.write(np.zeros(0, np.float32), last=True)
             self._out.mux(self._aac.encode(None))
             self._out.close()
         except av.FFmpegError as exc:
@@ -214,7 +277,7 @@ class ThreadedSink:
 
     _STOP = None
 
-    def __init__(self, sink: SoundFileWriter | M4bWriter, depth: int = 4):
+    def __init__(self, sink: SoundFileWriter | Mp3Writer | M4bWriter, depth: int = 4):
         self.sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
