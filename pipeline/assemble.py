@@ -3,15 +3,16 @@
 Per chapter, in two streaming passes (memory does not grow with chapter or book length):
 
 1. Render: head room tone, each segment's audio followed by its ``pause_after_ms`` (the
-   last segment's pause is replaced by the tail room tone), resampled to 44.1 kHz with a
-   streaming soxr resampler into a temporary raw float32 file under ``out_dir/.work/assemble``,
+   last segment's pause is replaced by the tail room tone), at the engine's native rate
+   (Piper: 22050 Hz), into a temporary raw float32 file under ``out_dir/.work/assemble``,
    summing squares on the way. The gain that puts the file's RMS at
    ``mastering.target_rms_db`` follows (ACX RMS -23..-18 dB; default -20).
 2. Master: read back in blocks, apply the gain and a true-peak look-ahead limiter
    (4x-oversampled detection, ceiling ``mastering.true_peak_ceiling_dbtp``), then add
    a continuous pink room-tone bed at ``mastering.room_tone_db`` RMS *after* the gain, so
    the noise floor stays there (<= -60 dB) however loud the voice is made. Blocks go to
-   every requested encoder (see :mod:`pipeline.encode`).
+   the M4B encoder as they are and, upsampled to 44.1 kHz with a streaming soxr
+   resampler, to the chapter files (see :mod:`pipeline.encode`).
 
 Pauses are laid down as zeros in pass 1 and become room tone through the bed.
 """
@@ -125,12 +126,12 @@ class RoomTone:
 
 @dataclass(frozen=True)
 class _Layout:
-    rate_hz: int  # the chapter's engine rate (the first segment's)
-    samples_in: int
+    rate_hz: int  # the mastering rate (the engine's native rate, see _master_rate)
+    samples_in: int  # exact length of the chapter at the mastering rate
     samples_out: int  # exact length of the mastered chapter at the output rate
 
 
-def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig) -> _Layout:
+def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate: int) -> _Layout:
     if not plan.segments:
         raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
     infos = []
@@ -138,12 +139,18 @@ def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig) -> _
         if not store.has(seg.id):
             raise EncodingError(f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)")
         infos.append(sf.info(str(store.path(seg.id))))
-    rate = infos[0].samplerate
     m = config.mastering
     n = round((m.head_room_tone_ms + m.tail_room_tone_ms) * rate / 1000)
     n += sum(round(i.frames * rate / i.samplerate) for i in infos)
     n += sum(round(s.pause_after_ms * rate / 1000) for s in plan.segments[:-1])
     return _Layout(rate, n, round(n * m.sample_rate_hz / rate))
+
+
+def _master_rate(plans: Sequence[ChapterPlan], store: SegmentStore) -> int:
+    """Mastering happens at the engine's native rate (Piper: 22050 Hz): half the samples
+    of 44.1 kHz, nothing lost. Only the chapter files are upsampled, on the way out."""
+    seg = plans[0].segments[0] if plans[0].segments else None
+    return sf.info(str(store.path(seg.id))).samplerate if seg and store.has(seg.id) else 22050
 
 
 def _render(plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: PipelineConfig) -> Iterator[np.ndarray]:
@@ -163,56 +170,71 @@ def _render(plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: Pipeli
 
 
 def _pass1(plan: ChapterPlan, store: SegmentStore, layout: _Layout, config: PipelineConfig, tmp: Path) -> float:
-    """Render the chapter to raw float32 ``tmp`` at the output rate; return its gain in dB."""
-    out_rate = config.mastering.sample_rate_hz
-    stream = soxr.ResampleStream(layout.rate_hz, out_rate, 1, dtype="float32") if layout.rate_hz != out_rate else None
+    """Render the chapter to raw float32 ``tmp`` at the mastering rate; return its gain in dB."""
     written, sumsq = 0, 0.0
     with open(tmp, "wb") as f:
 
         def put(y: np.ndarray) -> None:
             nonlocal written, sumsq
-            y = y[: layout.samples_out - written]
+            y = y[: layout.samples_in - written]
             f.write(y.astype(np.float32).tobytes())
             written += len(y)
             y64 = y.astype(np.float64)
             sumsq += float(np.dot(y64, y64))
 
         for block in _render(plan, store, layout.rate_hz, config):
-            put(stream.resample_chunk(block) if stream else block)
-        if stream:
-            put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
-        put(np.zeros(layout.samples_out - written, np.float32))
+            put(block)
+        put(np.zeros(layout.samples_in - written, np.float32))
     level = power_to_db(sumsq / max(written, 1))
     if level <= -120.0:
         return 0.0
     return float(np.clip(config.mastering.target_rms_db - level, -MAX_GAIN_DB, MAX_GAIN_DB))
 
 
-def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink | None,
-           config: PipelineConfig) -> None:
-    """Gain, limit, add room tone, and feed every sink, block by block.
+class _Upsampler:
+    """Streams mastered blocks to the chapter files' rate (ACX: 44.1 kHz) with an exact
+    output length of ``samples_out``."""
 
-    The M4B gets the same blocks turned down by :data:`AAC_HEADROOM_DB`.
-    """
+    def __init__(self, rate_in: int, rate_out: int, samples_out: int):
+        self._stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32") if rate_in != rate_out else None
+        self._left = samples_out
+
+    def push(self, y: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._stream is not None:
+            y = self._stream.resample_chunk(y, last=last)
+        if last and len(y) < self._left:
+            y = np.concatenate((y, np.zeros(self._left - len(y), np.float32)))
+        y = y[: self._left]
+        self._left -= len(y)
+        return y
+
+
+def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink | None,
+           config: PipelineConfig, layout: _Layout) -> None:
+    """Gain, limit, add room tone at the mastering rate; feed the M4B (turned down by
+    :data:`AAC_HEADROOM_DB`) and, upsampled, every chapter-file sink, block by block."""
     m = config.mastering
-    limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, m.sample_rate_hz)
+    limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, layout.rate_hz)
     tone = RoomTone(m.room_tone_db, seed)
     gain = np.float32(db_to_amplitude(gain_db))
     aac_trim = np.float32(db_to_amplitude(-AAC_HEADROOM_DB))
+    upsampler = _Upsampler(layout.rate_hz, m.sample_rate_hz, layout.samples_out)
 
-    def emit(y: np.ndarray) -> None:
-        if not len(y):
-            return
-        y = y + tone.next(len(y))
-        for sink in sinks:
-            sink.write(y)
-        if m4b is not None:
-            m4b.write(y * aac_trim)
+    def emit(y: np.ndarray, last: bool = False) -> None:
+        if len(y):
+            y = y + tone.next(len(y))
+            if m4b is not None:
+                m4b.write(y * aac_trim)
+        if sinks:
+            y = upsampler.push(y, last)
+            for sink in sinks:
+                if len(y):
+                    sink.write(y)
 
     with open(tmp, "rb") as f:
         while len(block := np.fromfile(f, dtype=np.float32, count=BLOCK_SAMPLES)):
             emit(limiter.push(block * gain))
-    emit(limiter.finish())
+    emit(limiter.finish(), last=True)
 
 
 def _chapter_writer(path: Path, fmt: str, rate_hz: int, tags: Tags, config: PipelineConfig):
@@ -244,14 +266,15 @@ def assemble_book(
         raise ValueError("assemble_book needs at least one chapter plan")
     out_dir = Path(out_dir)
     out_rate, formats = config.mastering.sample_rate_hz, config.output.formats
-    layouts = [_layout(p, store, config) for p in plans]  # fails fast, before writing
+    rate = _master_rate(plans, store)
+    layouts = [_layout(p, store, config, rate) for p in plans]  # fails fast, before writing
     title, author = metadata.title or "Untitled", metadata.author or "Unknown"
     work = out_dir / ".work" / "assemble"  # scratch only: .work/segments is the checkpoint
     m4b = None
     if "m4b" in formats:
-        m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", out_rate, config.output.aac_bitrate_kbps,
+        m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", rate, config.output.aac_bitrate_kbps,
                         Tags(title, title, author, narrator, year=metadata.year),
-                        [(p.title, lay.samples_out) for p, lay in zip(plans, layouts)], cover))
+                        [(p.title, lay.samples_in) for p, lay in zip(plans, layouts)], cover))
     files: dict[str, list[Path]] = {f: [] for f in CHAPTER_FORMATS if f in formats}
     gains: list[float] = []
     sinks: list = []
@@ -264,7 +287,7 @@ def assemble_book(
             name = f"{plan.index:02d} - {safe_filename(plan.title)}"
             sinks = [ThreadedSink(_chapter_writer(out_dir / f / f"{name}.{f}", f, out_rate, tags, config))
                      for f in files]
-            _pass2(tmp, gains[-1], plan.index, sinks, m4b, config)
+            _pass2(tmp, gains[-1], plan.index, sinks, m4b, config, lay)
             for f, sink in zip(files, sinks):
                 files[f].append(sink.close())
             sinks = []
@@ -280,15 +303,15 @@ def assemble_book(
         shutil.rmtree(work, ignore_errors=True)
         with contextlib.suppress(OSError):
             work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
-    samples = [lay.samples_out for lay in layouts]
+    samples = [lay.samples_in for lay in layouts]
     starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
     return AssembledBook(
         m4b=m4b_path,
         files={f: tuple(paths) for f, paths in files.items()},
         chapter_indices=tuple(p.index for p in plans),
         titles=tuple(p.title for p in plans),
-        durations_s=tuple(n / out_rate for n in samples),
-        starts_s=tuple(int(n) / out_rate for n in starts),
+        durations_s=tuple(n / rate for n in samples),
+        starts_s=tuple(int(n) / rate for n in starts),
         gains_db=tuple(gains),
         sample_rate_hz=out_rate,
         book_title=title,

@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from pipeline.annotate import annotate_chapter
 from pipeline.assemble import AssembledBook, assemble_book
 from pipeline.config import PipelineConfig
 from pipeline.errors import ChapterSelectionError
-from pipeline.generate import GenerationStats, generate, pending_segments
+from pipeline.generate import GenerationStats, generate, pending_segments, start_workers
 from pipeline.models import Book, BookAnalysis, ChapterPlan
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
@@ -120,12 +121,17 @@ def convert(
     out_dir = Path(out_dir)
     emit(ProgressEvent("parse", 0, 1))
     book = select_chapters(parse_file(source), chapters)
-    emit(ProgressEvent("analyze", 0, 1))
-    analysis = analyze(book, length_scale=config.voice.length_scale)
-    emit(ProgressEvent("segment", 0, 1))
-    plans = plan_chapters(book, analysis.language, config)
-    store = SegmentStore(out_dir / WORK_DIR / "segments")
-    stats = _generate(plans, store, config, jobs, emit)
+    workers = start_workers(config.voice, jobs)  # voice loading overlaps analyze/segment
+    try:
+        emit(ProgressEvent("analyze", 0, 1))
+        analysis = analyze(book, length_scale=config.voice.length_scale)
+        emit(ProgressEvent("segment", 0, 1))
+        plans = plan_chapters(book, analysis.language, config)
+        store = SegmentStore(out_dir / WORK_DIR / "segments")
+        stats = _generate(plans, store, config, jobs, workers, emit)
+    finally:
+        if workers is not None:
+            workers.shutdown(cancel_futures=True)
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
     outputs = assemble_book(
         plans, store, book.metadata, book.cover, out_dir, config,
@@ -154,7 +160,12 @@ def select_chapters(book: Book, spec: str | None) -> Book:
 
 
 def _generate(
-    plans: Sequence[ChapterPlan], store: SegmentStore, config: PipelineConfig, jobs: int, emit: ProgressCallback
+    plans: Sequence[ChapterPlan],
+    store: SegmentStore,
+    config: PipelineConfig,
+    jobs: int,
+    workers: ProcessPoolExecutor | None,
+    emit: ProgressCallback,
 ) -> GenerationStats:
     segments = [seg for plan in plans for seg in plan.segments]
     total_chars = sum(len(s.text) for s in pending_segments(segments, store))
@@ -166,7 +177,7 @@ def _generate(
         emit(ProgressEvent("generate", done, total_chars, "chars", f"chapter {seg.chapter_index}"))
 
     emit(ProgressEvent("generate", 0, total_chars, "chars"))
-    return generate(segments, store, config.voice, jobs=jobs, on_segment=on_segment)
+    return generate(segments, store, config.voice, jobs=jobs, pool=workers, on_segment=on_segment)
 
 
 def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from contextlib import nullcontext
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -55,15 +56,31 @@ def pending_segments(segments: Sequence[Segment], store: SegmentStore) -> list[S
     return todo
 
 
+def start_workers(voice: VoiceConfig, jobs: int) -> ProcessPoolExecutor | None:
+    """Start ``jobs`` synthesis processes now (``None`` for ``jobs <= 1``), so loading the
+    voice (about 2 s per process) overlaps whatever the caller does next. Pass the pool to
+    :func:`generate`; the caller shuts it down."""
+    if jobs <= 1:
+        return None
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("forkserver"), initializer=_init_worker, initargs=(voice,)
+    )
+    for _ in range(jobs):
+        pool.submit(_worker_ready)
+    return pool
+
+
 def generate(
     segments: Sequence[Segment],
     store: SegmentStore,
     voice: VoiceConfig,
     *,
     jobs: int = 1,
+    pool: ProcessPoolExecutor | None = None,
     on_segment: SegmentCallback | None = None,
 ) -> GenerationStats:
-    """Synthesize every segment not yet in ``store`` with ``jobs`` processes.
+    """Synthesize every segment not yet in ``store`` with ``jobs`` processes (``pool``, if
+    given, must come from ``start_workers(voice, jobs)``; it is left running).
 
     Raises :class:`pipeline.errors.EngineError` when the voice cannot be loaded or a
     segment fails; segments finished before the failure stay stored.
@@ -72,14 +89,11 @@ def generate(
     todo = pending_segments(segments, store)
     unique_total = len({s.id for s in segments})
     audio_s = 0.0
-    if todo:
-        results = _synthesize_serial(todo, voice) if jobs <= 1 else _synthesize_parallel(todo, voice, jobs)
-        for seg, audio, rate in results:
-            store.put(seg.id, audio, rate)
-            duration = len(audio) / rate
-            audio_s += duration
-            if on_segment:
-                on_segment(seg, duration)
+    if todo and jobs <= 1:
+        audio_s = _store_all(_synthesize_serial(todo, voice), store, on_segment)
+    elif todo:
+        with nullcontext(pool) if pool else start_workers(voice, jobs) as workers:
+            audio_s = _store_all(_synthesize_parallel(todo, workers, jobs), store, on_segment)
     return GenerationStats(
         segments_total=unique_total,
         segments_synthesized=len(todo),
@@ -87,6 +101,20 @@ def generate(
         audio_s=audio_s,
         wall_s=time.monotonic() - started,
     )
+
+
+def _store_all(
+    results: Iterator[tuple[Segment, np.ndarray, int]], store: SegmentStore, on_segment: SegmentCallback | None
+) -> float:
+    """Store each result the moment it arrives; return the seconds of audio stored."""
+    audio_s = 0.0
+    for seg, audio, rate in results:
+        store.put(seg.id, audio, rate)
+        duration = len(audio) / rate
+        audio_s += duration
+        if on_segment:
+            on_segment(seg, duration)
+    return audio_s
 
 
 def _synthesize_serial(todo: list[Segment], voice: VoiceConfig) -> Iterator[tuple[Segment, np.ndarray, int]]:
@@ -103,33 +131,35 @@ def _init_worker(voice: VoiceConfig) -> None:
     _worker_engine = load_engine(voice, threads=1)
 
 
+def _worker_ready() -> bool:
+    return _worker_engine is not None
+
+
 def _synthesize_in_worker(text: str) -> tuple[np.ndarray, int]:
     assert _worker_engine is not None, "worker initializer did not run"
     return _worker_engine.synthesize(text), _worker_engine.sample_rate_hz
 
 
 def _synthesize_parallel(
-    todo: list[Segment], voice: VoiceConfig, jobs: int
+    todo: list[Segment], pool: ProcessPoolExecutor, jobs: int
 ) -> Iterator[tuple[Segment, np.ndarray, int]]:
     """Yield segments as they finish (not in order), keeping 2 x jobs in flight so
     memory stays bounded however long the book is."""
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(voice,)) as pool:
-        queue = iter(todo)
-        in_flight: dict[Future, Segment] = {}
+    queue = iter(todo)
+    in_flight: dict[Future, Segment] = {}
 
-        def fill() -> None:
-            while len(in_flight) < 2 * jobs:
-                seg = next(queue, None)
-                if seg is None:
-                    return
-                in_flight[pool.submit(_synthesize_in_worker, seg.text)] = seg
+    def fill() -> None:
+        while len(in_flight) < 2 * jobs:
+            seg = next(queue, None)
+            if seg is None:
+                return
+            in_flight[pool.submit(_synthesize_in_worker, seg.text)] = seg
 
+    fill()
+    while in_flight:
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            seg = in_flight.pop(future)
+            audio, rate = future.result()
+            yield seg, audio, rate
         fill()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                seg = in_flight.pop(future)
-                audio, rate = future.result()
-                yield seg, audio, rate
-            fill()
