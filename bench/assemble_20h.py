@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,28 +28,11 @@ from pipeline.assemble import assemble_book  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from pipeline.models import BookMetadata, ChapterPlan, Segment, SegmentKind  # noqa: E402
 from pipeline.store import SegmentStore  # noqa: E402
+from tests.synthetic import speech_like  # noqa: E402
 
 RATE = 22050
 CLIPS = 200
 CHAPTER_S = 30 * 60
-
-
-def speech_like(seconds: float, seed: int) -> np.ndarray:
-    """Voiced harmonics + noise under a syllable envelope (a stand-in for TTS output)."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    phase = 2 * np.pi * np.cumsum(rng.uniform(100, 140) + 15 * np.sin(2 * np.pi * 0.7 * t)) / RATE
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 16))
-    noise = lfilter([1.0], [1.0, -0.9], rng.standard_normal(n)) * 0.15
-    env = np.zeros(n)
-    pos = int(0.03 * RATE)
-    while pos < n - int(0.05 * RATE):
-        length = min(int(rng.uniform(0.15, 0.45) * RATE), n - pos)
-        env[pos : pos + length] = np.hanning(length) ** 0.5 * rng.uniform(0.4, 1.0)
-        pos += length + int(rng.uniform(0.04, 0.2) * RATE)
-    x = (0.6 * voiced + noise) * env
-    return (x * rng.uniform(0.3, 0.9) / np.abs(x).max()).astype(np.float32)
 
 
 def build_plans(store: SegmentStore, hours: float) -> list[ChapterPlan]:
