@@ -67,8 +67,8 @@ def test_inspect_json_contract(story):
     assert [c["title"] for c in info["chapters"]] == ["Chapter 1", "Chapter 2", "Chapter 3"]
     assert info["words"] == sum(c["words"] for c in info["chapters"])
     assert 100 < info["words"] < 160
-    # Duration estimate follows the measured narrator pace (~175 wpm plus room tone).
-    assert info["words"] / 175 * 60 < info["estimated_duration_s"] < info["words"] / 175 * 60 + 30
+    # Duration estimate follows the measured narrator pace (191 wpm plus 5 s a chapter).
+    assert info["estimated_duration_s"] == pytest.approx(info["words"] / 191 * 60 + 3 * 5, abs=0.2)
 
 
 def test_inspect_real_book(corpus):
