@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,10 +112,23 @@ def _summary(result: ConvertResult) -> str:
     return "\n".join(lines)
 
 
+def _ensure_output_folder(path: Path) -> None:
+    """Create the output folder, or raise InputError saying why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"output {path} exists and is not a folder; choose another -o") from None
+    except OSError as exc:
+        raise InputError(f"cannot create output folder {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise InputError(f"output folder {path} is not writable; choose another -o")
+
+
 def _convert(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1 (got {args.jobs})")
+    _ensure_output_folder(args.output)
     bars = _ProgressBars()
     try:
         result = convert(args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars)
@@ -146,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _log_failure(args: argparse.Namespace) -> str:
     """Write the traceback next to the outputs (or to the temp dir) and return its path."""
     base = getattr(args, "output", None)
-    folder = Path(base) / WORK_DIR if base else Path(os.environ.get("TMPDIR", "/tmp"))
+    folder = Path(base) / WORK_DIR if base else Path(tempfile.gettempdir())
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "error.log"

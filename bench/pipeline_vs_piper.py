@@ -69,7 +69,7 @@ def pipeline(book: Path, chapters: str, jobs: int) -> dict:
     audio_s = sum(c["duration_s"] for c in report["chapters"])
     peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"wall_s": round(wall, 2), "audio_s": round(audio_s, 1), "rtf": round(audio_s / wall, 2),
-            "peak_rss_mb_largest_process": round(peak_rss_mb), "acx_passed": report["passed"]}
+            "peak_rss_mb_largest_process_in_tree": round(peak_rss_mb), "acx_passed": report["passed"]}
 
 
 def main() -> None:
@@ -81,12 +81,11 @@ def main() -> None:
     book = select_chapters(parse_file(args.book), args.chapters)
     paragraphs = [b.text for c in book.chapters for b in c.blocks if b.kind is not BlockKind.SECTION_BREAK and b.text]
     words = book.words
-    results = {
-        "book": args.book.name, "chapters": args.chapters, "words": words, "cores": os.cpu_count(),
-        "raw_piper_1proc_default_threads": raw_piper(paragraphs, 1, 0),
-        f"raw_piper_{args.jobs}proc_1thread": raw_piper(paragraphs, args.jobs, 1),
-        "pipeline": pipeline(args.book, args.chapters, args.jobs),
-    }
+    # The pipeline runs first so that RUSAGE_CHILDREN's peak is its own process tree's.
+    results = {"book": args.book.name, "chapters": args.chapters, "words": words, "cores": os.cpu_count()}
+    results["pipeline"] = pipeline(args.book, args.chapters, args.jobs)
+    results["raw_piper_1proc_default_threads"] = raw_piper(paragraphs, 1, 0)
+    results[f"raw_piper_{args.jobs}proc_1thread"] = raw_piper(paragraphs, args.jobs, 1)
     best_raw = min(results["raw_piper_1proc_default_threads"]["wall_s"], results[f"raw_piper_{args.jobs}proc_1thread"]["wall_s"])
     ratio = (words / results["pipeline"]["wall_s"]) / (words / best_raw)
     results["throughput_ratio_pipeline_vs_best_raw"] = round(ratio, 3)

@@ -117,6 +117,26 @@ def test_bad_options_exit_2(story, tmp_path, extra, message):
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_output_that_is_a_file_exits_2(story, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    proc = run_cli("convert", str(story), "-o", str(taken))
+    assert proc.returncode == 2 and "is not a folder" in proc.stderr
+    assert taken.read_text() == "not a folder"
+
+
+def test_engine_failure_exits_1_with_log(story, tmp_path):
+    """A voice that cannot be loaded is our failure, not the user's input: exit 1,
+    one line on stderr, the traceback in OUTDIR/.work/error.log."""
+    config = tmp_path / "voice.yaml"
+    config.write_text(f"voice:\n  narrator: {tmp_path / 'missing.onnx'}\n")
+    out = tmp_path / "out"
+    proc = run_cli("convert", str(story), "-o", str(out), "--config", str(config), "--jobs", "1")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("audiobook: failed: Piper voice") and len(proc.stderr.strip().splitlines()) == 1
+    assert "EngineError" in (out / ".work" / "error.log").read_text()
+
+
 def test_missing_file_exits_2(tmp_path):
     proc = run_cli("inspect", str(tmp_path / "nope.epub"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
