@@ -75,3 +75,27 @@ class EngineError(AudiobookError):
 
 class EncodingError(AudiobookError):
     """Writing an audio container (M4B, MP3, WAV, FLAC) failed."""
+
+
+# --- Platform (database, storage, queue). Same rules: InputError subclasses are the
+# user's to fix (HTTP 4xx); the rest are ours or the environment's.
+
+
+class UploadRejectedError(InputError):
+    """An upload is too large, empty, or not one of the accepted manuscript types."""
+
+
+class NotFoundError(InputError):
+    """A book, job or file id that does not exist (or is not the caller's)."""
+
+
+class StorageError(AudiobookError):
+    """The storage backend (local folder or S3) failed or is unreachable."""
+
+
+class QueueError(AudiobookError):
+    """Redis / RQ is unreachable or refused an operation."""
+
+
+class JobCancelledError(AudiobookError):
+    """Raised inside a worker task when its job was cancelled; the task stops quietly."""

@@ -1,0 +1,305 @@
+"""Database models (SQLModel). The schema changes only through Alembic (``alembic/``).
+
+Conventions: integer primary keys except jobs and tasks (opaque hex ids, safe in URLs
+and as RQ job ids); statuses are ``str`` enums stored as plain strings (no database
+enum types, so PostgreSQL and SQLite migrate alike); times are naive UTC
+(:func:`utcnow`); JSON columns hold small structured data only (chapter lists, config
+overrides), never audio or text bodies. The credit ledger is append-only: the ORM
+refuses updates and deletes of :class:`LedgerEntry` rows (see ``db.session``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time as naive UTC (what every timestamp column stores)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    """A random 32-hex-digit id for jobs (unguessable, URL- and RQ-safe)."""
+    return uuid.uuid4().hex
+
+
+def _status(default: StrEnum) -> Any:
+    return Field(default=default, sa_type=String(16), index=True)
+
+
+def _json(default_factory=dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=JSON)
+
+
+class UserRole(StrEnum):
+    AUTHOR = "author"
+    ADMIN = "admin"
+
+
+class JobStatus(StrEnum):
+    """A book job's life: pending -> queued -> processing -> completed | failed | cancelled."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class TaskKind(StrEnum):
+    """The RQ jobs one book job fans out into: ``prepare`` and ``assemble`` on the ``cpu``
+    queue, one ``synthesize`` per batch of a chapter's segments on the ``tts`` queue."""
+
+    PREPARE = "prepare"
+    SYNTHESIZE = "synthesize"
+    ASSEMBLE = "assemble"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ChapterStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class SegmentStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+
+
+class FilePurpose(StrEnum):
+    SOURCE = "source"  # the uploaded manuscript
+    COVER = "cover"
+    M4B = "m4b"
+    MP3 = "mp3"
+    WAV = "wav"
+    FLAC = "flac"
+    REPORT = "report"  # report.json (validation)
+    VOICE_SAMPLE = "voice_sample"
+
+
+class VoiceKind(StrEnum):
+    BUILTIN = "builtin"
+    DESIGNED = "designed"
+    CLONED = "cloned"
+
+
+class LedgerReason(StrEnum):
+    GRANT = "grant"  # an admin's gift
+    PURCHASE = "purchase"  # Stripe Checkout
+    CHARGE = "charge"  # a completed job
+    REFUND = "refund"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=String(320), unique=True, index=True)
+    password_hash: str | None = Field(default=None, sa_type=String(255))  # None: OAuth-only
+    role: UserRole = Field(default=UserRole.AUTHOR, sa_type=String(16))
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Book(SQLModel, table=True):
+    """A manuscript an author uploaded (a project): source file, parse results, choices."""
+
+    __tablename__ = "books"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    title: str = Field(default="", sa_type=String(500))
+    author: str | None = Field(default=None, sa_type=String(500))
+    language: str | None = Field(default=None, sa_type=String(35))
+    source_filename: str = Field(sa_type=String(255))
+    source_key: str = Field(sa_type=String(1024))
+    source_format: str | None = Field(default=None, sa_type=String(8))
+    words: int = 0
+    estimated_duration_s: float = 0.0
+    chapters: list[dict] = _json(list)  # [{index, title, words}] as `inspect --json`
+    chosen_chapters: list[int] | None = Field(default=None, sa_type=JSON)  # None = all
+    casting: dict = _json()  # {"narrator": voice} now; characters later
+    config_overrides: dict = _json()  # PipelineConfig sections, validated on use
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Job(SQLModel, table=True):
+    """One generation run of a book. ``stage``/``progress``/``eta_s`` mirror the latest
+    progress event, so a late subscriber sees the current state from the row alone."""
+
+    __tablename__ = "jobs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, sa_type=String(32))
+    book_id: int = Field(foreign_key="books.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    status: JobStatus = _status(JobStatus.PENDING)
+    stage: str = Field(default="", sa_type=String(16))
+    progress: float = 0.0  # 0..1 over the whole job
+    chapter_index: int | None = None  # chapter being synthesized most recently
+    segments_done: int = 0
+    segments_total: int = 0
+    eta_s: float | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    chapters_spec: str | None = Field(default=None, sa_type=String(200))  # "1-3,5"
+    config: dict = _json()  # the PipelineConfig dump this job runs with
+    audio_s: float = 0.0
+    timings: dict = _json()  # stage -> wall seconds
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    synth_started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    """One RQ job of a book job. The database, not Redis, is the record of what must
+    run: the watchdog re-enqueues tasks whose RQ job vanished or whose lease expired."""
+
+    __tablename__ = "tasks"
+
+    id: str = Field(primary_key=True, sa_type=String(80))  # "<job id>-synth-3-0"
+    job_id: str = Field(foreign_key="jobs.id", index=True, sa_type=String(32))
+    kind: TaskKind = Field(sa_type=String(16))
+    chapter_index: int | None = None
+    batch: int | None = None
+    status: TaskStatus = _status(TaskStatus.QUEUED)
+    attempts: int = 0  # times a worker started it
+    rq_job_id: str | None = Field(default=None, sa_type=String(100))
+    lease_expires_at: datetime | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Chapter(SQLModel, table=True):
+    """A chapter of a job: its synthesis status and, when assembled, its audio."""
+
+    __tablename__ = "chapters"
+    __table_args__ = (UniqueConstraint("job_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, sa_type=String(32))
+    index: int  # 1-based, as `inspect` lists it
+    title: str = Field(sa_type=String(500))
+    words: int = 0
+    status: ChapterStatus = _status(ChapterStatus.PENDING)
+    attempts: int = 0
+    audio_key: str | None = Field(default=None, sa_type=String(1024))  # the chapter MP3
+    duration_s: float | None = None
+
+
+class Segment(SQLModel, table=True):
+    """A segment of a job's chapter. ``attempts`` counts syntheses: after a crash and
+    resume every completed segment still reads 1."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("job_id", "chapter_index", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, sa_type=String(32))
+    chapter_index: int
+    position: int  # 0-based within the chapter
+    segment_hash: str = Field(sa_type=String(64), index=True)  # pipeline Segment.id
+    chars: int
+    status: SegmentStatus = Field(default=SegmentStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    audio_key: str | None = Field(default=None, sa_type=String(1024))
+    duration_s: float | None = None
+
+
+class File(SQLModel, table=True):
+    """A stored object a user owns (upload or output)."""
+
+    __tablename__ = "files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    book_id: int | None = Field(default=None, foreign_key="books.id", index=True)
+    job_id: str | None = Field(default=None, foreign_key="jobs.id", index=True, sa_type=String(32))
+    key: str = Field(sa_type=String(1024), unique=True)
+    size_bytes: int
+    mime: str = Field(sa_type=String(100))
+    purpose: FilePurpose = Field(sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Voice(SQLModel, table=True):
+    """A narrator or character voice: built-in (owner None), designed or cloned."""
+
+    __tablename__ = "voices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    name: str = Field(sa_type=String(200))
+    kind: VoiceKind = Field(default=VoiceKind.BUILTIN, sa_type=String(16))
+    engine: str = Field(sa_type=String(32))  # "piper", "qwen3-tts"
+    model: str = Field(sa_type=String(1024))  # engine's voice id or local path
+    language: str | None = Field(default=None, sa_type=String(35))
+    description: str | None = Field(default=None, sa_type=Text)
+    sample_key: str | None = Field(default=None, sa_type=String(1024))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageEvent(SQLModel, table=True):
+    """A metered unit of work (e.g. seconds of audio synthesized for a job)."""
+
+    __tablename__ = "usage_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    job_id: str | None = Field(default=None, foreign_key="jobs.id", index=True, sa_type=String(32))
+    kind: str = Field(sa_type=String(32))  # "audio_generated"
+    quantity: float
+    unit: str = Field(sa_type=String(16))  # "s"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only credit ledger: a user's balance is the sum of ``delta``.
+    ``external_ref`` (unique) makes purchases idempotent (Stripe event id)."""
+
+    __tablename__ = "credit_ledger"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    delta: int  # credits: + grant/purchase/refund, - charge
+    reason: LedgerReason = Field(sa_type=String(16))
+    job_id: str | None = Field(default=None, foreign_key="jobs.id", sa_type=String(32))
+    external_ref: str | None = Field(default=None, sa_type=String(255), unique=True)
+    note: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to which object (admin actions, cancels, deletes, sign-ins)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    action: str = Field(sa_type=String(64))
+    target_type: str = Field(sa_type=String(32))
+    target_id: str = Field(sa_type=String(64))
+    detail: dict = _json()
+    created_at: datetime = Field(default_factory=utcnow)
