@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from audiobook_app.platform_cli import add_platform_commands
 from pipeline.analyze import analyze
 from pipeline.config import PipelineConfig, load_config
 from pipeline.convert import WORK_DIR, ConvertResult, ProgressEvent, convert
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--config", type=Path, help="YAML file overriding the defaults (voice, pauses, targets...)")
     conv.add_argument("--format", help="comma-separated outputs from m4b,mp3,wav,flac (default: m4b,mp3)")
     conv.set_defaults(run=_convert)
+    add_platform_commands(sub)
     return parser
 
 
@@ -172,9 +174,11 @@ def _log_failure(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``audiobook`` console script; returns the exit status."""
-    logging.basicConfig(level=os.environ.get("AUDIOBOOK_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    default_level = "INFO" if args.command == "worker" else "WARNING"
+    logging.basicConfig(level=os.environ.get("AUDIOBOOK_LOG_LEVEL", default_level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
     except InputError as exc:

@@ -23,7 +23,7 @@ from pipeline.assemble import AssembledBook, assemble_book
 from pipeline.config import PipelineConfig
 from pipeline.errors import ChapterSelectionError
 from pipeline.generate import GenerationStats, generate, pending_segments, start_workers
-from pipeline.models import Book, BookAnalysis, ChapterPlan
+from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
 from pipeline.store import SegmentStore
@@ -123,18 +123,48 @@ def convert(
     book = select_chapters(parse_file(source), chapters)
     workers = start_workers(config.voice, jobs)  # voice loading overlaps analyze/segment
     try:
-        emit(ProgressEvent("analyze", 0, 1))
-        analysis = analyze(book, length_scale=config.voice.length_scale)
-        emit(ProgressEvent("segment", 0, 1))
-        plans = plan_chapters(book, analysis.language, config)
+        analysis, plans = plan_book(book, config, emit)
         store = SegmentStore(out_dir / WORK_DIR / "segments")
         stats = _generate(plans, store, config, jobs, workers, emit)
     finally:
         if workers is not None:
             workers.shutdown(cancel_futures=True)
+    outputs, report, report_path = finish_book(
+        plans, store, book.metadata, book.cover, out_dir, config, analysis, stats, emit
+    )
+    return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
+
+
+def plan_book(
+    book: Book, config: PipelineConfig, emit: ProgressCallback | None = None
+) -> tuple[BookAnalysis, tuple[ChapterPlan, ...]]:
+    """The stages between parse and generate: analyze, then annotate + segment every
+    chapter of ``book`` (already narrowed by :func:`select_chapters`)."""
+    emit = emit or (lambda _event: None)
+    emit(ProgressEvent("analyze", 0, 1))
+    analysis = analyze(book, length_scale=config.voice.length_scale)
+    emit(ProgressEvent("segment", 0, 1))
+    return analysis, plan_chapters(book, analysis.language, config)
+
+
+def finish_book(
+    plans: Sequence[ChapterPlan],
+    store: SegmentStore,
+    metadata: BookMetadata,
+    cover: Cover | None,
+    out_dir: Path,
+    config: PipelineConfig,
+    analysis: BookAnalysis,
+    stats: GenerationStats,
+    emit: ProgressCallback | None = None,
+) -> tuple[AssembledBook, ValidationReport, Path]:
+    """The stages after generate: assemble every chapter from ``store`` into ``out_dir``,
+    validate the encoded files and write ``out_dir/report.json``. Raises
+    :class:`pipeline.errors.EncodingError` when a segment is missing or an encoder fails."""
+    emit = emit or (lambda _event: None)
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
     outputs = assemble_book(
-        plans, store, book.metadata, book.cover, out_dir, config,
+        plans, store, metadata, cover, out_dir, config,
         narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
     )
@@ -142,7 +172,7 @@ def convert(
     report = validate_book(outputs, plans, config)
     report_path = write_report(out_dir / "report.json", analysis, stats, report)
     emit(ProgressEvent("validate", 1, 1))
-    return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
+    return outputs, report, report_path
 
 
 def narrator_credit(config: PipelineConfig) -> str:

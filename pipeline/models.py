@@ -175,3 +175,15 @@ class ChapterPlan:
     title: str
     words: int
     segments: tuple[Segment, ...] = field(default=())
+
+
+def plan_to_dict(plan: ChapterPlan) -> dict:
+    """A :class:`ChapterPlan` as JSON-ready data (how workers hand plans to each other)."""
+    return {"index": plan.index, "title": plan.title, "words": plan.words,
+            "segments": [{**seg.__dict__, "kind": str(seg.kind)} for seg in plan.segments]}
+
+
+def plan_from_dict(data: dict) -> ChapterPlan:
+    """Inverse of :func:`plan_to_dict`. Raises KeyError/TypeError on malformed data."""
+    segments = tuple(Segment(**{**s, "kind": SegmentKind(s["kind"])}) for s in data["segments"])
+    return ChapterPlan(data["index"], data["title"], data["words"], segments)

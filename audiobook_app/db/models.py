@@ -3,9 +3,11 @@
 Conventions: integer primary keys except jobs and tasks (opaque hex ids, safe in URLs
 and as RQ job ids); statuses are ``str`` enums stored as plain strings (no database
 enum types, so PostgreSQL and SQLite migrate alike); times are naive UTC
-(:func:`utcnow`); JSON columns hold small structured data only (chapter lists, config
-overrides), never audio or text bodies. The credit ledger is append-only: the ORM
-refuses updates and deletes of :class:`LedgerEntry` rows (see ``db.session``).
+(:func:`utcnow`), annotated ``NaiveDatetime`` (SQLModel maps a bare ``datetime`` to a
+timezone-aware column type that rejects naive values); JSON columns hold small
+structured data only (chapter lists, config overrides), never audio or text bodies.
+The credit ledger is append-only: the ORM refuses updates and deletes of
+:class:`LedgerEntry` rows (see ``db.session``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,20 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import NaiveDatetime
 from sqlalchemy import JSON, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+# Every constraint gets a predictable name (Alembic, "The Importance of Naming
+# Constraints"): later migrations can drop or alter it by that name on both databases,
+# which SQLite batch mode needs (it cannot refer to an unnamed constraint).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 def utcnow() -> datetime:
@@ -118,7 +132,7 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, sa_type=String(255))  # None: OAuth-only
     role: UserRole = Field(default=UserRole.AUTHOR, sa_type=String(16))
     disabled: bool = False
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Book(SQLModel, table=True):
@@ -140,7 +154,7 @@ class Book(SQLModel, table=True):
     chosen_chapters: list[int] | None = Field(default=None, sa_type=JSON)  # None = all
     casting: dict = _json()  # {"narrator": voice} now; characters later
     config_overrides: dict = _json()  # PipelineConfig sections, validated on use
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Job(SQLModel, table=True):
@@ -164,11 +178,11 @@ class Job(SQLModel, table=True):
     config: dict = _json()  # the PipelineConfig dump this job runs with
     audio_s: float = 0.0
     timings: dict = _json()  # stage -> wall seconds
-    created_at: datetime = Field(default_factory=utcnow)
-    started_at: datetime | None = None
-    synth_started_at: datetime | None = None
-    finished_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    started_at: NaiveDatetime | None = None
+    synth_started_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Task(SQLModel, table=True):
@@ -185,11 +199,11 @@ class Task(SQLModel, table=True):
     status: TaskStatus = _status(TaskStatus.QUEUED)
     attempts: int = 0  # times a worker started it
     rq_job_id: str | None = Field(default=None, sa_type=String(100))
-    lease_expires_at: datetime | None = None
+    lease_expires_at: NaiveDatetime | None = None
     error: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    started_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None
 
 
 class Chapter(SQLModel, table=True):
@@ -241,7 +255,7 @@ class File(SQLModel, table=True):
     size_bytes: int
     mime: str = Field(sa_type=String(100))
     purpose: FilePurpose = Field(sa_type=String(16))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Voice(SQLModel, table=True):
@@ -258,7 +272,7 @@ class Voice(SQLModel, table=True):
     language: str | None = Field(default=None, sa_type=String(35))
     description: str | None = Field(default=None, sa_type=Text)
     sample_key: str | None = Field(default=None, sa_type=String(1024))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class UsageEvent(SQLModel, table=True):
@@ -272,7 +286,7 @@ class UsageEvent(SQLModel, table=True):
     kind: str = Field(sa_type=String(32))  # "audio_generated"
     quantity: float
     unit: str = Field(sa_type=String(16))  # "s"
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -288,7 +302,7 @@ class LedgerEntry(SQLModel, table=True):
     job_id: str | None = Field(default=None, foreign_key="jobs.id", sa_type=String(32))
     external_ref: str | None = Field(default=None, sa_type=String(255), unique=True)
     note: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):
@@ -302,4 +316,4 @@ class AuditLog(SQLModel, table=True):
     target_type: str = Field(sa_type=String(32))
     target_id: str = Field(sa_type=String(64))
     detail: dict = _json()
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,1 @@
+"""The jobs platform: submitting books, RQ queues and the watchdog, progress events."""

@@ -1,0 +1,1 @@
+"""Thin RQ adapters: ids in, load, call the pipeline, persist, report progress."""

@@ -1,0 +1,175 @@
+"""The life of one task run inside a worker: start, heartbeat, finish, failure policy.
+
+:func:`run_task` wraps every RQ entry point in ``worker.tasks``:
+
+* start: the task becomes ``running`` (attempts + 1, a lease of ``task_lease_s``), the
+  job ``processing``; a task whose job already ended (cancelled, failed) does nothing.
+* heartbeat: a thread renews the lease every ``heartbeat_interval_s``; if the process
+  dies the lease runs out and the watchdog resumes the task elsewhere.
+* finish: the body returns a *finisher*, run in the same transaction that marks the
+  task ``completed`` (it may create follow-up tasks, which are enqueued after commit).
+* failure: :class:`InputError` (bad manuscript, bad chapter selection) fails the job at
+  once with its user-facing message and no retry; :class:`JobCancelledError` stops
+  quietly; anything else is transient: RQ retries it with backoff while retries are
+  left, then the job fails with "internal error".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import redis
+from rq import get_current_job
+from sqlmodel import Session, select
+
+from audiobook_app.db import repo
+from audiobook_app.db.models import Job, JobStatus, Task, TaskStatus, utcnow
+from audiobook_app.db.session import retrying, session_scope
+from audiobook_app.jobs import events, queue
+from audiobook_app.settings import Settings, get_settings
+from audiobook_app.storage import Storage, build_storage
+from pipeline.errors import InputError, JobCancelledError
+
+log = logging.getLogger(__name__)
+Finisher = Callable[[Session, Job], list[Task]]
+
+
+@dataclass
+class TaskContext:
+    """What a task body gets: the task's ids and the platform's clients."""
+
+    settings: Settings
+    conn: redis.Redis
+    storage: Storage
+    task: Task
+    job: Job
+    _last_cancel_check: float = field(default=0.0)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`JobCancelledError` when the job ended meanwhile (cancelled by
+        the user, or failed by another task)."""
+        status = retrying(lambda: self._job_status())
+        if JobStatus(status).is_final:
+            raise JobCancelledError(f"job {self.job.id} is {status}")
+
+    def _job_status(self) -> str:
+        with session_scope(self.settings.database_url) as session:
+            return repo.get_job(session, self.job.id).status
+
+    def update_job(self, **values) -> Job:
+        """Set fields of the job row (stage, progress, eta_s...) and publish the event."""
+        def write() -> Job:
+            with session_scope(self.settings.database_url) as session:
+                job = repo.get_job(session, self.job.id)
+                if JobStatus(job.status).is_final:
+                    raise JobCancelledError(f"job {job.id} is {job.status}")
+                for name, value in values.items():
+                    setattr(job, name, value)
+                job.updated_at = utcnow()
+                session.add(job)
+                return job
+        self.job = retrying(write)
+        events.publish(self.conn, self.settings, self.job)
+        return self.job
+
+
+def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> None:
+    """Run ``body`` as task ``task_id`` with the policy in the module docstring."""
+    settings = get_settings()
+    conn = queue.connect(settings)
+    started = retrying(lambda: _start(settings, task_id))
+    if started is None:
+        return
+    task, job = started
+    events.publish(conn, settings, job)
+    ctx = TaskContext(settings, conn, build_storage(settings), task, job)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(settings, task_id, stop), daemon=True, name=f"lease {task_id}")
+    beat.start()
+    try:
+        finisher = body(ctx)
+        followups = retrying(lambda: _complete(settings, task_id, finisher))
+    except JobCancelledError:
+        retrying(lambda: _end(settings, task_id, TaskStatus.CANCELLED, None))
+        return
+    except InputError as exc:
+        retrying(lambda: _fail(settings, conn, task_id, str(exc)))
+        return
+    except Exception as exc:
+        rq_job = get_current_job()
+        if rq_job is not None and (rq_job.retries_left or 0) > 0:
+            log.warning("task %s failed (%s); RQ retries it", task_id, exc)
+            retrying(lambda: _end(settings, task_id, TaskStatus.QUEUED, repr(exc)))
+        else:
+            retrying(lambda: _fail(settings, conn, task_id, f"internal error in {task.kind}: {exc}"))
+        raise
+    finally:
+        stop.set()
+    for followup in followups:
+        queue.enqueue(conn, settings, followup)
+
+
+def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
+    with session_scope(settings.database_url) as session:
+        task = repo.get_task(session, task_id)
+        job = repo.get_job(session, task.job_id)
+        if JobStatus(job.status).is_final or task.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
+            log.info("task %s skipped: job %s is %s, task %s", task_id, job.id, job.status, task.status)
+            return None
+        task.status, task.attempts, task.started_at = TaskStatus.RUNNING, task.attempts + 1, utcnow()
+        task.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
+        if job.status == JobStatus.QUEUED:
+            job.status, job.started_at = JobStatus.PROCESSING, job.started_at or utcnow()
+        job.updated_at = utcnow()
+        session.add_all([task, job])
+        return task, job
+
+
+def _heartbeat(settings: Settings, task_id: str, stop: threading.Event) -> None:
+    while not stop.wait(settings.heartbeat_interval_s):
+        try:
+            with session_scope(settings.database_url) as session:
+                repo.renew_lease(session, task_id, settings.task_lease_s)
+        except Exception as exc:  # a missed beat is retried next tick; the lease has slack
+            log.warning("heartbeat of task %s failed: %s", task_id, exc)
+
+
+def _complete(settings: Settings, task_id: str, finisher: Finisher | None) -> list[Task]:
+    with session_scope(settings.database_url) as session:
+        task = repo.get_task(session, task_id)
+        # Lock the job row so concurrent finishers of one job run one after another.
+        job = session.exec(select(Job).where(Job.id == task.job_id).with_for_update()).one()
+        if JobStatus(job.status).is_final:
+            return []
+        task.status, task.finished_at, task.error = TaskStatus.COMPLETED, utcnow(), None
+        session.add(task)
+        session.flush()
+        followups = finisher(session, job) if finisher else []
+        for followup in followups:
+            queue.mark_enqueued(session, settings, followup)
+        return followups
+
+
+def _end(settings: Settings, task_id: str, status: TaskStatus, error: str | None) -> None:
+    with session_scope(settings.database_url) as session:
+        task = repo.get_task(session, task_id)
+        if task.status == TaskStatus.RUNNING:
+            task.status, task.error = status, error
+            task.finished_at = utcnow() if status != TaskStatus.QUEUED else None
+            task.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
+            session.add(task)
+
+
+def _fail(settings: Settings, conn: redis.Redis, task_id: str, message: str) -> None:
+    with session_scope(settings.database_url) as session:
+        task = repo.get_task(session, task_id)
+        job = repo.get_job(session, task.job_id)
+        task.status, task.error, task.finished_at = TaskStatus.FAILED, message, utcnow()
+        session.add(task)
+        if not JobStatus(job.status).is_final:
+            queue.fail_job(session, job, message)
+    events.publish(conn, settings, job)

@@ -1,0 +1,65 @@
+"""Running a worker: ``audiobook worker --queues cpu,tts``.
+
+A worker needs only ``REDIS_URL``, ``DATABASE_URL`` and the storage settings to join
+from any machine. It is an RQ ``SimpleWorker`` (jobs run in the worker process, so a
+loaded voice is reused across jobs and SIGKILL really stops the work), with RQ's
+scheduler for retry backoff, and a watchdog thread (:func:`audiobook_app.jobs.queue.reconcile`)
+that resumes abandoned tasks. If Redis goes away the worker waits and reconnects
+instead of exiting; SIGINT/SIGTERM stop it after the current task (twice: at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from audiobook_app.db.migrate import ensure_schema
+from audiobook_app.jobs import queue
+from audiobook_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+QUEUE_KINDS = ("cpu", "tts")
+RECONNECT_DELAY_S = 2.0
+
+
+def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = None) -> None:
+    """Serve the ``kinds`` queues ("cpu", "tts") until stopped (or until they are empty,
+    with ``burst``). Raises ValueError for an unknown queue kind."""
+    unknown = set(kinds) - set(QUEUE_KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"unknown queue {sorted(unknown) or 'none'}: use cpu, tts or cpu,tts")
+    settings = get_settings()
+    ensure_schema(settings.database_url)
+    conn = queue.connect(settings)
+    stop = threading.Event()
+    threading.Thread(target=_watchdog, args=(conn, settings, stop), daemon=True, name="watchdog").start()
+    try:
+        while not stop.is_set():
+            worker = SimpleWorker([queue.queue(conn, settings, k) for k in kinds], connection=conn,
+                                  serializer=JSONSerializer, name=f"{name}-{time.time_ns()}" if name else None)
+            try:
+                worker.work(with_scheduler=True, burst=burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+            except redis.RedisError as exc:
+                log.warning("worker lost Redis (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY_S)
+            if burst or worker._stop_requested:
+                break
+            time.sleep(RECONNECT_DELAY_S)  # RQ quits on Redis errors; serve again once it is back
+    finally:
+        stop.set()
+
+
+def _watchdog(conn: redis.Redis, settings: Settings, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            touched = queue.reconcile(conn, settings)
+            if touched:
+                log.warning("watchdog resumed %d task(s): %s", len(touched), ", ".join(touched))
+        except Exception as exc:  # Redis or the database away: try again next round
+            log.warning("watchdog pass failed: %s", exc)
+        stop.wait(settings.watchdog_interval_s)

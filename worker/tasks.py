@@ -1,0 +1,262 @@
+"""RQ entry points: a task id in; load, call the pipeline, persist, report progress.
+
+``prepare`` (cpu queue): parse the stored upload, analyze, annotate and segment; store
+the plan (``plan.json``) and the cover; record chapters, segments and one ``synthesize``
+task per batch of about ``synth_batch_chars`` characters of a chapter.
+``synthesize`` (tts queue): speak each segment of its batch that is not stored yet and
+store it at once (``users/<id>/books/<id>/segments/<segment id>.flac``), so a killed
+worker loses only the segment in flight; the last batch to finish queues ``assemble``.
+``assemble`` (cpu queue): fetch the segments, master, encode and validate with the
+pipeline, upload the M4B, chapter files and report, complete the job.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+import soundfile as sf
+from sqlmodel import Session
+
+from audiobook_app.db import repo
+from audiobook_app.db.models import (
+    Chapter, ChapterStatus, FilePurpose, Job, JobStatus, Segment, SegmentStatus, Task, TaskKind, utcnow,
+)
+from audiobook_app.db.session import retrying, session_scope
+from audiobook_app.storage import user_key
+from pipeline.config import PipelineConfig, VoiceConfig
+from pipeline.convert import finish_book, plan_book, select_chapters
+from pipeline.generate import GenerationStats
+from pipeline.models import (
+    BookAnalysis, BookMetadata, ChapterAnalysis, ChapterPlan, Cover, plan_from_dict, plan_to_dict,
+)
+from pipeline.parse import parse_bytes
+from pipeline.store import SegmentStore
+from pipeline.tts import load_engine
+from pipeline.tts.base import TTSEngine
+from worker.context import Finisher, TaskContext, run_task
+
+MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
+PREPARE_SHARE, ASSEMBLE_SHARE = 0.05, 0.10  # of overall progress; synthesis has the rest
+
+
+def prepare(task_id: str) -> None:
+    """RQ job: parse and plan a submitted book (see module doc)."""
+    run_task(task_id, _prepare)
+
+
+def synthesize(task_id: str) -> None:
+    """RQ job: synthesize one batch of segments (see module doc)."""
+    run_task(task_id, _synthesize)
+
+
+def assemble(task_id: str) -> None:
+    """RQ job: master, encode, validate and publish a job's audiobook (see module doc)."""
+    run_task(task_id, _assemble)
+
+
+def _job_key(job: Job, *parts: str) -> str:
+    return user_key(job.owner_id, "jobs", job.id, *parts)
+
+
+def _segment_key(job: Job, segment_id: str) -> str:
+    return user_key(job.owner_id, "books", str(job.book_id), "segments", f"{segment_id}.flac")
+
+
+def _prepare(ctx: TaskContext) -> Finisher:
+    job, settings = ctx.job, ctx.settings
+    ctx.update_job(stage="parse", progress=0.0)
+    with session_scope(settings.database_url) as session:
+        book_row = repo.get_book(session, job.book_id)
+    book = parse_bytes(ctx.storage.get_bytes(book_row.source_key), book_row.source_filename)
+    full_chapters = [{"index": c.index, "title": c.title, "words": c.words} for c in book.chapters]
+    book = select_chapters(book, job.chapters_spec)
+    config = PipelineConfig.model_validate(job.config)
+    ctx.update_job(stage="segment", progress=PREPARE_SHARE / 2)
+    analysis, plans = plan_book(book, config)
+    cover = None
+    if book.cover:
+        cover = {"key": _job_key(job, "cover"), "mime": book.cover.mime}
+        ctx.storage.put_bytes(cover["key"], book.cover.data, book.cover.mime)
+    plan_doc = {"metadata": asdict(book.metadata), "cover": cover, "analysis": asdict(analysis),
+                "chapters": [plan_to_dict(p) for p in plans]}
+    ctx.storage.put_bytes(_job_key(job, "plan.json"), json.dumps(plan_doc).encode(), "application/json")
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        book_row = repo.get_book(session, job_row.book_id)
+        book_row.title = analysis.title
+        book_row.author, book_row.language, book_row.source_format = analysis.author, analysis.language, book.source_format
+        book_row.words, book_row.estimated_duration_s, book_row.chapters = analysis.words, analysis.estimated_duration_s, full_chapters
+        session.add(book_row)
+        rows = [(Chapter(job_id=job_row.id, index=p.index, title=p.title, words=p.words),
+                 [Segment(job_id=job_row.id, chapter_index=p.index, position=s.index, segment_hash=s.id,
+                          chars=len(s.text), audio_key=_segment_key(job_row, s.id)) for s in p.segments])
+                for p in plans]
+        repo.add_chapters_and_segments(session, job_row, rows)
+        job_row.stage, job_row.progress, job_row.synth_started_at = "generate", PREPARE_SHARE, utcnow()
+        job_row.timings = {**job_row.timings, "prepare_s": round(time.monotonic() - started, 2)}
+        return [repo.add_task(session, job_row, TaskKind.SYNTHESIZE, chapter_index=p.index, batch=b)
+                for p in plans for b in range(len(batches(p, settings.synth_batch_chars)))]
+
+    started = time.monotonic()
+    return finish
+
+
+def batches(plan: ChapterPlan, max_chars: int) -> list[list[int]]:
+    """Segment positions of ``plan`` grouped into consecutive batches of at most
+    ``max_chars`` characters (a longer segment is a batch of its own); at least one."""
+    groups: list[list[int]] = [[]]
+    size = 0
+    for seg in plan.segments:
+        if groups[-1] and size + len(seg.text) > max_chars:
+            groups.append([])
+            size = 0
+        groups[-1].append(seg.index)
+        size += len(seg.text)
+    return groups
+
+
+@lru_cache(maxsize=4)
+def _engine(voice: VoiceConfig, threads: int) -> TTSEngine:
+    """Loaded engines, kept for the worker's life (loading Piper takes ~2 s)."""
+    return load_engine(voice, threads=threads)
+
+
+_plans: dict[str, dict] = {}  # plan.json of recent jobs (a job's plan never changes)
+
+
+def _load_plan(ctx: TaskContext) -> dict:
+    key = _job_key(ctx.job, "plan.json")
+    if key not in _plans:
+        if len(_plans) >= 8:
+            _plans.clear()
+        _plans[key] = json.loads(ctx.storage.get_bytes(key))
+    return _plans[key]
+
+
+def _synthesize(ctx: TaskContext) -> Finisher:
+    job, task = ctx.job, ctx.task
+    plan = next(plan_from_dict(p) for p in _load_plan(ctx)["chapters"] if p["index"] == task.chapter_index)
+    positions = set(batches(plan, ctx.settings.synth_batch_chars)[task.batch or 0])
+    config = PipelineConfig.model_validate(job.config)
+    for seg in (s for s in plan.segments if s.index in positions):
+        ctx.check_cancelled()
+        key = _segment_key(job, seg.id)
+        duration, synthesized = _stored_duration(ctx, key), 0
+        if duration is None:
+            engine = _engine(config.voice, ctx.settings.tts_threads)
+            audio = engine.synthesize(seg.text)
+            buf = io.BytesIO()
+            sf.write(buf, audio.clip(-1, 1), engine.sample_rate_hz, format="FLAC", subtype="PCM_24")
+            ctx.storage.put_bytes(key, buf.getvalue(), "audio/flac")
+            duration, synthesized = len(audio) / engine.sample_rate_hz, 1
+        retrying(lambda: _segment_done(ctx, seg.chapter_index, seg.index, duration, synthesized))
+        _report_synthesis(ctx, seg.chapter_index)
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        tasks = repo.job_tasks(session, job_row.id, TaskKind.SYNTHESIZE)
+        chapter_tasks = [t for t in tasks if t.chapter_index == task.chapter_index]
+        if all(t.status == "completed" for t in chapter_tasks):
+            repo.mark_chapter(session, job_row.id, task.chapter_index, ChapterStatus.PROCESSING)
+        if not all(t.status == "completed" for t in tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
+            return []
+        job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
+        synth_s = (utcnow() - job_row.synth_started_at).total_seconds() if job_row.synth_started_at else 0.0
+        job_row.timings = {**job_row.timings, "generate_s": round(synth_s, 2)}
+        session.add(job_row)
+        return [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
+
+    return finish
+
+
+def _stored_duration(ctx: TaskContext, key: str) -> float | None:
+    """Duration of an already stored segment (from its FLAC header), None if absent."""
+    if not ctx.storage.exists(key):
+        return None
+    return sf.info(io.BytesIO(ctx.storage.get_bytes(key))).duration
+
+
+def _segment_done(ctx: TaskContext, chapter_index: int, position: int, duration_s: float, synthesized: int) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        row = repo.get_segment(session, ctx.job.id, chapter_index, position)
+        row.status, row.duration_s, row.attempts = SegmentStatus.COMPLETED, duration_s, row.attempts + synthesized
+        session.add(row)
+
+
+def _report_synthesis(ctx: TaskContext, chapter_index: int) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        totals = repo.segment_totals(session, ctx.job.id)
+    share = totals["chars_done"] / totals["chars_total"] if totals["chars_total"] else 1.0
+    eta = None
+    if ctx.job.synth_started_at and totals["chars_synthesized"] > 0:
+        elapsed = (utcnow() - ctx.job.synth_started_at).total_seconds()
+        eta = round((totals["chars_total"] - totals["chars_done"]) * elapsed / totals["chars_synthesized"], 1)
+    ctx.update_job(stage="generate", chapter_index=chapter_index, segments_done=int(totals["done"]),
+                   segments_total=int(totals["total"]), audio_s=round(totals["audio_s"], 2), eta_s=eta,
+                   progress=PREPARE_SHARE + share * (1 - PREPARE_SHARE - ASSEMBLE_SHARE))
+
+
+def _assemble(ctx: TaskContext) -> Finisher:
+    job, storage, settings = ctx.job, ctx.storage, ctx.settings
+    doc = _load_plan(ctx)
+    plans = tuple(plan_from_dict(p) for p in doc["chapters"])
+    config = PipelineConfig.model_validate(job.config)
+    work = Path(settings.work_dir) / job.id
+    store = SegmentStore(work / "segments")
+    for seg in {s.id: s for p in plans for s in p.segments}.values():
+        if not store.has(seg.id):
+            storage.get_file(_segment_key(job, seg.id), store.path(seg.id))
+    cover = Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"]) if doc["cover"] else None
+    with session_scope(settings.database_url) as session:
+        segments = repo.job_segments(session, job.id)
+    stats = GenerationStats(len(segments), sum(1 for s in segments if s.attempts), sum(1 for s in segments if not s.attempts),
+                            sum(s.duration_s or 0 for s in segments), 0.0)
+    out = work / "out"
+    started = time.monotonic()
+
+    def progress(event) -> None:
+        if event.stage == "assemble" and event.total:
+            ctx.check_cancelled()
+            ctx.update_job(stage="assemble", progress=1 - ASSEMBLE_SHARE * (1 - event.done / event.total))
+
+    analysis = BookAnalysis(**{**doc["analysis"], "chapters": tuple(ChapterAnalysis(**c) for c in doc["analysis"]["chapters"])})
+    outputs, report, report_path = finish_book(plans, store, BookMetadata(**doc["metadata"]), cover, out, config,
+                                               analysis, stats, progress)
+    uploads = [(report_path, "report.json", FilePurpose.REPORT, "application/json")]
+    if outputs.m4b:
+        uploads.append((outputs.m4b, outputs.m4b.name, FilePurpose.M4B, MIME["m4b"]))
+    for fmt, paths in outputs.files.items():
+        uploads += [(p, f"{fmt}/{p.name}", FilePurpose(fmt), MIME[fmt]) for p in paths]
+    sizes = {}
+    for path, name, _, mime in uploads:
+        storage.put_file(_job_key(job, "output", *name.split("/")), path, mime)
+        sizes[name] = path.stat().st_size
+    assemble_s = round(time.monotonic() - started, 2)
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        for _, name, purpose, mime in uploads:
+            repo.add_file(session, job_row.owner_id, _job_key(job_row, "output", *name.split("/")), sizes[name], mime,
+                          purpose, book_id=job_row.book_id, job_id=job_row.id)
+        main_format = next((f for f in ("mp3", "flac", "wav") if f in outputs.files), None)
+        for i, (index, duration) in enumerate(zip(outputs.chapter_indices, outputs.durations_s)):
+            key = _job_key(job_row, "output", main_format, outputs.files[main_format][i].name) if main_format else None
+            repo.mark_chapter(session, job_row.id, index, ChapterStatus.COMPLETED, audio_key=key, duration_s=duration)
+        audio_s = float(sum(outputs.durations_s))
+        repo.add_usage(session, job_row.owner_id, job_row.id, "audio_generated", round(audio_s, 2), "s")
+        job_row.status, job_row.stage, job_row.progress, job_row.eta_s = JobStatus.COMPLETED, "done", 1.0, None
+        job_row.audio_s, job_row.finished_at, job_row.updated_at = audio_s, utcnow(), utcnow()
+        job_row.timings = {**job_row.timings, "assemble_s": assemble_s}
+        session.add(job_row)
+        return []
+
+    def finish_and_clean(session: Session, job_row: Job) -> list[Task]:
+        result = finish(session, job_row)
+        shutil.rmtree(work, ignore_errors=True)
+        return result
+
+    return finish_and_clean
