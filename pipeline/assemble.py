@@ -6,7 +6,7 @@ Per chapter, in two streaming passes (memory does not grow with chapter or book 
    last segment's pause is replaced by the tail room tone), at the engine's native rate
    (Piper: 22050 Hz), into a temporary raw float32 file under ``out_dir/.work/assemble``,
    summing squares on the way. The gain that puts the file's RMS at
-   ``mastering.target_rms_db`` follows (ACX RMS -23..-18 dB; default -20).
+   ``mastering.target_rms_db`` follows (ACX RMS -23..-18 dB; default -19, see config).
 2. Master: read back in blocks, apply the gain and a true-peak look-ahead limiter
    (4x-oversampled detection, ceiling ``mastering.true_peak_ceiling_dbtp``), then add
    a continuous pink room-tone bed at ``mastering.room_tone_db`` RMS *after* the gain, so

@@ -97,15 +97,16 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> No
         retrying(lambda: _end(settings, task_id, TaskStatus.CANCELLED, None))
         return
     except InputError as exc:
-        retrying(lambda: _fail(settings, conn, task_id, str(exc)))
+        message = str(exc)
+        retrying(lambda: _fail(settings, conn, task_id, message))
         return
     except Exception as exc:
-        rq_job = get_current_job()
+        rq_job, error = get_current_job(), f"{type(exc).__name__}: {exc}"
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
-            log.warning("task %s failed (%s); RQ retries it", task_id, exc)
-            retrying(lambda: _end(settings, task_id, TaskStatus.QUEUED, repr(exc)))
+            log.warning("task %s failed (%s); RQ retries it", task_id, error)
+            retrying(lambda: _end(settings, task_id, TaskStatus.QUEUED, error))
         else:
-            retrying(lambda: _fail(settings, conn, task_id, f"internal error in {task.kind}: {exc}"))
+            retrying(lambda: _fail(settings, conn, task_id, f"internal error in {task.kind}: {error}"))
         raise
     finally:
         stop.set()

@@ -52,11 +52,28 @@ def detect_format(data: bytes, filename: str) -> SourceFormat:
 
 
 def parse_bytes(data: bytes, filename: str) -> Book:
-    """Parse a manuscript held in memory; ``filename`` picks the format with its bytes.
+    """Parse a manuscript held in memory; ``filename`` picks the format with its bytes,
+    prefixes every error message ("broken.epub: the EPUB is corrupt...") and, when the
+    file declares no title, gives the book one ("my_novel.txt" -> "My novel").
 
     Raises :class:`EmptyFileError` for zero bytes and the format parser's specific
     :class:`InputError` for anything unreadable.
     """
+    name = Path(filename).name
+    try:
+        book = _parse(data, name)
+    except InputError as exc:
+        msg = str(exc)
+        if not msg.startswith(name):
+            raise type(exc)(f"{name}: {msg}") from None
+        raise
+    if not book.metadata.title:
+        title = re.sub(r"[_-]+", " ", Path(name).stem).strip().capitalize() or "Untitled"
+        book = replace(book, metadata=replace(book.metadata, title=title))
+    return book
+
+
+def _parse(data: bytes, filename: str) -> Book:
     if not data:
         raise EmptyFileError(f"{filename}: the file is empty (0 bytes); nothing to read")
     fmt = detect_format(data, filename)
@@ -78,7 +95,8 @@ def parse_bytes(data: bytes, filename: str) -> Book:
 
 
 def parse_file(path: str | Path) -> Book:
-    """Read and parse a manuscript file. Raises :class:`InputError` subclasses."""
+    """Read and parse a manuscript file (see :func:`parse_bytes`). Raises
+    :class:`InputError` subclasses, also for a missing or unreadable path."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -88,15 +106,4 @@ def parse_file(path: str | Path) -> Book:
         raise InputError(f"{path} is a directory, not a manuscript file") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
-    try:
-        book = parse_bytes(data, path.name)
-    except InputError as exc:
-        msg = str(exc)
-        if not msg.startswith(path.name):
-            raise type(exc)(f"{path.name}: {msg}") from None
-        raise
-    if not book.metadata.title:
-        # No title in the file: the file name is what the author called it.
-        title = re.sub(r"[_-]+", " ", path.stem).strip().capitalize() or "Untitled"
-        book = replace(book, metadata=replace(book.metadata, title=title))
-    return book
+    return parse_bytes(data, path.name)

@@ -94,7 +94,7 @@ def test_chapter_files_meet_acx(built, fmt: str) -> None:
     book = built[0]
     for path in book.files[fmt]:
         m = measure_file(path)
-        assert -21.0 <= m.rms_db <= -19.0, path.name  # target -20, ACX -23..-18
+        assert -21.0 <= m.rms_db <= -18.0, path.name  # target -19 less limiting, ACX -23..-18
         assert m.true_peak_dbtp <= -3.0
         assert m.noise_floor_db <= -60.0
         assert m.noise_floor_db == pytest.approx(-72.0, abs=2.0)  # room tone, not silence

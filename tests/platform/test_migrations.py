@@ -15,20 +15,16 @@ the PostgreSQL tests fail when ``CI`` is set, and are skipped otherwise.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, make_url, pool, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel, select
 
 from audiobook_app.db import migrate
@@ -55,7 +51,6 @@ from audiobook_app.db.models import (
 from audiobook_app.db.session import get_engine
 from pipeline.errors import ConfigError
 
-PG_SERVER = os.environ.get("AUDIOBOOK_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 MODEL_TABLES = {
     "users", "books", "jobs", "tasks", "chapters", "segments", "files", "voices",
     "usage_events", "credit_ledger", "audit_log",
@@ -63,54 +58,6 @@ MODEL_TABLES = {
 
 
 # --- databases -------------------------------------------------------------------------
-
-
-def _admin_engine():
-    url = make_url(PG_SERVER).set(database="postgres")
-    return create_engine(
-        url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool, connect_args={"connect_timeout": 5}
-    )
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> str:
-    """The PostgreSQL server URL (no database); fails under CI, skips elsewhere, when down."""
-    engine = _admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return PG_SERVER
-    except OperationalError as exc:
-        reason = (
-            f"PostgreSQL is not reachable at {PG_SERVER} ({str(exc.orig).strip().splitlines()[0]}): "
-            "start it with scripts/services.sh or set AUDIOBOOK_TEST_PG_SERVER"
-        )
-    finally:
-        engine.dispose()
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """URL of a throwaway PostgreSQL database, dropped (connections and all) afterwards."""
-    name = f"ab_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """URL of a fresh SQLite file (not created yet)."""
-    return f"sqlite:///{tmp_path / 'audiobook.db'}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

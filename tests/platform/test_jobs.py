@@ -1,0 +1,170 @@
+"""Books as background jobs, end to end: real workers (subprocesses), real Redis, real
+SQLite and PostgreSQL, real Piper. Leases and backoff are shortened (harness.Platform)
+so that crash recovery takes seconds; the defaults give 60 s (lease 45 s + watchdog 15 s).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from audiobook_app.db.models import (
+    Chapter, File, FilePurpose, Job, LedgerEntry, Segment, Task, TaskKind, UsageEvent,
+)
+from tests.platform.harness import STORY, Platform, wait_for
+
+
+@pytest.fixture
+def story(tmp_path: Path) -> Path:
+    path = tmp_path / "lighthouse.txt"
+    path.write_text(STORY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def platform(tmp_path: Path, sqlite_url: str):
+    plat = Platform(tmp_path, sqlite_url)
+    yield plat
+    plat.stop()
+
+
+def _job(plat: Platform, job_id: str) -> Job:
+    return plat.read(lambda s: s.get(Job, job_id))
+
+
+def _segments(plat: Platform, job_id: str) -> list[Segment]:
+    return plat.read(lambda s: list(s.exec(select(Segment).where(Segment.job_id == job_id)).all()))
+
+
+def _done(plat: Platform, job_id: str) -> list[Segment]:
+    return [s for s in _segments(plat, job_id) if s.status == "completed"]
+
+
+def _tasks(plat: Platform, job_id: str) -> list[Task]:
+    return plat.read(lambda s: list(s.exec(select(Task).where(Task.job_id == job_id)).all()))
+
+
+def _files(plat: Platform, job_id: str) -> list[File]:
+    return plat.read(lambda s: list(s.exec(select(File).where(File.job_id == job_id)).all()))
+
+
+def _assert_complete_book(plat: Platform, job_id: str) -> None:
+    job = _job(plat, job_id)
+    assert job.status == "completed" and job.progress == 1.0, (job.status, job.error, plat.logs())
+    files = _files(plat, job_id)
+    assert sorted(f.purpose for f in files) == ["m4b", "mp3", "mp3", "mp3", "report"]
+    storage = plat.root / "storage"
+    for f in files:
+        assert (storage / f.key).stat().st_size == f.size_bytes > 0
+    report = json.loads((storage / next(f.key for f in files if f.purpose == FilePurpose.REPORT)).read_text())
+    assert report["passed"] is True and [c["index"] for c in report["chapters"]] == [1, 2, 3]
+    chapters = plat.read(lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all()))
+    assert {c.status for c in chapters} == {"completed"} and all(c.duration_s > 1 for c in chapters)
+    usage = plat.read(lambda s: list(s.exec(select(UsageEvent).where(UsageEvent.job_id == job_id)).all()))
+    assert len(usage) == 1 and usage[0].quantity == pytest.approx(job.audio_s)
+
+
+def test_two_workers_share_a_book_and_progress_streams(platform: Platform, story: Path):
+    platform.extra["AUDIOBOOK_SYNTH_BATCH_CHARS"] = "400"  # chapter 2 becomes several tts tasks
+    job_id = platform.submit(story)
+    platform.start_worker("cpu,tts", "a")
+    platform.start_worker("tts", "b")
+    events = platform.events(job_id)
+    _assert_complete_book(platform, job_id)
+    assert events[-1]["status"] == "completed" and events[-1]["progress"] == 1.0
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress), "progress never goes back"
+    assert {"generate", "assemble"} <= {e["stage"] for e in events}
+    assert any(e["eta_s"] for e in events if e["stage"] == "generate")
+    synth = [t for t in _tasks(platform, job_id) if t.kind == TaskKind.SYNTHESIZE]
+    assert len(synth) > 3 and {t.status for t in synth} == {"completed"}
+    assert {s.attempts for s in _segments(platform, job_id)} == {1}
+    # Both workers synthesized: each RQ job records the worker that ran it.
+    workers = set()
+    for log in platform.root.glob("worker-*.log"):
+        if "synthesize" in log.read_text():
+            workers.add(log.name.split("-")[1])
+    assert workers == {"a", "b"}, platform.logs()
+    # A late subscriber sees the final state at once, from the job row.
+    late = platform.cli("status", job_id, "--json")
+    assert late.returncode == 0 and json.loads(late.stdout)["status"] == "completed"
+
+
+def test_worker_killed_mid_chapter_resumes_without_resynthesis(platform: Platform, story: Path):
+    job_id = platform.submit(story)
+    first = platform.start_worker("cpu,tts", "first")
+    wait_for(lambda: 4 <= len(_done(platform, job_id)) < 14, 240, "a few segments of chapter 2", poll_s=0.05)
+    platform.kill(first)
+    killed_at = time.monotonic()
+    survived = {s.segment_hash for s in _done(platform, job_id)}
+    assert _job(platform, job_id).status == "processing"
+
+    platform.start_worker("cpu,tts", "second")
+    wait_for(lambda: any(t.attempts == 2 for t in _tasks(platform, job_id)), 60, "the abandoned task to resume")
+    resumed_after_s = time.monotonic() - killed_at
+    wait_for(lambda: _job(platform, job_id).status in ("completed", "failed"), 240, "the job to end")
+    _assert_complete_book(platform, job_id)
+    segments = _segments(platform, job_id)
+    assert {s.attempts for s in segments} == {1}, "a finished segment was synthesized again"
+    assert survived < {s.segment_hash for s in segments}
+    assert resumed_after_s < 4 + 1 + 15, "lease (4 s) + watchdog interval (1 s) + worker start"
+
+
+def test_cancel_stops_the_job_within_seconds(platform: Platform, story: Path):
+    job_id = platform.submit(story)
+    worker = platform.start_worker("cpu,tts")
+    wait_for(lambda: len(_done(platform, job_id)) >= 3, 240, "synthesis to start", poll_s=0.05)
+    proc = platform.cli("cancel", job_id)
+    assert proc.returncode == 0 and proc.stdout.split() == [job_id, "cancelled"]
+    cancelled_done = len(_done(platform, job_id))
+    time.sleep(4)
+    assert len(_done(platform, job_id)) <= cancelled_done + 1, "at most the segment in flight finishes"
+    assert _job(platform, job_id).status == "cancelled"
+    assert {t.status for t in _tasks(platform, job_id)} <= {"completed", "cancelled"}
+    assert not _files(platform, job_id)
+    assert worker.poll() is None, "the worker survives a cancel and serves the next job"
+    status = platform.cli("status", job_id)
+    assert status.returncode == 1 and status.stdout.startswith("cancelled")
+
+
+def test_corrupt_upload_fails_with_the_cli_message_and_charges_nothing(platform: Platform, tmp_path: Path):
+    book = tmp_path / "broken.epub"
+    book.write_bytes(b"PK\x03\x04" + b"\x00" * 2000)  # a ZIP local header and nothing else
+    cli_line = platform.cli("inspect", str(book)).stderr.strip().removeprefix("audiobook: error: ")
+    job_id = platform.submit(book)
+    platform.start_worker("cpu")
+    wait_for(lambda: _job(platform, job_id).status == "failed", 120, "the job to fail")
+    job = _job(platform, job_id)
+    assert job.error == cli_line and "corrupt" in cli_line.lower()
+    [prepare] = _tasks(platform, job_id)
+    assert (prepare.status, prepare.attempts) == ("failed", 1), "bad input is not retried"
+    [source] = platform.read(lambda s: list(s.exec(select(File).where(File.purpose == FilePurpose.SOURCE)).all()))
+    assert (platform.root / "storage" / source.key).read_bytes() == book.read_bytes()
+    assert platform.read(lambda s: s.exec(select(UsageEvent)).all()) == []
+    assert platform.read(lambda s: s.exec(select(LedgerEntry)).all()) == []
+    status = platform.cli("status", job_id)
+    assert status.returncode == 1 and cli_line in status.stdout
+
+
+def test_empty_upload_is_refused_before_anything_is_stored(platform: Platform, tmp_path: Path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    proc = platform.cli("submit", str(empty))
+    assert proc.returncode == 2 and "empty" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (platform.root / "storage").exists() or not any((platform.root / "storage").rglob("*.txt"))
+
+
+def test_engine_failure_is_retried_with_backoff_then_fails(platform: Platform, story: Path, tmp_path: Path):
+    config = tmp_path / "voice.yaml"
+    config.write_text(f"voice:\n  narrator: {tmp_path / 'missing.onnx'}\n")
+    job_id = platform.submit(story, "--chapters", "1", "--config", str(config))
+    platform.start_worker("cpu,tts")
+    wait_for(lambda: _job(platform, job_id).status == "failed", 120, "the job to fail")
+    job = _job(platform, job_id)
+    assert job.error.startswith("internal error in synthesize: EngineError: Piper voice")
+    [synth] = [t for t in _tasks(platform, job_id) if t.kind == TaskKind.SYNTHESIZE]
+    assert synth.attempts == 3, "1 run + 2 RQ retries (AUDIOBOOK_RETRY_BACKOFF_S has 2 intervals)"
