@@ -47,11 +47,14 @@ class TaskContext:
     storage: Storage
     task: Task
     job: Job
-    _last_cancel_check: float = field(default=0.0)
+    superseded: threading.Event = field(default_factory=threading.Event)
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelledError` when the job ended meanwhile (cancelled by
-        the user, or failed by another task)."""
+        the user, or failed by another task), or when this run lost its lease and the
+        watchdog gave the task to another run."""
+        if self.superseded.is_set():
+            raise JobCancelledError(f"task {self.task.id} was resumed by another run")
         status = retrying(lambda: self._job_status())
         if JobStatus(status).is_final:
             raise JobCancelledError(f"job {self.job.id} is {status}")
@@ -88,25 +91,26 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> No
     events.publish(conn, settings, job)
     ctx = TaskContext(settings, conn, build_storage(settings), task, job)
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(settings, task_id, stop), daemon=True, name=f"lease {task_id}")
+    beat = threading.Thread(target=_heartbeat, args=(settings, task, ctx.superseded, stop), daemon=True,
+                            name=f"lease {task_id}")
     beat.start()
     try:
         finisher = body(ctx)
-        followups = retrying(lambda: _complete(settings, task_id, finisher))
+        followups = retrying(lambda: _complete(settings, task, finisher))
     except JobCancelledError:
-        retrying(lambda: _end(settings, task_id, TaskStatus.CANCELLED, None))
+        retrying(lambda: _end(settings, task, TaskStatus.CANCELLED, None))
         return
     except InputError as exc:
         message = str(exc)
-        retrying(lambda: _fail(settings, conn, task_id, message))
+        retrying(lambda: _fail(settings, conn, task, message))
         return
     except Exception as exc:
         rq_job, error = get_current_job(), f"{type(exc).__name__}: {exc}"
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
             log.warning("task %s failed (%s); RQ retries it", task_id, error)
-            retrying(lambda: _end(settings, task_id, TaskStatus.QUEUED, error))
+            retrying(lambda: _end(settings, task, TaskStatus.QUEUED, error))
         else:
-            retrying(lambda: _fail(settings, conn, task_id, f"internal error in {task.kind}: {error}"))
+            retrying(lambda: _fail(settings, conn, task, f"internal error in {task.kind}: {error}"))
         raise
     finally:
         stop.set()
@@ -121,6 +125,10 @@ def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
         if JobStatus(job.status).is_final or task.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
             log.info("task %s skipped: job %s is %s, task %s", task_id, job.id, job.status, task.status)
             return None
+        rq_job = get_current_job()
+        if rq_job is not None and task.rq_job_id not in (None, rq_job.id):
+            log.info("stale run %s of task %s skipped (current run: %s)", rq_job.id, task_id, task.rq_job_id)
+            return None
         task.status, task.attempts, task.started_at = TaskStatus.RUNNING, task.attempts + 1, utcnow()
         task.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
         if job.status == JobStatus.QUEUED:
@@ -130,24 +138,35 @@ def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
         return task, job
 
 
-def _heartbeat(settings: Settings, task_id: str, stop: threading.Event) -> None:
+def _heartbeat(settings: Settings, task: Task, superseded: threading.Event, stop: threading.Event) -> None:
     while not stop.wait(settings.heartbeat_interval_s):
         try:
             with session_scope(settings.database_url) as session:
-                repo.renew_lease(session, task_id, settings.task_lease_s)
+                mine = repo.renew_lease(session, task.id, task.rq_job_id, settings.task_lease_s)
         except Exception as exc:  # a missed beat is retried next tick; the lease has slack
-            log.warning("heartbeat of task %s failed: %s", task_id, exc)
+            log.warning("heartbeat of task %s failed: %s", task.id, exc)
+            continue
+        if not mine:
+            log.warning("task %s (run %s) was resumed elsewhere; this run stops", task.id, task.rq_job_id)
+            superseded.set()
+            return
 
 
-def _complete(settings: Settings, task_id: str, finisher: Finisher | None) -> list[Task]:
+def _own(session: Session, task: Task) -> Task | None:
+    """The task row if it still belongs to this run (same RQ job id), else None."""
+    row = repo.get_task(session, task.id)
+    return row if row.rq_job_id == task.rq_job_id else None
+
+
+def _complete(settings: Settings, task: Task, finisher: Finisher | None) -> list[Task]:
     with session_scope(settings.database_url) as session:
-        task = repo.get_task(session, task_id)
         # Lock the job row so concurrent finishers of one job run one after another.
         job = session.exec(select(Job).where(Job.id == task.job_id).with_for_update()).one()
-        if JobStatus(job.status).is_final:
+        row = _own(session, task)
+        if JobStatus(job.status).is_final or row is None or row.status != TaskStatus.RUNNING:
             return []
-        task.status, task.finished_at, task.error = TaskStatus.COMPLETED, utcnow(), None
-        session.add(task)
+        row.status, row.finished_at, row.error = TaskStatus.COMPLETED, utcnow(), None
+        session.add(row)
         session.flush()
         followups = finisher(session, job) if finisher else []
         for followup in followups:
@@ -155,22 +174,23 @@ def _complete(settings: Settings, task_id: str, finisher: Finisher | None) -> li
         return followups
 
 
-def _end(settings: Settings, task_id: str, status: TaskStatus, error: str | None) -> None:
+def _end(settings: Settings, task: Task, status: TaskStatus, error: str | None) -> None:
     with session_scope(settings.database_url) as session:
-        task = repo.get_task(session, task_id)
-        if task.status == TaskStatus.RUNNING:
-            task.status, task.error = status, error
-            task.finished_at = utcnow() if status != TaskStatus.QUEUED else None
-            task.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
-            session.add(task)
+        row = _own(session, task)
+        if row is not None and row.status == TaskStatus.RUNNING:
+            row.status, row.error = status, error
+            row.finished_at = utcnow() if status != TaskStatus.QUEUED else None
+            row.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
+            session.add(row)
 
 
-def _fail(settings: Settings, conn: redis.Redis, task_id: str, message: str) -> None:
+def _fail(settings: Settings, conn: redis.Redis, task: Task, message: str) -> None:
     with session_scope(settings.database_url) as session:
-        task = repo.get_task(session, task_id)
-        job = repo.get_job(session, task.job_id)
-        task.status, task.error, task.finished_at = TaskStatus.FAILED, message, utcnow()
-        session.add(task)
+        row, job = _own(session, task), repo.get_job(session, task.job_id)
+        if row is None:
+            return  # another run owns the task now
+        row.status, row.error, row.finished_at = TaskStatus.FAILED, message, utcnow()
+        session.add(row)
         if not JobStatus(job.status).is_final:
             queue.fail_job(session, job, message)
     events.publish(conn, settings, job)

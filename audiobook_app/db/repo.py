@@ -91,10 +91,15 @@ def active_tasks(session: Session) -> list[Task]:
     return list(session.exec(query).all())
 
 
-def renew_lease(session: Session, task_id: str, lease_s: float) -> None:
-    """Push a running task's lease ``lease_s`` seconds into the future (its heartbeat)."""
-    session.execute(update(Task).where(col(Task.id) == task_id).where(col(Task.status) == TaskStatus.RUNNING)
-                    .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s)))
+def renew_lease(session: Session, task_id: str, run_id: str | None, lease_s: float) -> bool:
+    """Push a running task's lease ``lease_s`` seconds into the future (its heartbeat).
+    Returns False when the task is no longer this run's (``run_id``: the RQ job id):
+    the watchdog gave it to another run, or it ended."""
+    query = update(Task).where(col(Task.id) == task_id).where(col(Task.status) == TaskStatus.RUNNING)
+    if run_id is not None:
+        query = query.where(col(Task.rq_job_id) == run_id)
+    result = session.execute(query.values(lease_expires_at=utcnow() + timedelta(seconds=lease_s)))
+    return result.rowcount > 0
 
 
 def stop_active_tasks(session: Session, job_id: str, status: TaskStatus) -> list[Task]:

@@ -119,8 +119,9 @@ class Platform:
         with session_scope(self.database_url) as session:
             return fn(session)
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text()[-3000:] for p in sorted(self.root.glob("worker-*.log")))
+    def logs(self, tail_chars: int | None = 3000) -> str:
+        """The workers' logs (the last ``tail_chars`` of each; None: all of it)."""
+        return "\n".join(p.read_text()[-(tail_chars or 0):] for p in sorted(self.root.glob("worker-*.log")))
 
     def events(self, job_id: str, timeout: float = 300) -> list[dict]:
         """``audiobook status JOB --follow --json``: every event until the job ends."""
