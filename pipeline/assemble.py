@@ -31,7 +31,9 @@ import soxr
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import lfilter
 
-from pipeline.audio import BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope
+from pipeline.audio import (
+    BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope_over,
+)
 from pipeline.config import PipelineConfig
 from pipeline.encode import M4bWriter, Mp3Writer, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
 from pipeline.errors import EncodingError
@@ -88,7 +90,8 @@ class TruePeakLimiter:
 
     def _process(self, buf: np.ndarray, pre: int, post: int) -> np.ndarray:
         core = buf[pre : len(buf) - post]
-        need = np.minimum(1.0, self._ceiling / np.maximum(true_peak_envelope(buf, TP_CONTEXT, TP_CONTEXT), 1e-12))
+        env = true_peak_envelope_over(buf, TP_CONTEXT, TP_CONTEXT, self._ceiling)  # exact above the ceiling
+        need = np.minimum(1.0, self._ceiling / np.maximum(env, 1e-12))
         if need.min() >= 1.0:
             return core.copy()
         size = 2 * self._r + 1

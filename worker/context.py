@@ -142,14 +142,17 @@ def _heartbeat(settings: Settings, task: Task, superseded: threading.Event, stop
     while not stop.wait(settings.heartbeat_interval_s):
         try:
             with session_scope(settings.database_url) as session:
-                mine = repo.renew_lease(session, task.id, task.rq_job_id, settings.task_lease_s)
+                renewed = repo.renew_lease(session, task.id, task.rq_job_id, settings.task_lease_s)
+                mine = renewed or _own(session, task) is not None  # not renewed: ended by this run?
         except Exception as exc:  # a missed beat is retried next tick; the lease has slack
             log.warning("heartbeat of task %s failed: %s", task.id, exc)
+            continue
+        if renewed:
             continue
         if not mine:
             log.warning("task %s (run %s) was resumed elsewhere; this run stops", task.id, task.rq_job_id)
             superseded.set()
-            return
+        return
 
 
 def _own(session: Session, task: Task) -> Task | None:

@@ -9,13 +9,17 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from pipeline.audio import (
-    ChapterMeter,
     FLOOR_DB,
+    TP_CONTEXT,
+    ChapterMeter,
+    TruePeakMeter,
     integrated_lufs,
     measure_file,
     noise_floor_db,
     rms_db,
     true_peak_dbtp,
+    true_peak_envelope,
+    true_peak_envelope_over,
 )
 
 FS = 44100
@@ -84,6 +88,38 @@ def test_true_peak_independent_of_block_edges(size: int) -> None:
     reference = 20 * np.log10(np.abs(resample_poly(x.astype(np.float64), 4, 1)).max())
     chunks = blocks(x, size) if size > 1 else blocks(x[:20000], 1) + [x[20000:]]
     assert true_peak_dbtp(chunks) == pytest.approx(reference, abs=0.05)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_true_peak_meter_skips_spans_but_is_exact(seed: int) -> None:
+    """The meter interpolates only spans that could raise its peak; the result equals the
+    maximum of the whole-signal envelope exactly, also for a lone peak late in the signal
+    or one hiding in the context samples of a block edge."""
+    x = speechy(seed + 11, 6) * 0.3
+    rng = np.random.default_rng(seed)
+    for at in rng.integers(TP_CONTEXT, len(x) - TP_CONTEXT, 3):
+        x[at : at + 4] = [0.5, -0.9, 0.9, -0.5][: len(x[at : at + 4])]
+    x[65536 - 2 : 65536 + 2] = [0.6, -0.95, 0.95, -0.6]  # straddles a block edge
+    padded = np.concatenate((np.zeros(TP_CONTEXT), x.astype(np.float64), np.zeros(TP_CONTEXT)))
+    exact = float(true_peak_envelope(padded, TP_CONTEXT, TP_CONTEXT).max())
+    meter = TruePeakMeter()
+    for block in blocks(x, 65536):
+        meter.push(block)
+    meter.finish()
+    assert meter.peak == exact
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.3, 0.8])
+def test_envelope_over_threshold_is_exact_above_it(threshold: float) -> None:
+    x = speechy(21, 3) * 0.4
+    x[5000:5004] = [0.5, -0.9, 0.9, -0.5]
+    padded = np.concatenate((np.zeros(TP_CONTEXT), x.astype(np.float64), np.zeros(TP_CONTEXT)))
+    full = true_peak_envelope(padded, TP_CONTEXT, TP_CONTEXT)
+    over = true_peak_envelope_over(padded, TP_CONTEXT, TP_CONTEXT, threshold)
+    above = full > threshold
+    assert above.any() and not above.all()
+    assert np.array_equal(over[above], full[above])
+    assert (over[~above] <= threshold).all()
 
 
 def test_noise_floor_is_quietest_half_second() -> None:
