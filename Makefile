@@ -23,11 +23,14 @@ inspect: setup
 	.venv/bin/audiobook inspect "$(BOOK)"
 
 test: setup-dev
+	@scripts/services.sh
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup-dev
+	@scripts/services.sh
 	.venv/bin/python bench/pipeline_vs_piper.py
 	.venv/bin/python bench/assemble_20h.py
+	.venv/bin/python bench/jobs_throughput.py
 
 clean:
 	rm -rf out .pytest_cache

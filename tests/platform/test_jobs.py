@@ -15,6 +15,9 @@ from sqlmodel import select
 from audiobook_app.db.models import (
     Chapter, File, FilePurpose, Job, LedgerEntry, Segment, Task, TaskKind, UsageEvent,
 )
+from audiobook_app.jobs import events, queue
+from audiobook_app.settings import Settings
+from pipeline.errors import NotFoundError
 from tests.platform.harness import STORY, Platform, wait_for
 
 
@@ -168,3 +171,37 @@ def test_engine_failure_is_retried_with_backoff_then_fails(platform: Platform, s
     assert job.error.startswith("internal error in synthesize: EngineError: Piper voice")
     [synth] = [t for t in _tasks(platform, job_id) if t.kind == TaskKind.SYNTHESIZE]
     assert synth.attempts == 3, "1 run + 2 RQ retries (AUDIOBOOK_RETRY_BACKOFF_S has 2 intervals)"
+
+
+def test_subscribe_in_process_joins_late_and_follows_to_the_end(platform: Platform, story: Path, monkeypatch):
+    """The web app's way to follow a job: a subscriber that arrives mid-job gets the
+    current state first (from the job row), then live events until the end."""
+    for name, value in platform.env.items():
+        if name.startswith("AUDIOBOOK_") or name in ("DATABASE_URL", "REDIS_URL"):
+            monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    job_id = platform.submit(story)
+    platform.start_worker("cpu,tts")
+    wait_for(lambda: len(_done(platform, job_id)) >= 2, 240, "synthesis to start", poll_s=0.05)
+    seen = list(events.subscribe(queue.connect(settings), settings, job_id, block_ms=500, timeout_s=240))
+    assert seen[0].status == "processing" and seen[0].segments_done >= 2, "the first event is the current state"
+    assert seen[-1].status == "completed" and seen[-1].progress == 1.0
+    assert len(seen) > 3 and [e.progress for e in seen] == sorted(e.progress for e in seen)
+    with pytest.raises(NotFoundError):
+        next(events.subscribe(queue.connect(settings), settings, "no-such-job"))
+
+
+def test_doctor_reports_every_part(platform: Platform):
+    worker = platform.start_worker("cpu,tts")
+    wait_for(lambda: "workers" in (out := platform.cli("doctor").stdout) and "ok   workers" in out, 60,
+             "the worker to register")
+    proc = platform.cli("doctor")
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stdout
+    assert [line.split()[1] for line in lines] == ["database", "redis", "storage", "tts:piper", "tts:qwen3", "workers"]
+    assert all(line.startswith(("ok ", "off ")) for line in lines)
+    platform.kill(worker)
+    platform.extra["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    down = platform.cli("doctor")
+    assert down.returncode == 1
+    assert {line.split()[1] for line in down.stdout.splitlines() if line.startswith("FAIL")} == {"redis", "workers"}

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-import audiobook_app.storage as storage_mod
+import audiobook_app.storage.local as storage_mod
 from audiobook_app.settings import Settings
 from audiobook_app.storage import (
     LocalStorage,
