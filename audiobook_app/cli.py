@@ -20,20 +20,28 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from tqdm import tqdm
 
 from audiobook_app.platform_cli import add_platform_commands
-from pipeline.analyze import analyze
-from pipeline.config import PipelineConfig, load_config
-from pipeline.convert import WORK_DIR, ConvertResult, ProgressEvent, convert
+from pipeline.config import WORK_DIR, PipelineConfig, load_config
 from pipeline.errors import AudiobookError, InputError
-from pipeline.parse import parse_file
+
+if TYPE_CHECKING:
+    from pipeline.convert import ConvertResult, ProgressEvent
+
+# The pipeline's stages (numpy, scipy, PyAV, onnxruntime) are imported by the commands
+# that use them, so `audiobook --help` or `status` starts in a fraction of a second.
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 log = logging.getLogger("audiobook")
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from pipeline.analyze import analyze
+    from pipeline.parse import parse_file
+
     book = parse_file(args.file)
     info = analyze(book)
     if args.json:
@@ -130,6 +138,8 @@ def _convert(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1 (got {args.jobs})")
     _ensure_output_folder(args.output)
+    from pipeline.convert import convert
+
     bars = _ProgressBars()
     try:
         result = convert(args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars)

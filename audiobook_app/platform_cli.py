@@ -1,4 +1,4 @@
-"""The ``audiobook`` subcommands that drive the jobs platform (no browser needed).
+"""Arguments of the ``audiobook`` subcommands that drive the jobs platform:
 
     audiobook submit FILE [--chapters 1-3,5] [--config FILE.yaml]   prints the job id
     audiobook status JOB_ID [--follow] [--json]                      exit 0 completed, 1 failed/cancelled
@@ -7,110 +7,22 @@
     audiobook doctor                                                 exit 1 when a required part is down
     audiobook db upgrade | current
 
-They read the one settings object (``DATABASE_URL``, ``REDIS_URL``, ``AUDIOBOOK_STORAGE_*``).
+The commands themselves live in :mod:`audiobook_app.platform_commands`, imported only
+when one runs (it pulls in SQLAlchemy, Redis and RQ).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
-from audiobook_app.db import repo
-from audiobook_app.db.migrate import current_revision, ensure_schema, head_revision, upgrade
-from audiobook_app.db.session import session_scope
-from audiobook_app.health import check_health
-from audiobook_app.jobs import events, queue, service
-from audiobook_app.jobs.events import JobEvent
-from audiobook_app.settings import get_settings
-from audiobook_app.storage import build_storage
-from pipeline.config import load_config
-from pipeline.errors import InputError
 
-
-def _ready():
-    settings = get_settings()
-    ensure_schema(settings.database_url)
-    queue.ping(settings)
-    return settings, queue.connect(settings)
-
-
-def _submit(args: argparse.Namespace) -> int:
-    settings, conn = _ready()
-    config = load_config(args.config)
-    try:
-        data = args.file.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{args.file}: no such file") from None
-    with session_scope(settings.database_url) as session:
-        user = repo.get_or_create_user(session, settings.cli_user_email)
-    submission = service.submit(conn, settings, build_storage(settings), user, args.file.name, data,
-                                chapters=args.chapters, config=config)
-    print(submission.job_id)
-    return 0
-
-
-def _line(event: JobEvent) -> str:
-    parts = [f"{event.status:<10}", f"{event.stage or '-':<9}", f"{event.progress * 100:5.1f}%"]
-    if event.segments_total:
-        parts.append(f"segments {event.segments_done}/{event.segments_total}")
-    if event.chapter_index is not None and event.stage == "generate":
-        parts.append(f"chapter {event.chapter_index}")
-    if event.eta_s is not None:
-        parts.append(f"ETA {event.eta_s:.0f} s")
-    if event.message:
-        parts.append(event.message)
-    return "  ".join(parts)
-
-
-def _status(args: argparse.Namespace) -> int:
-    settings, conn = _ready()
-    if args.follow:
-        last = None
-        for last in events.subscribe(conn, settings, args.job_id):
-            print(json.dumps(asdict(last)) if args.json else _line(last), flush=True)
-    else:
-        last = events.snapshot(settings, args.job_id)
-        print(json.dumps(asdict(last)) if args.json else _line(last))
-    if last is not None and last.status == "completed" and not args.json:
-        with session_scope(settings.database_url) as session:
-            for file in repo.job_files(session, args.job_id):
-                print(f"  {file.purpose:<7} {file.key}")
-    return 1 if last is not None and last.status in ("failed", "cancelled") else 0
-
-
-def _cancel(args: argparse.Namespace) -> int:
-    settings, conn = _ready()
-    job = queue.cancel(conn, settings, args.job_id)
-    print(f"{job.id} {job.status}")
-    return 0
-
-
-def _worker(args: argparse.Namespace) -> int:
-    from worker.main import run_worker  # imports RQ's worker machinery only here
-
-    try:
-        run_worker([k.strip() for k in args.queues.split(",") if k.strip()], burst=args.burst, name=args.name)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    return 0
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    checks = check_health(get_settings())
-    for check in checks:
-        mark = "ok  " if check.ok else ("FAIL" if check.required else "off ")
-        print(f"{mark} {check.name:<10} {check.detail}")
-    return 0 if all(c.ok or not c.required for c in checks) else 1
-
-
-def _db(args: argparse.Namespace) -> int:
-    url = get_settings().database_url
-    if args.action == "upgrade":
-        upgrade(url)
-    print(f"schema at {current_revision(url)} (code expects {head_revision()})")
-    return 0
+def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module("audiobook_app.platform_commands"), name)(args)
+    return run
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
@@ -119,23 +31,23 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
     p.add_argument("--config", type=Path, help="YAML file overriding the defaults")
-    p.set_defaults(run=_submit)
+    p.set_defaults(run=_lazy("submit"))
     p = sub.add_parser("status", help="show a job's progress (--follow: until it ends)")
     p.add_argument("job_id")
     p.add_argument("--follow", action="store_true", help="print every progress event until the job ends")
     p.add_argument("--json", action="store_true", help="one JSON object per event")
-    p.set_defaults(run=_status)
+    p.set_defaults(run=_lazy("status"))
     p = sub.add_parser("cancel", help="cancel a job")
     p.add_argument("job_id")
-    p.set_defaults(run=_cancel)
+    p.set_defaults(run=_lazy("cancel"))
     p = sub.add_parser("worker", help="run a worker serving the cpu and/or tts queues")
     p.add_argument("--queues", default="cpu,tts", help="comma-separated: cpu, tts (default: both)")
     p.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     p.add_argument("--name", help="worker name prefix (default: random)")
-    p.set_defaults(run=_worker)
+    p.set_defaults(run=_lazy("worker"))
     p = sub.add_parser("doctor", help="check database, Redis, storage, TTS engines and workers")
-    p.set_defaults(run=_doctor)
+    p.set_defaults(run=_lazy("doctor"))
     p = sub.add_parser("db", help="database schema: upgrade to the code's revision, or show it")
     p.add_argument("action", choices=("upgrade", "current"))
-    p.set_defaults(run=_db)
+    p.set_defaults(run=_lazy("db"))
 

@@ -69,6 +69,7 @@ def pipeline(book: Path, chapters: str, jobs: int) -> dict:
     audio_s = sum(c["duration_s"] for c in report["chapters"])
     peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"wall_s": round(wall, 2), "audio_s": round(audio_s, 1), "rtf": round(audio_s / wall, 2),
+            "stages_s": report["timings"],
             "peak_rss_mb_largest_process_in_tree": round(peak_rss_mb), "acx_passed": report["passed"]}
 
 

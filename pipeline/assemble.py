@@ -34,7 +34,7 @@ from scipy.signal import lfilter
 from pipeline.audio import (
     BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope_over,
 )
-from pipeline.config import PipelineConfig
+from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.encode import M4bWriter, Mp3Writer, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
 from pipeline.errors import EncodingError
 from pipeline.models import BookMetadata, ChapterPlan, Cover
@@ -272,7 +272,7 @@ def assemble_book(
     rate = _master_rate(plans, store)
     layouts = [_layout(p, store, config, rate) for p in plans]  # fails fast, before writing
     title, author = metadata.title or "Untitled", metadata.author or "Unknown"
-    work = out_dir / ".work" / "assemble"  # scratch only: .work/segments is the checkpoint
+    work = out_dir / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
     m4b = None
     if "m4b" in formats:
         m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", rate, config.output.aac_bitrate_kbps,

@@ -20,7 +20,7 @@ from pathlib import Path
 from pipeline.analyze import analyze
 from pipeline.annotate import annotate_chapter
 from pipeline.assemble import AssembledBook, assemble_book
-from pipeline.config import PipelineConfig
+from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.errors import ChapterSelectionError
 from pipeline.generate import GenerationStats, generate, pending_segments, start_workers
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover
@@ -30,7 +30,6 @@ from pipeline.store import SegmentStore
 from pipeline.tts import engine_settings
 from pipeline.validate import ValidationReport, validate_book
 
-WORK_DIR = ".work"
 STAGES = ("parse", "analyze", "annotate", "segment", "generate", "assemble", "validate")
 
 
@@ -163,14 +162,18 @@ def finish_book(
     :class:`pipeline.errors.EncodingError` when a segment is missing or an encoder fails."""
     emit = emit or (lambda _event: None)
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
+    started = time.monotonic()
     outputs = assemble_book(
         plans, store, metadata, cover, out_dir, config,
         narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
     )
+    assembled = time.monotonic()
     emit(ProgressEvent("validate", 0, 1))
     report = validate_book(outputs, plans, config)
-    report_path = write_report(out_dir / "report.json", analysis, stats, report)
+    timings = {"generate_s": round(stats.wall_s, 2), "assemble_s": round(assembled - started, 2),
+               "validate_s": round(time.monotonic() - assembled, 2)}
+    report_path = write_report(out_dir / "report.json", analysis, stats, report, timings)
     emit(ProgressEvent("validate", 1, 1))
     return outputs, report, report_path
 
@@ -210,9 +213,11 @@ def _generate(
     return generate(segments, store, config.voice, jobs=jobs, pool=workers, on_segment=on_segment)
 
 
-def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport) -> Path:
+def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport,
+                 timings: dict[str, float] | None = None) -> Path:
     """Write ``report.json`` atomically: the validation report plus book and
-    generation summaries (segments synthesized vs reused, real-time factor)."""
+    generation summaries (segments synthesized vs reused, real-time factor) and the
+    wall seconds of the generate, assemble and validate stages."""
     data = report.to_dict()
     data["book"] = {
         "title": analysis.title,
@@ -222,6 +227,7 @@ def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, rep
         "estimated_duration_s": analysis.estimated_duration_s,
     }
     data["generation"] = {**asdict(stats), "real_time_factor": round(stats.real_time_factor, 2)}
+    data["timings"] = timings or {}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -28,6 +28,17 @@ QUEUE_KINDS = ("cpu", "tts")
 RECONNECT_DELAY_S = 2.0
 
 
+class _Worker(SimpleWorker):
+    """SimpleWorker that remembers a stop signal: RQ raises StopRequested when idle
+    without recording it, and the reconnect loop must not serve again after one."""
+
+    stop_signalled = False
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
+
 def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = None) -> None:
     """Serve the ``kinds`` queues ("cpu", "tts") until stopped (or until they are empty,
     with ``burst``). Raises ValueError for an unknown queue kind."""
@@ -41,13 +52,13 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
     threading.Thread(target=_watchdog, args=(conn, settings, stop), daemon=True, name="watchdog").start()
     try:
         while not stop.is_set():
-            worker = SimpleWorker([queue.queue(conn, settings, k) for k in kinds], connection=conn,
+            worker = _Worker([queue.queue(conn, settings, k) for k in kinds], connection=conn,
                                   serializer=JSONSerializer, name=f"{name}-{time.time_ns()}" if name else None)
             try:
                 worker.work(with_scheduler=True, burst=burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
             except redis.RedisError as exc:
                 log.warning("worker lost Redis (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY_S)
-            if burst or worker._stop_requested:
+            if burst or worker.stop_signalled:
                 break
             time.sleep(RECONNECT_DELAY_S)  # RQ quits on Redis errors; serve again once it is back
     finally:

@@ -144,6 +144,7 @@ def _synthesize(ctx: TaskContext) -> Finisher:
     plan = next(plan_from_dict(p) for p in _load_plan(ctx)["chapters"] if p["index"] == task.chapter_index)
     positions = set(batches(plan, ctx.settings.synth_batch_chars)[task.batch or 0])
     config = PipelineConfig.model_validate(job.config)
+    retrying(lambda: _chapter_started(ctx, task.chapter_index))
     for seg in (s for s in plan.segments if s.index in positions):
         ctx.check_cancelled()
         key = _segment_key(job, seg.id)
@@ -160,9 +161,6 @@ def _synthesize(ctx: TaskContext) -> Finisher:
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         tasks = repo.job_tasks(session, job_row.id, TaskKind.SYNTHESIZE)
-        chapter_tasks = [t for t in tasks if t.chapter_index == task.chapter_index]
-        if all(t.status == "completed" for t in chapter_tasks):
-            repo.mark_chapter(session, job_row.id, task.chapter_index, ChapterStatus.PROCESSING)
         if not all(t.status == "completed" for t in tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
             return []
         job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
@@ -172,6 +170,11 @@ def _synthesize(ctx: TaskContext) -> Finisher:
         return [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
 
     return finish
+
+
+def _chapter_started(ctx: TaskContext, chapter_index: int) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        repo.start_chapter(session, ctx.job.id, chapter_index)
 
 
 def _stored_duration(ctx: TaskContext, key: str) -> float | None:
@@ -214,8 +217,9 @@ def _assemble(ctx: TaskContext) -> Finisher:
     cover = Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"]) if doc["cover"] else None
     with session_scope(settings.database_url) as session:
         segments = repo.job_segments(session, job.id)
-    stats = GenerationStats(len(segments), sum(1 for s in segments if s.attempts), sum(1 for s in segments if not s.attempts),
-                            sum(s.duration_s or 0 for s in segments), 0.0)
+    generate_s = float(job.timings.get("generate_s", 0.0))
+    stats = GenerationStats(len(segments), sum(1 for s in segments if s.attempts),
+                            sum(1 for s in segments if not s.attempts), sum(s.duration_s or 0 for s in segments), generate_s)
     out = work / "out"
     started = time.monotonic()
 
@@ -252,11 +256,7 @@ def _assemble(ctx: TaskContext) -> Finisher:
         job_row.audio_s, job_row.finished_at, job_row.updated_at = audio_s, utcnow(), utcnow()
         job_row.timings = {**job_row.timings, "assemble_s": assemble_s}
         session.add(job_row)
+        shutil.rmtree(work, ignore_errors=True)  # uploaded; the segments stay in storage
         return []
 
-    def finish_and_clean(session: Session, job_row: Job) -> list[Task]:
-        result = finish(session, job_row)
-        shutil.rmtree(work, ignore_errors=True)
-        return result
-
-    return finish_and_clean
+    return finish

@@ -151,9 +151,19 @@ def segment_totals(session: Session, job_id: str) -> dict[str, float]:
 
 
 def mark_chapter(session: Session, job_id: str, index: int, status: ChapterStatus, **values) -> None:
-    """Set a chapter's status (and e.g. ``audio_key``, ``duration_s``)."""
+    """Set a chapter's status (and e.g. ``audio_key``, ``duration_s``); a completed
+    chapter never goes back to processing (a late batch of a resumed task)."""
+    query = update(Chapter).where(col(Chapter.job_id) == job_id).where(col(Chapter.index) == index)
+    if status != ChapterStatus.COMPLETED:
+        query = query.where(col(Chapter.status) != ChapterStatus.COMPLETED)
+    session.execute(query.values(status=status, **values))
+
+
+def start_chapter(session: Session, job_id: str, index: int) -> None:
+    """A synthesis task of the chapter started: ``processing``, attempts + 1."""
     session.execute(update(Chapter).where(col(Chapter.job_id) == job_id).where(col(Chapter.index) == index)
-                    .values(status=status, **values))
+                    .where(col(Chapter.status) != ChapterStatus.COMPLETED)
+                    .values(status=ChapterStatus.PROCESSING, attempts=col(Chapter.attempts) + 1))
 
 
 def add_usage(session: Session, user_id: int, job_id: str, kind: str, quantity: float, unit: str) -> UsageEvent:

@@ -6,6 +6,7 @@ so that crash recovery takes seconds; the defaults give 60 s (lease 45 s + watch
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -205,3 +206,37 @@ def test_doctor_reports_every_part(platform: Platform):
     down = platform.cli("doctor")
     assert down.returncode == 1
     assert {line.split()[1] for line in down.stdout.splitlines() if line.startswith("FAIL")} == {"redis", "workers"}
+
+
+def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform, story: Path):
+    """RQ's per-task timeout (AUDIOBOOK_SYNTH_TIMEOUT_S) stops a synthesis batch that runs
+    too long; the retry resumes after the stored segments, so the book still completes
+    and nothing is synthesized twice."""
+    platform.extra["AUDIOBOOK_SYNTH_TIMEOUT_S"] = "10"  # chapter 2 needs ~15-20 s on one thread
+    platform.extra["AUDIOBOOK_RETRY_BACKOFF_S"] = "[1, 1, 1, 1]"
+    job_id = platform.submit(story)
+    platform.start_worker("cpu,tts")
+    wait_for(lambda: _job(platform, job_id).status in ("completed", "failed"), 300, "the job to end")
+    _assert_complete_book(platform, job_id)
+    chapter2 = next(t for t in _tasks(platform, job_id) if t.chapter_index == 2)
+    assert chapter2.attempts >= 2, "the first run timed out"
+    assert "JobTimeoutException" in platform.logs(None)
+    assert {s.attempts for s in _segments(platform, job_id)} == {1}
+
+
+def test_worker_stops_on_sigterm(platform: Platform, story: Path):
+    """Idle: SIGTERM stops the worker at once. Busy: it finishes the task it runs (warm
+    shutdown), then exits, and the job goes on with the next worker."""
+    idle = platform.start_worker("cpu,tts", "idle")
+    wait_for(lambda: "ok   workers" in platform.cli("doctor").stdout, 60, "the worker to register")
+    idle.send_signal(signal.SIGTERM)
+    assert idle.wait(timeout=15) == 0
+    job_id = platform.submit(story, "--chapters", "2")
+    busy = platform.start_worker("cpu,tts", "busy")
+    wait_for(lambda: len(_done(platform, job_id)) >= 2, 240, "synthesis to start", poll_s=0.05)
+    busy.send_signal(signal.SIGTERM)
+    assert busy.wait(timeout=120) == 0
+    synth = next(t for t in _tasks(platform, job_id) if t.kind == TaskKind.SYNTHESIZE)
+    assert synth.status == "completed", "the running task was finished, not abandoned"
+    platform.start_worker("cpu,tts", "next")
+    wait_for(lambda: _job(platform, job_id).status == "completed", 120, "the next worker to finish the job")
