@@ -182,13 +182,21 @@ def _log_failure(args: argparse.Namespace) -> str:
         return "(could not write error.log)"
 
 
+def _log_level() -> str | None:
+    from audiobook_app.settings import get_settings
+
+    try:
+        return get_settings().log_level
+    except AudiobookError:
+        return None  # invalid settings: the command that needs them says why
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``audiobook`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    default_level = "INFO" if args.command == "worker" else "WARNING"
-    logging.basicConfig(level=os.environ.get("AUDIOBOOK_LOG_LEVEL", default_level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = _log_level() or ("INFO" if args.command == "worker" else "WARNING")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
     except InputError as exc:

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUDIOBOOK_", env_file=".env", extra="ignore", frozen=True)
 
     environment: Literal["development", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None  # None: INFO for workers, else WARNING
     secret_key: str = Field(DEV_SECRET_KEY, validation_alias=AliasChoices("SECRET_KEY", "AUDIOBOOK_SECRET_KEY"))
 
     # Database: SQLite file by default; DATABASE_URL=postgresql+psycopg://... for PostgreSQL.

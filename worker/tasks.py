@@ -90,8 +90,10 @@ def _prepare(ctx: TaskContext) -> Finisher:
     def finish(session: Session, job_row: Job) -> list[Task]:
         book_row = repo.get_book(session, job_row.book_id)
         book_row.title = analysis.title
-        book_row.author, book_row.language, book_row.source_format = analysis.author, analysis.language, book.source_format
-        book_row.words, book_row.estimated_duration_s, book_row.chapters = analysis.words, analysis.estimated_duration_s, full_chapters
+        book_row.author, book_row.language = analysis.author, analysis.language
+        book_row.source_format = book.source_format
+        book_row.words, book_row.estimated_duration_s = analysis.words, analysis.estimated_duration_s
+        book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
         session.add(book_row)
         rows = [(Chapter(job_id=job_row.id, index=p.index, title=p.title, words=p.words),
                  [Segment(job_id=job_row.id, chapter_index=p.index, position=s.index, segment_hash=s.id,
