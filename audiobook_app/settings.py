@@ -60,9 +60,9 @@ class Settings(BaseSettings):
     watchdog_interval_s: float = Field(15.0, gt=0)  # lease + interval = 60 s worst-case detection
     max_task_attempts: int = Field(4, ge=1)  # runs of one task (RQ retries + abandoned resumes)
     retry_backoff_s: tuple[int, ...] = (5, 30, 120)  # RQ Retry intervals for transient failures
-    prepare_timeout_s: int = Field(900, ge=10)
-    synth_timeout_s: int = Field(3600, ge=10)
-    assemble_timeout_s: int = Field(3600, ge=10)
+    prepare_timeout_s: int = Field(900, ge=1)
+    synth_timeout_s: int = Field(3600, ge=1)
+    assemble_timeout_s: int = Field(3600, ge=1)
     tts_threads: int = Field(0, ge=0)  # onnxruntime threads per tts worker (0 = runtime default)
     work_dir: Path = DATA_DIR / "work"  # local scratch of a worker (downloads, assembly)
     cli_user_email: str = "local@localhost"  # owner of books submitted from the CLI
