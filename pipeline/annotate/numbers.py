@@ -114,7 +114,7 @@ def _percent(m: re.Match[str]) -> str:
 
 
 def _ampm(m: re.Match[str], first: int) -> str:
-    space, letter, stop = m[first], m[first + 1], m[first + 2]
+    letter, stop = m[first + 1], m[first + 2]  # m[first] is the space before it
     if not letter:
         return ""
     tail = "." if stop and ends_sentence(m.string, m.end()) else ""

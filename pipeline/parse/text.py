@@ -94,7 +94,7 @@ def _decode_single_byte(data: bytes, warnings: list[str]) -> str:
     if text is not None:
         warnings.append("the text is not UTF-8; read it as Windows-1252")
         return text
-    raise NotTextError(f"the file's text encoding could not be recognised; save it as UTF-8 text")
+    raise NotTextError("the file's text encoding could not be recognised; save it as UTF-8 text")
 
 
 def decode_text(data: bytes) -> tuple[str, tuple[str, ...]]:
