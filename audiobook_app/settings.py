@@ -75,11 +75,6 @@ class Settings(BaseSettings):
             raise ValueError("AUDIOBOOK_S3_BUCKET is required with AUDIOBOOK_STORAGE_BACKEND=s3")
         return self
 
-    @property
-    def is_sqlite(self) -> bool:
-        """True for the embedded SQLite database."""
-        return self.database_url.startswith("sqlite")
-
     def queue_name(self, kind: Literal["cpu", "tts"]) -> str:
         """RQ queue name for a kind of work: ``cpu`` (parse, assemble) or ``tts`` (synthesis)."""
         return f"{self.queue_prefix}-{kind}"

@@ -69,7 +69,7 @@ def _segment_key(job: Job, segment_id: str) -> str:
 
 
 def _prepare(ctx: TaskContext) -> Finisher:
-    job, settings = ctx.job, ctx.settings
+    job, settings, started = ctx.job, ctx.settings, time.monotonic()
     ctx.update_job(stage="parse", progress=0.0)
     with session_scope(settings.database_url) as session:
         book_row = repo.get_book(session, job.book_id)
@@ -105,7 +105,6 @@ def _prepare(ctx: TaskContext) -> Finisher:
         return [repo.add_task(session, job_row, TaskKind.SYNTHESIZE, chapter_index=p.index, batch=b)
                 for p in plans for b in range(len(batches(p, settings.synth_batch_chars)))]
 
-    started = time.monotonic()
     return finish
 
 

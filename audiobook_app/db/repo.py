@@ -13,7 +13,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from audiobook_app.db.models import (
-    AuditLog, Book, Chapter, ChapterStatus, File, FilePurpose, Job, JobStatus, LedgerEntry, Segment, SegmentStatus,
+    AuditLog, Book, Chapter, ChapterStatus, File, FilePurpose, Job, JobStatus, Segment, SegmentStatus,
     Task, TaskKind, TaskStatus, UsageEvent, User, UserRole, utcnow,
 )
 from pipeline.errors import NotFoundError
@@ -130,11 +130,6 @@ def job_segments(session: Session, job_id: str, chapter_index: int | None = None
     return list(session.exec(query.order_by(Segment.chapter_index, Segment.position)).all())
 
 
-def job_chapters(session: Session, job_id: str) -> list[Chapter]:
-    """Chapters of a job by index."""
-    return list(session.exec(select(Chapter).where(Chapter.job_id == job_id).order_by(Chapter.index)).all())
-
-
 def segment_totals(session: Session, job_id: str) -> dict[str, float]:
     """Counts for progress: ``done``/``total`` segments, ``chars_done``/``chars_total``,
     ``chars_synthesized`` (done in this job, not reused), ``audio_s``."""
@@ -172,12 +167,6 @@ def add_usage(session: Session, user_id: int, job_id: str, kind: str, quantity: 
     session.add(event)
     session.flush()
     return event
-
-
-def ledger_balance(session: Session, user_id: int) -> int:
-    """A user's credit balance: the sum of their ledger entries."""
-    return int(session.exec(select(func.coalesce(func.sum(LedgerEntry.delta), 0))
-                            .where(LedgerEntry.user_id == user_id)).one())
 
 
 def audit(session: Session, actor_id: int | None, action: str, target_type: str, target_id: str, **detail) -> None:

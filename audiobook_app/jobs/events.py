@@ -97,21 +97,21 @@ def subscribe(conn: redis.Redis, settings: Settings, job_id: str, *, owner_id: i
             batches = None
         if not batches:  # quiet, or Redis lost the stream: the row is the truth
             polled = snapshot(settings, job_id, owner_id)
-            if polled != current and (polled.progress, polled.status) != (current.progress, current.status):
+            if (polled.progress, polled.status) != (current.progress, current.status):
                 current = polled
                 yield current
             continue
         for entry_id, fields in batches[0][1]:
             last_id = entry_id
-            current = JobEvent(**json.loads(fields[b"event"] if b"event" in fields else fields["event"]))
+            current = JobEvent(**json.loads(fields[b"event"]))
             yield current
             if current.is_final:
                 break
 
 
-def _last_id(conn: redis.Redis, key: str) -> str:
+def _last_id(conn: redis.Redis, key: str) -> bytes | str:
     try:
         newest = conn.xrevrange(key, count=1)
     except redis.RedisError:
         return "0-0"
-    return newest[0][0].decode() if newest and isinstance(newest[0][0], bytes) else (newest[0][0] if newest else "0-0")
+    return newest[0][0] if newest else "0-0"  # the stream id of its newest entry

@@ -97,13 +97,6 @@ def _fetch(conn: redis.Redis, rq_job_id: str | None) -> RQJob | None:
         return None
 
 
-def _drop(conn: redis.Redis, rq_job_id: str | None) -> None:
-    """Delete an RQ job (from its queue and registries) so RQ never runs it again."""
-    job = _fetch(conn, rq_job_id)
-    if job is not None:
-        job.delete(remove_from_queue=True)
-
-
 def cancel(conn: redis.Redis, settings: Settings, job_id: str, *, actor_id: int | None = None,
            owner_id: int | None = None) -> Job:
     """Cancel a job: final status ``cancelled`` now; queued RQ jobs are deleted; a task
@@ -113,10 +106,7 @@ def cancel(conn: redis.Redis, settings: Settings, job_id: str, *, actor_id: int 
         job = repo.get_job(session, job_id, owner_id)
         if JobStatus(job.status).is_final:
             return job
-        job.status, job.finished_at, job.eta_s = JobStatus.CANCELLED, utcnow(), None
-        job.updated_at = utcnow()
-        session.add(job)
-        stopped = repo.stop_active_tasks(session, job_id, TaskStatus.CANCELLED)
+        stopped = _end_job(session, job, JobStatus.CANCELLED)
         repo.audit(session, actor_id, "job.cancel", "job", job_id)
     try:
         for task in stopped:
@@ -182,10 +172,15 @@ def _give_up(session: Session, conn: redis.Redis, settings: Settings, task: Task
 
 def fail_job(session: Session, job: Job, message: str) -> None:
     """Mark ``job`` failed with a user-facing ``message`` and stop its other tasks."""
-    job.status, job.error, job.finished_at, job.eta_s = JobStatus.FAILED, message, utcnow(), None
-    job.updated_at = utcnow()
+    job.error = message
+    _end_job(session, job, JobStatus.FAILED)
+
+
+def _end_job(session: Session, job: Job, status: JobStatus) -> list[Task]:
+    """Give ``job`` its final ``status`` and cancel its queued/running tasks (returned)."""
+    job.status, job.finished_at, job.updated_at, job.eta_s = status, utcnow(), utcnow(), None
     session.add(job)
-    repo.stop_active_tasks(session, job.id, TaskStatus.CANCELLED)
+    return repo.stop_active_tasks(session, job.id, TaskStatus.CANCELLED)
 
 
 def ping(settings: Settings) -> None:

@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, pool, text
 from sqlalchemy.exc import OperationalError
 
+from tests.platform.harness import STORY
+
 PG_SERVER = os.environ.get("AUDIOBOOK_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
@@ -68,3 +70,9 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'audiobook.db'}"
 
 
+@pytest.fixture
+def story(tmp_path: Path) -> Path:
+    """The three-chapter story of ``harness.STORY`` as a .txt manuscript."""
+    path = tmp_path / "lighthouse.txt"
+    path.write_text(STORY, encoding="utf-8")
+    return path

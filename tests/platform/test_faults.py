@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
-from tests.platform.harness import STORY, Platform, free_port, wait_for
+from tests.platform.harness import Platform, free_port, wait_for
 from tests.platform.test_jobs import _assert_complete_book, _done, _job
 
 
@@ -107,13 +107,6 @@ class TcpProxy:
 
     def close(self) -> None:
         self.listener.close()
-
-
-@pytest.fixture
-def story(tmp_path: Path) -> Path:
-    path = tmp_path / "lighthouse.txt"
-    path.write_text(STORY, encoding="utf-8")
-    return path
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed (scripts/services.sh)")

@@ -19,14 +19,7 @@ from audiobook_app.db.models import (
 from audiobook_app.jobs import events, queue
 from audiobook_app.settings import Settings
 from pipeline.errors import NotFoundError
-from tests.platform.harness import STORY, Platform, wait_for
-
-
-@pytest.fixture
-def story(tmp_path: Path) -> Path:
-    path = tmp_path / "lighthouse.txt"
-    path.write_text(STORY, encoding="utf-8")
-    return path
+from tests.platform.harness import Platform, wait_for
 
 
 @pytest.fixture
