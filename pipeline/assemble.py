@@ -134,14 +134,17 @@ class _Layout:
     samples_out: int  # exact length of the mastered chapter at the output rate
 
 
-def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate: int) -> _Layout:
+def _require_stored(plan: ChapterPlan, store: SegmentStore) -> None:
     if not plan.segments:
         raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
-    infos = []
     for seg in plan.segments:
         if not store.has(seg.id):
             raise EncodingError(f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)")
-        infos.append(sf.info(str(store.path(seg.id))))
+
+
+def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate: int) -> _Layout:
+    _require_stored(plan, store)
+    infos = [sf.info(str(store.path(seg.id))) for seg in plan.segments]
     m = config.mastering
     n = round((m.head_room_tone_ms + m.tail_room_tone_ms) * rate / 1000)
     n += sum(round(i.frames * rate / i.samplerate) for i in infos)
@@ -246,6 +249,131 @@ def _chapter_writer(path: Path, fmt: str, rate_hz: int, tags: Tags, config: Pipe
     return SoundFileWriter(path, fmt, rate_hz, tags)
 
 
+class BookAssembler:
+    """Assembles a book one chapter at a time, in reading order, as chapters become ready.
+
+    ``plans`` is every chapter of the book, in order. Each :meth:`add_next` call masters
+    and encodes the next chapter from ``store`` (all its segments must be stored) and
+    returns its finished chapter files, so they can be played or validated while later
+    chapters are still being synthesized; the M4B grows chapter by chapter and is closed,
+    with its chapter markers, by :meth:`close`. Use as a context manager: leaving it with
+    an exception aborts every unfinished file (no partial file under a final name).
+
+    Writes ``out_dir/mp3/NN - <title>.mp3`` (and ``wav/``, ``flac/`` alike; NN is
+    ``plan.index``) and ``out_dir/<slug of title>.m4b``, each atomically, for the formats
+    in ``config.output.formats``. Raises ValueError for an empty plan list or a chapter
+    without segments, :class:`EncodingError` when a segment's audio is missing or an
+    encoder fails.
+    """
+
+    def __init__(self, plans: Sequence[ChapterPlan], metadata: BookMetadata, cover: Cover | None,
+                 out_dir: Path, config: PipelineConfig, *, narrator: str = DEFAULT_NARRATOR):
+        if not plans:
+            raise ValueError("assemble_book needs at least one chapter plan")
+        self._plans, self._metadata, self._cover = tuple(plans), metadata, cover
+        self._out_dir, self._config, self._narrator = Path(out_dir), config, narrator
+        self._title, self._author = metadata.title or "Untitled", metadata.author or "Unknown"
+        self._work = self._out_dir / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
+        self._formats = [f for f in CHAPTER_FORMATS if f in config.output.formats]
+        self._files: dict[str, list[Path]] = {f: [] for f in self._formats}
+        self._layouts: list[_Layout] = []
+        self._gains: list[float] = []
+        self._m4b: ThreadedSink | None = None
+        self._sinks: list[ThreadedSink] = []
+
+    @property
+    def done(self) -> int:
+        """How many chapters are assembled so far."""
+        return len(self._layouts)
+
+    def add_next(self, store: SegmentStore) -> dict[str, Path]:
+        """Master and encode the next chapter; return its files by format ("mp3": path...).
+
+        Raises IndexError when every chapter is already assembled.
+        """
+        plan = self._plans[self.done]
+        rate = self._layouts[0].rate_hz if self._layouts else _master_rate(self._plans, store)
+        lay = _layout(plan, store, self._config, rate)
+        if self._m4b is None and "m4b" in self._config.output.formats:
+            self._m4b = self._open_m4b(rate)
+        self._work.mkdir(parents=True, exist_ok=True)
+        tmp = self._work / f"chapter-{plan.index:04d}.f32"
+        gain = _pass1(plan, store, lay, self._config, tmp)
+        meta = self._metadata
+        tags = Tags(plan.title, self._title, self._author, self._narrator, track=plan.index, year=meta.year)
+        name = f"{plan.index:02d} - {safe_filename(plan.title)}"
+        out_rate = self._config.mastering.sample_rate_hz
+        self._sinks = [ThreadedSink(_chapter_writer(self._out_dir / f / f"{name}.{f}", f, out_rate, tags, self._config))
+                       for f in self._formats]
+        _pass2(tmp, gain, plan.index, self._sinks, self._m4b, self._config, lay)
+        written = {f: sink.close() for f, sink in zip(self._formats, self._sinks)}
+        self._sinks = []
+        tmp.unlink()
+        for f, path in written.items():
+            self._files[f].append(path)
+        self._layouts.append(lay)
+        self._gains.append(gain)
+        return written
+
+    def _open_m4b(self, rate: int) -> ThreadedSink:
+        # Chapter lengths are known only as chapters arrive: placeholders now (the MP4
+        # muxer sizes its chapter track from the count), the real markers at close().
+        meta = self._metadata
+        return ThreadedSink(M4bWriter(self._out_dir / f"{slugify(meta.title)}.m4b", rate,
+                                      self._config.output.aac_bitrate_kbps,
+                                      Tags(self._title, self._title, self._author, self._narrator, year=meta.year),
+                                      [(p.title, 1) for p in self._plans], self._cover))
+
+    def close(self) -> AssembledBook:
+        """Finish the M4B (chapter markers at the exact chapter starts) and describe the book.
+
+        Raises ValueError when not every chapter was added.
+        """
+        if self.done != len(self._plans):
+            raise ValueError(f"{self.done} of {len(self._plans)} chapters assembled")
+        rate = self._layouts[0].rate_hz
+        samples = [lay.samples_in for lay in self._layouts]
+        m4b_path = None
+        if self._m4b is not None:
+            m4b_path = self._m4b.close([(p.title, n) for p, n in zip(self._plans, samples)])
+            self._m4b = None
+        self._cleanup()
+        starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
+        return AssembledBook(
+            m4b=m4b_path,
+            files={f: tuple(paths) for f, paths in self._files.items()},
+            chapter_indices=tuple(p.index for p in self._plans),
+            titles=tuple(p.title for p in self._plans),
+            durations_s=tuple(n / rate for n in samples),
+            starts_s=tuple(int(n) / rate for n in starts),
+            gains_db=tuple(self._gains),
+            sample_rate_hz=self._config.mastering.sample_rate_hz,
+            book_title=self._title,
+            author=self._author,
+            narrator=self._narrator,
+            has_cover=self._cover is not None,
+        )
+
+    def abort(self) -> None:
+        """Drop every unfinished file (finished chapter files stay); safe to call twice."""
+        for sink in self._sinks + ([self._m4b] if self._m4b else []):
+            sink.abort()
+        self._sinks, self._m4b = [], None
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self._work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self._work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
+
+    def __enter__(self) -> "BookAssembler":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
 def assemble_book(
     plans: Sequence[ChapterPlan],
     store: SegmentStore,
@@ -257,68 +385,14 @@ def assemble_book(
     narrator: str = DEFAULT_NARRATOR,
     progress: Callable[[int, int], None] | None = None,
 ) -> AssembledBook:
-    """Master and encode every chapter; write ``config.output.formats``.
-
-    Writes ``out_dir/mp3/NN - <title>.mp3`` (and ``wav/``, ``flac/`` alike; NN is
-    ``plan.index``) and ``out_dir/<slug of title>.m4b``, each atomically. Calls
-    ``progress(done, total)`` after each chapter. Raises ValueError for an empty plan list
-    or a chapter without segments, :class:`EncodingError` when a segment's audio is missing
-    or an encoder fails (no partial file is left under a final name).
-    """
-    if not plans:
-        raise ValueError("assemble_book needs at least one chapter plan")
-    out_dir = Path(out_dir)
-    out_rate, formats = config.mastering.sample_rate_hz, config.output.formats
-    rate = _master_rate(plans, store)
-    layouts = [_layout(p, store, config, rate) for p in plans]  # fails fast, before writing
-    title, author = metadata.title or "Untitled", metadata.author or "Unknown"
-    work = out_dir / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
-    m4b = None
-    if "m4b" in formats:
-        m4b = ThreadedSink(M4bWriter(out_dir / f"{slugify(metadata.title)}.m4b", rate, config.output.aac_bitrate_kbps,
-                        Tags(title, title, author, narrator, year=metadata.year),
-                        [(p.title, lay.samples_in) for p, lay in zip(plans, layouts)], cover))
-    files: dict[str, list[Path]] = {f: [] for f in CHAPTER_FORMATS if f in formats}
-    gains: list[float] = []
-    sinks: list = []
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        for done, (plan, lay) in enumerate(zip(plans, layouts), start=1):
-            tmp = work / f"chapter-{plan.index:04d}.f32"
-            gains.append(_pass1(plan, store, lay, config, tmp))
-            tags = Tags(plan.title, title, author, narrator, track=plan.index, year=metadata.year)
-            name = f"{plan.index:02d} - {safe_filename(plan.title)}"
-            sinks = [ThreadedSink(_chapter_writer(out_dir / f / f"{name}.{f}", f, out_rate, tags, config))
-                     for f in files]
-            _pass2(tmp, gains[-1], plan.index, sinks, m4b, config, lay)
-            for f, sink in zip(files, sinks):
-                files[f].append(sink.close())
-            sinks = []
-            tmp.unlink()
+    """Master and encode every chapter (all segments already stored); see
+    :class:`BookAssembler` for the files written and the errors raised. Calls
+    ``progress(done, total)`` after each chapter."""
+    with BookAssembler(plans, metadata, cover, out_dir, config, narrator=narrator) as assembler:
+        for plan in plans:  # fail fast on a missing segment, before writing anything
+            _require_stored(plan, store)
+        for done in range(1, len(plans) + 1):
+            assembler.add_next(store)
             if progress:
                 progress(done, len(plans))
-        m4b_path = m4b.close() if m4b else None
-    except BaseException:
-        for sink in sinks + ([m4b] if m4b else []):
-            sink.abort()
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
-    samples = [lay.samples_in for lay in layouts]
-    starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
-    return AssembledBook(
-        m4b=m4b_path,
-        files={f: tuple(paths) for f, paths in files.items()},
-        chapter_indices=tuple(p.index for p in plans),
-        titles=tuple(p.title for p in plans),
-        durations_s=tuple(n / rate for n in samples),
-        starts_s=tuple(int(n) / rate for n in starts),
-        gains_db=tuple(gains),
-        sample_rate_hz=out_rate,
-        book_title=title,
-        author=author,
-        narrator=narrator,
-        has_cover=cover is not None,
-    )
+        return assembler.close()

@@ -179,7 +179,11 @@ def _image_size(cover: Cover) -> tuple[int, int]:
 
 
 class M4bWriter:
-    """One M4B for the whole book: AAC mono, chapters known up front (sample counts).
+    """One M4B for the whole book: AAC mono, chapters as (title, samples at ``rate_hz``).
+
+    ``chapters`` given up front may be placeholders (only their count matters to the
+    muxer's chapter track); pass the real list to :meth:`close` once chapter lengths are
+    known.
 
     Blocks arrive at ``rate_hz`` (the mastering rate) and are resampled on the fly to
     ``aac_rate_hz``: 22050 Hz is Piper's native rate, so nothing audible is lost, and the
@@ -192,7 +196,7 @@ class M4bWriter:
     def __init__(self, final: Path, rate_hz: int, kbps: int, tags: Tags,
                  chapters: list[tuple[str, int]], cover: Cover | None, aac_rate_hz: int = 22050):
         self.final, self._tmp, self.rate_hz = final, _tmp_path(final), aac_rate_hz
-        self._pts = 0
+        self._pts, self._chapter_rate_hz = 0, rate_hz
         self._resampler = soxr.ResampleStream(rate_hz, aac_rate_hz, 1, dtype="float32") if rate_hz != aac_rate_hz else None
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -231,11 +235,14 @@ class M4bWriter:
         except av.FFmpegError as exc:
             raise EncodingError(f"AAC encoding of {self.final.name} failed: {exc}") from None
 
-    def close(self) -> Path:
-        """Flush the resampler and encoder, write the index and move the file into place."""
+    def close(self, chapters: list[tuple[str, int]] | None = None) -> Path:
+        """Flush the resampler and encoder, write the index (with ``chapters`` as the final
+        chapter markers, when given) and move the file into place."""
         try:
             self.write(np.zeros(0, np.float32), last=True)
             self._out.mux(self._aac.encode(None))
+            if chapters is not None:
+                self._out.set_chapters(_chapter_entries(chapters, self._chapter_rate_hz))
             self._out.close()
         except av.FFmpegError as exc:
             self.abort()
@@ -309,11 +316,11 @@ class ThreadedSink:
             self._queue.put(self._STOP)
             self._thread.join()
 
-    def close(self) -> Path:
-        """Wait for queued blocks, then finish the file (see the writer's ``close``)."""
+    def close(self, *args) -> Path:
+        """Wait for queued blocks, then finish the file (``args`` go to the writer's ``close``)."""
         self._drain()
         self._raise()
-        return self.sink.close()
+        return self.sink.close(*args)
 
     def abort(self) -> None:
         self._drain()

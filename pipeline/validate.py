@@ -192,27 +192,46 @@ def _m4b_checks(book: AssembledBook, per_chapter: bool) -> tuple[list[Check], li
     return checks, [meters[i].result() for i in sorted(meters)]
 
 
-def validate_book(assembled: AssembledBook, plans: Sequence[ChapterPlan], config: PipelineConfig) -> ValidationReport:
+CHAPTER_FILE_PREFERENCE = ("mp3", "flac", "wav")  # which chapter file validation measures
+
+
+def validate_chapter(path: Path, plan: ChapterPlan, config: PipelineConfig) -> ChapterReport:
+    """Measure one encoded chapter file (MP3, FLAC or WAV) and check it against ACX; an
+    MP3 also gets its frame headers checked. Raises ValueError when the file cannot be
+    decoded."""
+    m = measure_file(path)
+    return _chapter_report(plan, path, m, config)
+
+
+def _chapter_report(plan: ChapterPlan, path: Path, m: Measurement, config: PipelineConfig) -> ChapterReport:
+    checks = level_checks(m, plan.words)
+    if path.suffix == ".mp3":
+        checks += mp3_format_checks(path, config.output.mp3_bitrate_kbps, config.mastering.sample_rate_hz)
+    wpm = plan.words / (m.duration_s / 60) if m.duration_s > 0 else None
+    return ChapterReport(plan.index, plan.title, str(path), m, plan.words, wpm, tuple(checks))
+
+
+def validate_book(assembled: AssembledBook, plans: Sequence[ChapterPlan], config: PipelineConfig,
+                  chapter_reports: Sequence[ChapterReport] | None = None) -> ValidationReport:
     """Measure every encoded chapter file (and the M4B) and check them against ACX.
 
     ``plans`` give each chapter's word count (matched by position with ``assembled``).
+    ``chapter_reports`` may hold :func:`validate_chapter` results already computed for
+    the first chapters (as chapters were assembled); only the rest are measured here.
     Raises ValueError when ``plans`` and ``assembled`` disagree on the chapter count.
     """
     if len(plans) != len(assembled.titles):
         raise ValueError(f"{len(plans)} plans for {len(assembled.titles)} assembled chapters")
-    fmt = next((f for f in ("mp3", "flac", "wav") if assembled.files.get(f)), None)
+    fmt = next((f for f in CHAPTER_FILE_PREFERENCE if assembled.files.get(f)), None)
     m4b_checks, m4b_levels = ([], [])
     if assembled.m4b is not None:
         m4b_checks, m4b_levels = _m4b_checks(assembled, per_chapter=fmt is None)
-    reports = []
-    for i, plan in enumerate(plans):
-        path = assembled.files[fmt][i] if fmt else assembled.m4b
-        m = measure_file(path) if fmt else m4b_levels[i]
-        checks = level_checks(m, plan.words)
-        if fmt == "mp3":
-            checks += mp3_format_checks(path, config.output.mp3_bitrate_kbps, config.mastering.sample_rate_hz)
-        wpm = plan.words / (m.duration_s / 60) if m.duration_s > 0 else None
-        reports.append(ChapterReport(plan.index, plan.title, str(path), m, plan.words, wpm, tuple(checks)))
+    reports = list(chapter_reports or ())
+    for i, plan in enumerate(plans[len(reports):], start=len(reports)):
+        if fmt:
+            reports.append(validate_chapter(assembled.files[fmt][i], plan, config))
+        else:
+            reports.append(_chapter_report(plan, assembled.m4b, m4b_levels[i], config))
     passed = all(r.passed for r in reports) and all(k.passed for k in m4b_checks)
     return ValidationReport(passed, tuple(reports), tuple(m4b_checks),
                             str(assembled.m4b) if assembled.m4b else None)
