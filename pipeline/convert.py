@@ -303,6 +303,15 @@ def select_chapters(book: Book, spec: str | None) -> Book:
     return Book(book.metadata, kept, book.source_format, book.cover, book.warnings)
 
 
+def rename_chapters(book: Book, titles: dict[int, str]) -> Book:
+    """``book`` with chapter titles replaced by ``titles`` (chapter index -> title; blank
+    titles and unknown indices are ignored). Titles name files and chapter markers and
+    are read aloud."""
+    chapters = tuple(replace(c, title=titles[c.index].strip()) if titles.get(c.index, "").strip() else c
+                     for c in book.chapters)
+    return Book(book.metadata, chapters, book.source_format, book.cover, book.warnings)
+
+
 def _generate(
     plans: Sequence[ChapterPlan],
     store: SegmentStore,

@@ -5,7 +5,15 @@ the plan (``plan.json``) and the cover; record chapters, segments and one ``synt
 task per batch of about ``synth_batch_chars`` characters of a chapter.
 ``synthesize`` (tts queue): speak each segment of its batch that is not stored yet and
 store it at once (``users/<id>/books/<id>/segments/<segment id>.flac``), so a killed
-worker loses only the segment in flight; the last batch to finish queues ``assemble``.
+worker loses only the segment in flight; the last batch of a chapter queues ``master``
+for it, the last batch of the job queues ``assemble``.
+``master`` (cpu queue): master and encode one chapter's file (MP3 unless the job asked
+for FLAC/WAV only) and mark the chapter completed, so it can be played while later
+chapters are still being synthesized (``assemble`` writes the same file again, bit for
+bit: mastering is per chapter and seeded by the chapter number).
+``inspect`` (cpu queue, a plain RQ job, not a task): parse an uploaded manuscript for
+the dashboard and record its title, author, cover and chapters on the book row, or the
+parser's message when it is rejected.
 ``assemble`` (cpu queue): fetch the segments, master, encode and validate with the
 pipeline, upload the M4B, chapter files and report, complete the job.
 """
@@ -25,12 +33,17 @@ from sqlmodel import Session
 
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
-    Chapter, ChapterStatus, FilePurpose, Job, JobStatus, Segment, SegmentStatus, Task, TaskKind, utcnow,
+    BookStatus, Chapter, ChapterStatus, FilePurpose, Job, JobStatus, Segment, SegmentStatus, Task, TaskKind, utcnow,
 )
 from audiobook_app.db.session import retrying, session_scope
-from audiobook_app.storage import user_key
+from audiobook_app.settings import get_settings
+from audiobook_app.storage import build_storage, chapter_texts_key, user_key
+from pipeline.analyze import analyze
+from pipeline.assemble import BookAssembler
 from pipeline.config import PipelineConfig, VoiceConfig
-from pipeline.convert import finish_book, plan_book, select_chapters
+from pipeline.convert import finish_book, narrator_credit, plan_book, rename_chapters, select_chapters
+from pipeline.errors import InputError
+from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from pipeline.generate import GenerationStats
 from pipeline.models import (
     BookAnalysis, BookMetadata, ChapterAnalysis, ChapterPlan, Cover, plan_from_dict, plan_to_dict,
@@ -55,9 +68,50 @@ def synthesize(task_id: str) -> None:
     run_task(task_id, _synthesize)
 
 
+def master(task_id: str) -> None:
+    """RQ job: master one chapter so it can be played early (see module doc)."""
+    run_task(task_id, _master)
+
+
 def assemble(task_id: str) -> None:
     """RQ job: master, encode, validate and publish a job's audiobook (see module doc)."""
     run_task(task_id, _assemble)
+
+
+def inspect(book_id: int) -> None:
+    """RQ job: parse uploaded book ``book_id`` and record what the dashboard shows; a
+    manuscript the parser rejects gets status ``rejected`` and the parser's message."""
+    settings = get_settings()
+    storage = build_storage(settings)
+    with session_scope(settings.database_url) as session:
+        row = repo.get_book(session, book_id)
+        source_key, filename, owner_id = row.source_key, row.source_filename, row.owner_id
+    try:
+        book = parse_bytes(storage.get_bytes(source_key), filename)
+        analysis = analyze(book)
+    except InputError as exc:
+        message = str(exc)
+        retrying(lambda: _record_inspection(settings, book_id, status=BookStatus.REJECTED, error=message))
+        return
+    cover_key = None
+    if book.cover:
+        cover_key = user_key(owner_id, "books", str(book_id), "cover")
+        storage.put_bytes(cover_key, book.cover.data, book.cover.mime)
+    texts = [{"index": c.index, "title": c.title, "text": c.text} for c in book.chapters]
+    storage.put_bytes(chapter_texts_key(owner_id, book_id), json.dumps(texts).encode(), "application/json")
+    retrying(lambda: _record_inspection(
+        settings, book_id, status=BookStatus.READY, error=None, cover_key=cover_key, title=analysis.title,
+        author=analysis.author, language=analysis.language, source_format=book.source_format, words=analysis.words,
+        estimated_duration_s=analysis.estimated_duration_s,
+        chapters=[{"index": c.index, "title": c.title, "words": c.words} for c in analysis.chapters]))
+
+
+def _record_inspection(settings, book_id: int, **values) -> None:
+    with session_scope(settings.database_url) as session:
+        row = repo.get_book(session, book_id)
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
 
 
 def _job_key(job: Job, *parts: str) -> str:
@@ -74,6 +128,7 @@ def _prepare(ctx: TaskContext) -> Finisher:
     with session_scope(settings.database_url) as session:
         book_row = repo.get_book(session, job.book_id)
     book = parse_bytes(ctx.storage.get_bytes(book_row.source_key), book_row.source_filename)
+    book = rename_chapters(book, {c["index"]: c["title"] for c in book_row.chapters})  # the author's titles
     full_chapters = [{"index": c.index, "title": c.title, "words": c.words} for c in book.chapters]
     book = select_chapters(book, job.chapters_spec)
     config = PipelineConfig.model_validate(job.config)
@@ -91,7 +146,7 @@ def _prepare(ctx: TaskContext) -> Finisher:
         book_row = repo.get_book(session, job_row.book_id)
         book_row.title = analysis.title
         book_row.author, book_row.language = analysis.author, analysis.language
-        book_row.source_format = book.source_format
+        book_row.source_format, book_row.status, book_row.error = book.source_format, BookStatus.READY, None
         book_row.words, book_row.estimated_duration_s = analysis.words, analysis.estimated_duration_s
         book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
         session.add(book_row)
@@ -162,13 +217,19 @@ def _synthesize(ctx: TaskContext) -> Finisher:
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         tasks = repo.job_tasks(session, job_row.id, TaskKind.SYNTHESIZE)
-        if not all(t.status == "completed" for t in tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
-            return []
+        done = {t.id for t in tasks if t.status == "completed"}  # this task included (completed just before)
+        followups = []
+        chapter = [t for t in tasks if t.chapter_index == task.chapter_index]
+        if all(t.id in done for t in chapter) and not repo.job_tasks(session, job_row.id, TaskKind.MASTER,
+                                                                      chapter_index=task.chapter_index):
+            followups.append(repo.add_task(session, job_row, TaskKind.MASTER, chapter_index=task.chapter_index))
+        if len(done) < len(tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
+            return followups
         job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
         synth_s = (utcnow() - job_row.synth_started_at).total_seconds() if job_row.synth_started_at else 0.0
         job_row.timings = {**job_row.timings, "generate_s": round(synth_s, 2)}
         session.add(job_row)
-        return [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
+        return followups + [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
 
     return finish
 
@@ -205,16 +266,50 @@ def _report_synthesis(ctx: TaskContext, chapter_index: int) -> None:
                    progress=PREPARE_SHARE + share * (1 - PREPARE_SHARE - ASSEMBLE_SHARE))
 
 
+def _fetch_segments(ctx: TaskContext, plans: tuple[ChapterPlan, ...], work: Path) -> SegmentStore:
+    """Download the stored segments of ``plans`` into a local store under ``work``."""
+    store = SegmentStore(work / "segments")
+    for seg in {s.id: s for p in plans for s in p.segments}.values():
+        if not store.has(seg.id):
+            ctx.storage.get_file(_segment_key(ctx.job, seg.id), store.path(seg.id))
+    return store
+
+
+def _master(ctx: TaskContext) -> Finisher:
+    job, index = ctx.job, ctx.task.chapter_index
+    doc = _load_plan(ctx)
+    plan = next(plan_from_dict(p) for p in doc["chapters"] if p["index"] == index)
+    config = PipelineConfig.model_validate(job.config)
+    fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in config.output.formats), "mp3")
+    config = config.model_copy(update={"output": config.output.model_copy(update={"formats": (fmt,)})})
+    work = Path(ctx.settings.work_dir) / f"{job.id}-chapter-{index}"
+    store = _fetch_segments(ctx, (plan,), work)
+    with BookAssembler([plan], BookMetadata(**doc["metadata"]), None, work / "out", config,
+                       narrator=narrator_credit(config)) as assembler:
+        path = assembler.add_next(store)[fmt]
+        duration_s = assembler.close().durations_s[0]
+    key = _job_key(job, "output", fmt, path.name)
+    ctx.check_cancelled()
+    ctx.storage.put_file(key, path, MIME[fmt])
+    size = path.stat().st_size
+    shutil.rmtree(work, ignore_errors=True)
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        repo.add_file(session, job_row.owner_id, key, size, MIME[fmt], FilePurpose(fmt),
+                      book_id=job_row.book_id, job_id=job_row.id)
+        repo.mark_chapter(session, job_row.id, index, ChapterStatus.COMPLETED, audio_key=key, duration_s=duration_s)
+        return []
+
+    return finish
+
+
 def _assemble(ctx: TaskContext) -> Finisher:
     job, storage, settings = ctx.job, ctx.storage, ctx.settings
     doc = _load_plan(ctx)
     plans = tuple(plan_from_dict(p) for p in doc["chapters"])
     config = PipelineConfig.model_validate(job.config)
     work = Path(settings.work_dir) / job.id
-    store = SegmentStore(work / "segments")
-    for seg in {s.id: s for p in plans for s in p.segments}.values():
-        if not store.has(seg.id):
-            storage.get_file(_segment_key(job, seg.id), store.path(seg.id))
+    store = _fetch_segments(ctx, plans, work)
     cover = Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"]) if doc["cover"] else None
     with session_scope(settings.database_url) as session:
         segments = repo.job_segments(session, job.id)
@@ -247,7 +342,7 @@ def _assemble(ctx: TaskContext) -> Finisher:
         for _, name, purpose, mime in uploads:
             repo.add_file(session, job_row.owner_id, _job_key(job_row, "output", *name.split("/")), sizes[name], mime,
                           purpose, book_id=job_row.book_id, job_id=job_row.id)
-        main_format = next((f for f in ("mp3", "flac", "wav") if f in outputs.files), None)
+        main_format = next((f for f in CHAPTER_FILE_PREFERENCE if f in outputs.files), None)
         for i, (index, duration) in enumerate(zip(outputs.chapter_indices, outputs.durations_s)):
             key = _job_key(job_row, "output", main_format, outputs.files[main_format][i].name) if main_format else None
             repo.mark_chapter(session, job_row.id, index, ChapterStatus.COMPLETED, audio_key=key, duration_s=duration)

@@ -56,6 +56,15 @@ class UserRole(StrEnum):
     ADMIN = "admin"
 
 
+class BookStatus(StrEnum):
+    """A manuscript's life before any job: uploaded -> ready (parsed) | rejected (the
+    parser's message is in ``Book.error``)."""
+
+    UPLOADED = "uploaded"
+    READY = "ready"
+    REJECTED = "rejected"
+
+
 class JobStatus(StrEnum):
     """A book job's life: pending -> queued -> processing -> completed | failed | cancelled."""
 
@@ -72,11 +81,13 @@ class JobStatus(StrEnum):
 
 
 class TaskKind(StrEnum):
-    """The RQ jobs one book job fans out into: ``prepare`` and ``assemble`` on the ``cpu``
-    queue, one ``synthesize`` per batch of a chapter's segments on the ``tts`` queue."""
+    """The RQ jobs one book job fans out into: ``prepare``, ``master`` (one chapter's MP3
+    as soon as its segments are stored, so it can be played early) and ``assemble`` on
+    the ``cpu`` queue, one ``synthesize`` per batch of a chapter's segments on ``tts``."""
 
     PREPARE = "prepare"
     SYNTHESIZE = "synthesize"
+    MASTER = "master"
     ASSEMBLE = "assemble"
 
 
@@ -154,7 +165,12 @@ class Book(SQLModel, table=True):
     chosen_chapters: list[int] | None = Field(default=None, sa_type=JSON)  # None = all
     casting: dict = _json()  # {"narrator": voice} now; characters later
     config_overrides: dict = _json()  # PipelineConfig sections, validated on use
+    status: BookStatus = _status(BookStatus.UPLOADED)
+    error: str | None = Field(default=None, sa_type=Text)  # why the parser rejected it
+    cover_key: str | None = Field(default=None, sa_type=String(1024))
+    playback: dict = _json()  # the player's last place: {"chapter_index": n, "position_s": x}
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    deleted_at: NaiveDatetime | None = None  # files removed; rows kept for usage and audit
 
 
 class Job(SQLModel, table=True):

@@ -75,11 +75,14 @@ def add_task(session: Session, job: Job, kind: TaskKind, *, chapter_index: int |
     return task
 
 
-def job_tasks(session: Session, job_id: str, kind: TaskKind | None = None) -> list[Task]:
-    """Tasks of a job (of one kind when given), by id."""
+def job_tasks(session: Session, job_id: str, kind: TaskKind | None = None, *,
+              chapter_index: int | None = None) -> list[Task]:
+    """Tasks of a job (of one kind, of one chapter, when given), by id."""
     query = select(Task).where(Task.job_id == job_id)
     if kind is not None:
         query = query.where(Task.kind == kind)
+    if chapter_index is not None:
+        query = query.where(Task.chapter_index == chapter_index)
     return list(session.exec(query.order_by(Task.id)).all())
 
 

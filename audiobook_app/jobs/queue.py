@@ -2,7 +2,7 @@
 
 The database is the record of what must run (:class:`Task` rows); RQ only carries it.
 Each run of a task is an RQ job with id ``<task id>_a<attempt>``, on the ``cpu`` queue
-(prepare, assemble) or the ``tts`` queue (synthesize), serialized as JSON, with RQ's
+(prepare, master, assemble) or the ``tts`` queue (synthesize), serialized as JSON, with RQ's
 ``Retry`` for transient failures (backoff ``settings.retry_backoff_s``; workers run
 with the scheduler) and a per-kind timeout.
 
@@ -41,9 +41,8 @@ from audiobook_app.settings import Settings
 from pipeline.errors import QueueError
 
 log = logging.getLogger(__name__)
-QUEUE_OF = {TaskKind.PREPARE: "cpu", TaskKind.ASSEMBLE: "cpu", TaskKind.SYNTHESIZE: "tts"}
-FUNCTION_OF = {TaskKind.PREPARE: "worker.tasks.prepare", TaskKind.SYNTHESIZE: "worker.tasks.synthesize",
-               TaskKind.ASSEMBLE: "worker.tasks.assemble"}
+QUEUE_OF = {TaskKind.PREPARE: "cpu", TaskKind.MASTER: "cpu", TaskKind.ASSEMBLE: "cpu", TaskKind.SYNTHESIZE: "tts"}
+FUNCTION_OF = {kind: f"worker.tasks.{kind.value}" for kind in TaskKind}
 _RQ_ENDED = {RQStatus.FINISHED, RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED}
 
 
@@ -60,7 +59,7 @@ def queue(conn: redis.Redis, settings: Settings, kind: str) -> Queue:
 
 def _timeout_s(settings: Settings, kind: TaskKind) -> int:
     return {TaskKind.PREPARE: settings.prepare_timeout_s, TaskKind.SYNTHESIZE: settings.synth_timeout_s,
-            TaskKind.ASSEMBLE: settings.assemble_timeout_s}[kind]
+            TaskKind.MASTER: settings.assemble_timeout_s, TaskKind.ASSEMBLE: settings.assemble_timeout_s}[kind]
 
 
 def mark_enqueued(session: Session, settings: Settings, task: Task) -> str:

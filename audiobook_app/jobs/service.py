@@ -8,16 +8,16 @@ its ``prepare`` task, and enqueues it. Everything after that happens in workers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePath
 
 import redis
 
 from audiobook_app.db import repo
-from audiobook_app.db.models import Book, FilePurpose, Job, JobStatus, TaskKind, User, utcnow
+from audiobook_app.db.models import User
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events, queue
+from audiobook_app.library import queue_job, store_manuscript
 from audiobook_app.settings import Settings
-from audiobook_app.storage import Storage, check_upload, safe_filename, user_key
+from audiobook_app.storage import Storage
 from pipeline.config import PipelineConfig
 
 
@@ -39,24 +39,12 @@ def submit(conn: redis.Redis, settings: Settings, storage: Storage, user: User, 
     :class:`pipeline.errors.UploadRejectedError` for an empty, oversized or mistyped
     upload (nothing is stored then) and StorageError when storage fails.
     """
-    name = PurePath(filename).name or "manuscript"
-    mime = check_upload(name, data, settings.max_upload_bytes)
     config = config or PipelineConfig()
     with session_scope(settings.database_url) as session:
-        book = Book(owner_id=user.id, title=PurePath(name).stem, source_filename=name, source_key="",
-                    casting={"narrator": config.voice.narrator})
-        session.add(book)
-        session.flush()
-        book.source_key = user_key(user.id, "books", str(book.id), "source", safe_filename(name))
-        storage.put_bytes(book.source_key, data, mime)
-        repo.add_file(session, user.id, book.source_key, len(data), mime, FilePurpose.SOURCE, book_id=book.id)
-        job = Job(book_id=book.id, owner_id=user.id, status=JobStatus.QUEUED, stage="queued",
-                  chapters_spec=chapters, config=config.model_dump(mode="json"), updated_at=utcnow())
-        session.add(job)
-        session.flush()
-        task = repo.add_task(session, job, TaskKind.PREPARE)
-        queue.mark_enqueued(session, settings, task)
-        repo.audit(session, user.id, "job.submit", "job", job.id, filename=name, chapters=chapters)
+        book = store_manuscript(session, storage, settings, user.id, filename, data)
+        book.casting = {"narrator": config.voice.narrator}
+        job, task = queue_job(session, settings, book, chapters, config)
+        repo.audit(session, user.id, "job.submit", "job", job.id, filename=book.source_filename, chapters=chapters)
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)
     return Submission(job.id, book.id, book.source_key)

@@ -54,6 +54,12 @@ def user_key(user_id: int, *parts: str) -> str:
     return validate_key("/".join(("users", str(user_id), *parts)))
 
 
+def chapter_texts_key(user_id: int, book_id: int) -> str:
+    """Key of a book's parsed chapter texts (JSON ``[{index, title, text}]``), written by
+    the ``inspect`` job for the dashboard's chapter preview."""
+    return user_key(user_id, "books", str(book_id), "chapters.json")
+
+
 def safe_filename(filename: str, *, max_bytes: int = 200) -> str:
     """A user's file name made usable as one key part: last path segment (``/`` or ``\\``),
     control characters replaced by ``_``, leading dots/spaces dropped, at most ``max_bytes``

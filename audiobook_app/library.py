@@ -1,0 +1,213 @@
+"""An author's library: books uploaded, inspected, configured, converted, deleted.
+
+What the dashboard's handlers call (and ``jobs.service.submit`` for the CLI). Every
+function takes the acting user's id and refuses, with :class:`NotFoundError`, any book or
+job that is not theirs or was deleted: one user can never see, start, cancel, play or
+download another's book. Heavy work never runs here: parsing is the ``inspect`` RQ job,
+conversion the job's tasks (``worker.tasks``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import redis
+from rq import Retry
+from sqlmodel import Session, col, select
+
+from audiobook_app.db import repo
+from audiobook_app.db.models import (
+    Book, BookStatus, Chapter, File, FilePurpose, Job, JobStatus, Task, TaskKind, utcnow,
+)
+from audiobook_app.db.session import session_scope
+from audiobook_app.jobs import events, queue
+from audiobook_app.settings import Settings
+from audiobook_app.storage import Storage, chapter_texts_key, check_upload, safe_filename, user_key
+from pipeline.config import PipelineConfig
+from pipeline.errors import ChapterSelectionError, NotFoundError, UploadRejectedError
+
+PASTED_FILENAME = "pasted.txt"
+MAX_TITLE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class BookSummary:
+    """One row of the author's history: the book and its latest job (None before Start)."""
+
+    book: Book
+    job: Job | None
+
+
+def store_manuscript(session: Session, storage: Storage, settings: Settings, user_id: int, filename: str,
+                     data: bytes) -> Book:
+    """Check and store an upload for ``user_id`` and record its book row (status
+    ``uploaded``). Raises :class:`UploadRejectedError` (nothing stored) for an empty,
+    oversized (``settings.max_upload_bytes``) or mistyped file, StorageError on failure."""
+    name = PurePath(filename).name or "manuscript"
+    mime = check_upload(name, data, settings.max_upload_bytes)
+    book = Book(owner_id=user_id, title=PurePath(name).stem, source_filename=name, source_key="")
+    session.add(book)
+    session.flush()
+    book.source_key = user_key(user_id, "books", str(book.id), "source", safe_filename(name))
+    storage.put_bytes(book.source_key, data, mime)
+    repo.add_file(session, user_id, book.source_key, len(data), mime, FilePurpose.SOURCE, book_id=book.id)
+    return book
+
+
+def add_manuscript(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, filename: str,
+                   data: bytes) -> int:
+    """Store an uploaded manuscript and queue its inspection; return the book id.
+    Raises as :func:`store_manuscript`."""
+    with session_scope(settings.database_url) as session:
+        book = store_manuscript(session, storage, settings, user_id, filename, data)
+        repo.audit(session, user_id, "book.upload", "book", str(book.id), filename=book.source_filename)
+        book_id = book.id
+    queue.queue(conn, settings, "cpu").enqueue(
+        "worker.tasks.inspect", book_id, job_timeout=settings.prepare_timeout_s, result_ttl=600,
+        retry=Retry(max=len(settings.retry_backoff_s), interval=list(settings.retry_backoff_s)),
+        description=f"inspect book {book_id}")
+    return book_id
+
+
+def add_pasted_text(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, text: str) -> int:
+    """Store pasted text as a UTF-8 TXT manuscript and queue its inspection; return the
+    book id. Raises :class:`UploadRejectedError` for blank text."""
+    if not text.strip():
+        raise UploadRejectedError("the pasted text is empty: paste the manuscript's text, then Add")
+    return add_manuscript(conn, settings, storage, user_id, PASTED_FILENAME, text.encode("utf-8"))
+
+
+def owned_book(session: Session, user_id: int, book_id: int) -> Book:
+    """Book ``book_id`` if ``user_id`` owns it and it is not deleted. Raises NotFoundError."""
+    book = session.get(Book, book_id)
+    if book is None or book.owner_id != user_id or book.deleted_at is not None:
+        raise NotFoundError(f"no book {book_id}")
+    return book
+
+
+def owned_job(session: Session, user_id: int, job_id: str) -> Job:
+    """Job ``job_id`` if ``user_id`` owns it (and its book is not deleted). Raises NotFoundError."""
+    job = repo.get_job(session, job_id, user_id)
+    owned_book(session, user_id, job.book_id)
+    return job
+
+
+def owned_file(session: Session, user_id: int, file_id: int) -> File:
+    """File row ``file_id`` if ``user_id`` owns it and its book is not deleted. Raises NotFoundError."""
+    row = session.get(File, file_id)
+    if row is None or row.owner_id != user_id:
+        raise NotFoundError(f"no file {file_id}")
+    if row.book_id is not None:
+        owned_book(session, user_id, row.book_id)
+    return row
+
+
+def chapter_texts(storage: Storage, book: Book) -> dict[int, str]:
+    """Chapter index -> plain text, as the ``inspect`` job stored it (empty before)."""
+    key = chapter_texts_key(book.owner_id, book.id)
+    if book.status != BookStatus.READY or not storage.exists(key):
+        return {}
+    return {c["index"]: c["text"] for c in json.loads(storage.get_bytes(key))}
+
+
+def start(conn: redis.Redis, settings: Settings, user_id: int, book_id: int, *, chosen: list[int],
+          titles: dict[int, str] | None = None, config: PipelineConfig | None = None) -> str:
+    """Convert the chosen chapters (1-based indices) of a ready book, with the author's
+    chapter ``titles`` (index -> title); return the job id. Raises NotFoundError,
+    ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
+    and QueueError when Redis is down after the job was recorded (the watchdog retries)."""
+    config = config or PipelineConfig()
+    with session_scope(settings.database_url) as session:
+        book = owned_book(session, user_id, book_id)
+        if book.status != BookStatus.READY:
+            raise ChapterSelectionError(f"book {book_id} is not ready ({book.status}): wait until it is read")
+        known = {c["index"] for c in book.chapters}
+        chosen = sorted(set(chosen))
+        if not chosen or not set(chosen) <= known:
+            raise ChapterSelectionError("choose at least one of the book's chapters before Start")
+        titles = {i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()}
+        book.chapters = [{**c, "title": titles.get(c["index"], c["title"])} for c in book.chapters]
+        book.chosen_chapters, book.casting = chosen, {"narrator": config.voice.narrator}
+        session.add(book)
+        job, task = queue_job(session, settings, book, ",".join(map(str, chosen)), config)
+        repo.audit(session, user_id, "job.start", "job", job.id, book_id=book_id, chapters=chosen)
+    queue.enqueue(conn, settings, task)
+    events.publish(conn, settings, job)
+    return job.id
+
+
+def queue_job(session: Session, settings: Settings, book: Book, chapters_spec: str | None,
+              config: PipelineConfig) -> tuple[Job, Task]:
+    """Record a queued job for ``book`` and its ``prepare`` task (enqueue the task with
+    :func:`queue.enqueue` after the transaction commits)."""
+    job = Job(book_id=book.id, owner_id=book.owner_id, status=JobStatus.QUEUED, stage="queued",
+              chapters_spec=chapters_spec, config=config.model_dump(mode="json"), updated_at=utcnow())
+    session.add(job)
+    session.flush()
+    task = repo.add_task(session, job, TaskKind.PREPARE)
+    queue.mark_enqueued(session, settings, task)
+    return job, task
+
+
+def history(session: Session, user_id: int) -> list[BookSummary]:
+    """The user's books (newest first, deleted ones left out), each with its latest job."""
+    books = session.exec(select(Book).where(Book.owner_id == user_id, col(Book.deleted_at).is_(None))
+                         .order_by(col(Book.created_at).desc(), col(Book.id).desc())).all()
+    out = []
+    for book in books:
+        job = session.exec(select(Job).where(Job.book_id == book.id)
+                           .order_by(col(Job.created_at).desc())).first()
+        out.append(BookSummary(book, job))
+    return out
+
+
+def job_chapters(session: Session, user_id: int, job_id: str) -> list[Chapter]:
+    """The chapters of one of the user's jobs, in order, with status and audio key."""
+    owned_job(session, user_id, job_id)
+    return list(session.exec(select(Chapter).where(Chapter.job_id == job_id).order_by(Chapter.index)).all())
+
+
+def job_files(session: Session, user_id: int, job_id: str) -> list[File]:
+    """Output files of one of the user's jobs (M4B first). Raises NotFoundError."""
+    owned_job(session, user_id, job_id)
+    return repo.job_files(session, job_id)
+
+
+def cancel(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> Job:
+    """Cancel one of the user's jobs (see :func:`queue.cancel`). Raises NotFoundError."""
+    with session_scope(settings.database_url) as session:
+        owned_job(session, user_id, job_id)
+    return queue.cancel(conn, settings, job_id, actor_id=user_id, owner_id=user_id)
+
+
+def save_playback(settings: Settings, user_id: int, book_id: int, chapter_index: int, position_s: float) -> None:
+    """Remember where the user's player is in a book (chapter, seconds into it)."""
+    with session_scope(settings.database_url) as session:
+        book = owned_book(session, user_id, book_id)
+        book.playback = {"chapter_index": int(chapter_index), "position_s": round(max(0.0, float(position_s)), 1)}
+        session.add(book)
+
+
+def delete_book(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, book_id: int) -> int:
+    """Delete a book: cancel its running job, remove every stored file of the book and
+    its jobs, and mark the row deleted (rows stay for usage and audit). Returns the
+    number of stored objects removed. Raises NotFoundError."""
+    with session_scope(settings.database_url) as session:
+        owned_book(session, user_id, book_id)
+        jobs = session.exec(select(Job).where(Job.book_id == book_id)).all()
+        active = [j.id for j in jobs if not JobStatus(j.status).is_final]
+    for job_id in active:
+        queue.cancel(conn, settings, job_id, actor_id=user_id, owner_id=user_id)
+    removed = storage.delete_prefix(user_key(user_id, "books", str(book_id)) + "/")
+    for job in jobs:
+        removed += storage.delete_prefix(user_key(user_id, "jobs", job.id) + "/")
+    with session_scope(settings.database_url) as session:
+        book = owned_book(session, user_id, book_id)
+        book.deleted_at = utcnow()
+        session.add(book)
+        for row in session.exec(select(File).where(File.book_id == book_id)).all():
+            session.delete(row)
+        repo.audit(session, user_id, "book.delete", "book", str(book_id), files_removed=removed)
+    return removed
