@@ -6,6 +6,7 @@
     audiobook worker [--queues cpu,tts] [--burst]
     audiobook doctor                                                 exit 1 when a required part is down
     audiobook db upgrade | current
+    audiobook admin create [--email EMAIL]                           password: prompt or AUDIOBOOK_ADMIN_PASSWORD
 
 The commands themselves live in :mod:`audiobook_app.platform_commands`, imported only
 when one runs (it pulls in SQLAlchemy, Redis and RQ).
@@ -26,7 +27,7 @@ def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
-    """Register submit, status, cancel, worker, doctor and db on the ``audiobook`` parser."""
+    """Register submit, status, cancel, worker, doctor, db and admin on the ``audiobook`` parser."""
     p = sub.add_parser("submit", help="queue a manuscript for conversion by the workers; prints the job id")
     p.add_argument("file", type=Path)
     p.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
@@ -50,4 +51,8 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="database schema: upgrade to the code's revision, or show it")
     p.add_argument("action", choices=("upgrade", "current"))
     p.set_defaults(run=_lazy("db"))
+    p = sub.add_parser("admin", help="create the first admin account of the web app")
+    p.add_argument("action", choices=("create",))
+    p.add_argument("--email", help="the admin's email (default: AUDIOBOOK_ADMIN_EMAIL)")
+    p.set_defaults(run=_lazy("admin"))
 

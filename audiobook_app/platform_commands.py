@@ -7,7 +7,9 @@ this module only when one of them runs). They read the one settings object
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from dataclasses import asdict
 
 from audiobook_app.db import repo
@@ -103,4 +105,31 @@ def db(args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         upgrade(url)
     print(f"schema at {current_revision(url)} (code expects {head_revision()})")
+    return 0
+
+
+def _admin_password(settings) -> str:
+    """AUDIOBOOK_ADMIN_PASSWORD, else typed twice at a prompt (never echoed or logged)."""
+    if settings.admin_password is not None:
+        return settings.admin_password.get_secret_value()
+    if not sys.stdin.isatty():
+        raise InputError("no password: set AUDIOBOOK_ADMIN_PASSWORD, or run `audiobook admin create` in a terminal")
+    password = getpass.getpass("Password for the admin: ")
+    if getpass.getpass("Same password again: ") != password:
+        raise InputError("the two passwords differ; run the command again")
+    return password
+
+
+def admin(args: argparse.Namespace) -> int:
+    from audiobook_app.accounts.admin import create_first_admin  # argon2 and the accounts code only here
+
+    settings = get_settings()
+    email = args.email or settings.admin_email
+    if not email:
+        raise InputError("give the admin's email: `audiobook admin create --email you@example.com`")
+    ensure_schema(settings.database_url)
+    password = _admin_password(settings)
+    with session_scope(settings.database_url) as session:
+        user = create_first_admin(session, settings, email, password)
+    print(f"created admin {user.email} (user {user.id})")
     return 0

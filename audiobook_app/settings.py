@@ -14,13 +14,35 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, NotFoundError
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"
 DATA_DIR = Path("data")
+DAY_S = 24 * 3600
+
+
+# Accounts: one OpenID Connect provider (the Accounts block of Settings lists them).
+class OAuthProviderSettings(BaseModel):
+    """One OpenID Connect provider users may sign in with (an item of
+    ``AUDIOBOOK_OAUTH_PROVIDERS``, a JSON list). Register the app at the provider with
+    the redirect URI the web app shows for ``name``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")  # in URLs and the database
+    display_name: str | None = None  # button text; None: name capitalized
+    issuer: str  # e.g. https://accounts.google.com; must equal the discovery document's
+    server_metadata_url: str | None = None  # None: <issuer>/.well-known/openid-configuration
+    client_id: str
+    client_secret: SecretStr
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    # Treat every email this provider asserts as verified, even without email_verified=true
+    # (some providers, e.g. Microsoft Entra ID, never send the claim). Only for a provider
+    # whose users cannot choose arbitrary addresses, such as your own company's.
+    trust_email: bool = False
 
 
 class Settings(BaseSettings):
@@ -67,13 +89,52 @@ class Settings(BaseSettings):
     work_dir: Path = DATA_DIR / "work"  # local scratch of a worker (downloads, assembly)
     cli_user_email: str = "local@localhost"  # owner of books submitted from the CLI
 
+    # --- Accounts: passwords, sessions, password reset, mail, first admin, OAuth ---------
+    password_min_chars: int = Field(10, ge=8)  # NIST SP 800-63B: at least 8; we ask 10
+    # argon2id cost: OWASP Password Storage Cheat Sheet, first configuration
+    # (m=19 MiB, t=2, p=1); raising any of these rehashes each password at its next sign-in.
+    argon2_memory_kib: int = Field(19 * 1024, ge=7 * 1024)  # OWASP's smallest: 7 MiB with t=5
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+    session_ttl_s: int = Field(14 * DAY_S, ge=60)  # idle time after which a session ends
+    password_reset_ttl_s: int = Field(3600, ge=60, le=DAY_S)  # lifetime of an emailed reset link
+    oauth_state_ttl_s: int = Field(600, ge=60, le=3600)  # time to finish signing in at a provider
+    oauth_http_timeout_s: float = Field(10.0, gt=0)  # each request to a provider
+    oauth_providers: tuple[OAuthProviderSettings, ...] = ()
+    # First admin, created at start when no admin exists (or by `audiobook admin create`)
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    # Mail: "outbox" writes each message as an .eml file (development, or relay it yourself)
+    mail_backend: Literal["outbox", "smtp"] = "outbox"
+    mail_from: str = "Audiobook Studio <noreply@localhost>"
+    mail_outbox_dir: Path = DATA_DIR / "outbox"
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)  # 587 submission (STARTTLS), 465 implicit TLS
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # "none": trusted relay only
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None  # CA bundle for a relay with a private certificate
+    smtp_timeout_s: float = Field(30.0, gt=0)
+
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEV_SECRET_KEY:
             raise ValueError("SECRET_KEY must be set in production (it signs file URLs and sessions)")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("AUDIOBOOK_S3_BUCKET is required with AUDIOBOOK_STORAGE_BACKEND=s3")
+        if self.mail_backend == "smtp" and not self.smtp_host:
+            raise ValueError("AUDIOBOOK_SMTP_HOST is required with AUDIOBOOK_MAIL_BACKEND=smtp")
+        names = [p.name for p in self.oauth_providers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"AUDIOBOOK_OAUTH_PROVIDERS has duplicate names: {names}")
         return self
+
+    def oauth_provider(self, name: str) -> OAuthProviderSettings:
+        """The configured OAuth provider ``name``. Raises NotFoundError when none is."""
+        for provider in self.oauth_providers:
+            if provider.name == name:
+                return provider
+        raise NotFoundError(f"no sign-in provider {name!r}; configured: {[p.name for p in self.oauth_providers]}")
 
     def queue_name(self, kind: Literal["cpu", "tts"]) -> str:
         """RQ queue name for a kind of work: ``cpu`` (parse, assemble) or ``tts`` (synthesis)."""

@@ -99,3 +99,66 @@ class QueueError(AudiobookError):
 
 class JobCancelledError(AudiobookError):
     """Raised inside a worker task when its job was cancelled; the task stops quietly."""
+
+
+# --- Accounts (sign-up, sign-in, sessions, password reset, OAuth, mail). Same rules.
+
+
+class InvalidEmailError(InputError):
+    """An email address that is not one (no @, bad domain...): the message says what is wrong."""
+
+
+class WeakPasswordError(InputError):
+    """A new password breaks the policy (too short, or the same as the email address)."""
+
+
+class EmailTakenError(InputError):
+    """Signing up (or creating the first admin) with an email that already has an account."""
+
+
+class SignInError(InputError):
+    """Signing in failed; the subclass says why (a page shows the message as it is)."""
+
+
+class InvalidCredentialsError(SignInError):
+    """Unknown email or wrong password (deliberately the same error for both)."""
+
+
+class AccountDisabledError(SignInError):
+    """The account exists but an administrator disabled it."""
+
+
+class InvalidResetTokenError(InputError):
+    """A password-reset link that is unknown, expired or already used: ask for a new one."""
+
+
+class AdminExistsError(InputError):
+    """The first admin is created once; an admin exists already (promote users in the app)."""
+
+
+class OAuthStateError(SignInError):
+    """An OAuth callback whose ``state`` is unknown, expired, already used, or not this
+    browser's: the sign-in must start again."""
+
+
+class OAuthDeniedError(SignInError):
+    """The provider returned an error instead of a code (the user cancelled, or the
+    provider refused the request)."""
+
+
+class IdTokenError(SignInError):
+    """The provider's ID token failed validation (signature, issuer, audience, nonce,
+    expiry) or lacks the email claim."""
+
+
+class UnverifiedEmailError(SignInError):
+    """The provider does not vouch for the email address (``email_verified`` is not true),
+    so it cannot create or join an account."""
+
+
+class OAuthProviderError(AudiobookError):
+    """An OAuth/OpenID provider is unreachable or answered something unusable."""
+
+
+class MailError(AudiobookError):
+    """An email could not be sent (SMTP server unreachable, refused, or outbox not writable)."""

@@ -333,3 +333,69 @@ class AuditLog(SQLModel, table=True):
     target_id: str = Field(sa_type=String(64))
     detail: dict = _json()
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+# --- Accounts. Secrets handed to a browser or an inbox (session tokens, reset links,
+# OAuth states) are stored only as their SHA-256 hex digest (``accounts.tokens``), so a
+# leaked database copy cannot sign anyone in.
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds the token, the row its hash. ``expires_at``
+    slides forward while the session is used (``accounts.sessions``)."""
+
+    __tablename__ = "sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    user_agent: str | None = Field(default=None, sa_type=String(512))
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_seen_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime = Field(index=True)
+
+
+class PasswordResetToken(SQLModel, table=True):
+    """An emailed password-reset link: single use (``used_at``), short-lived."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    used_at: NaiveDatetime | None = None
+
+
+class OAuthState(SQLModel, table=True):
+    """A sign-in started at an OAuth provider and not finished yet: what the callback
+    must match (state, by hash) and what it needs (nonce, PKCE verifier). Deleted when
+    the callback consumes it, so a state works once."""
+
+    __tablename__ = "oauth_states"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(sa_type=String(64), unique=True)
+    provider: str = Field(sa_type=String(32))
+    redirect_uri: str = Field(sa_type=String(2048))
+    nonce: str = Field(sa_type=String(128))
+    code_verifier: str = Field(sa_type=String(128))
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime = Field(index=True)
+
+
+class OAuthIdentity(SQLModel, table=True):
+    """A provider account (``provider`` + its stable ``subject``, the ID token's ``sub``)
+    linked to a user, so a later sign-in finds the user even after an email change."""
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    provider: str = Field(sa_type=String(32))
+    subject: str = Field(sa_type=String(255))
+    email: str = Field(sa_type=String(320))  # as the provider last asserted it
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_login_at: NaiveDatetime = Field(default_factory=utcnow)

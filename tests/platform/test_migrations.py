@@ -54,6 +54,7 @@ from pipeline.errors import ConfigError
 MODEL_TABLES = {
     "users", "books", "jobs", "tasks", "chapters", "segments", "files", "voices",
     "usage_events", "credit_ledger", "audit_log",
+    "sessions", "password_reset_tokens", "oauth_states", "oauth_identities",
 }
 
 
