@@ -17,9 +17,10 @@ import redis
 from rq import Retry
 from sqlmodel import Session, col, select
 
+from audiobook_app.accounts.ownership import get_owned
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
-    Book, BookStatus, Chapter, File, FilePurpose, Job, JobStatus, Task, TaskKind, utcnow,
+    Book, BookStatus, Chapter, File, FilePurpose, Job, JobStatus, Task, TaskKind, User, utcnow,
 )
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events, queue
@@ -79,26 +80,32 @@ def add_pasted_text(conn: redis.Redis, settings: Settings, storage: Storage, use
     return add_manuscript(conn, settings, storage, user_id, PASTED_FILENAME, text.encode("utf-8"))
 
 
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.disabled:
+        raise NotFoundError(f"no user {user_id}")
+    return user
+
+
 def owned_book(session: Session, user_id: int, book_id: int) -> Book:
-    """Book ``book_id`` if ``user_id`` owns it and it is not deleted. Raises NotFoundError."""
-    book = session.get(Book, book_id)
-    if book is None or book.owner_id != user_id or book.deleted_at is not None:
+    """Book ``book_id`` if ``user_id`` owns it and it is not deleted. Raises NotFoundError
+    (another user's book reads exactly like a missing one)."""
+    book = get_owned(session, _user(session, user_id), Book, book_id)
+    if book.deleted_at is not None:
         raise NotFoundError(f"no book {book_id}")
     return book
 
 
 def owned_job(session: Session, user_id: int, job_id: str) -> Job:
-    """Job ``job_id`` if ``user_id`` owns it (and its book is not deleted). Raises NotFoundError."""
-    job = repo.get_job(session, job_id, user_id)
+    """Job ``job_id`` if ``user_id`` owns it and its book is not deleted. Raises NotFoundError."""
+    job = get_owned(session, _user(session, user_id), Job, job_id)
     owned_book(session, user_id, job.book_id)
     return job
 
 
 def owned_file(session: Session, user_id: int, file_id: int) -> File:
-    """File row ``file_id`` if ``user_id`` owns it and its book is not deleted. Raises NotFoundError."""
-    row = session.get(File, file_id)
-    if row is None or row.owner_id != user_id:
-        raise NotFoundError(f"no file {file_id}")
+    """File ``file_id`` if ``user_id`` owns it and its book is not deleted. Raises NotFoundError."""
+    row = get_owned(session, _user(session, user_id), File, file_id)
     if row.book_id is not None:
         owned_book(session, user_id, row.book_id)
     return row

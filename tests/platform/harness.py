@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
 from audiobook_app.db.session import session_scope
+from audiobook_app.settings import Settings
 
 AUDIOBOOK = str(Path(sys.executable).with_name("audiobook"))
 T = TypeVar("T")
@@ -113,6 +115,11 @@ class Platform:
         for proc in self.workers:
             if proc.poll() is None:
                 self.kill(proc)
+
+    def settings(self) -> Settings:
+        """The platform's settings as its subprocesses read them from :attr:`env`."""
+        with mock.patch.dict(os.environ, self.env, clear=True):
+            return Settings(_env_file=None)
 
     def read(self, fn: Callable) -> object:
         """Run ``fn(session)`` against this platform's database and return its result."""
