@@ -1,5 +1,7 @@
-# The two newcomer commands (see README): `make convert BOOK=...` and `make test`.
-# Both set everything up first (scripts/setup.sh: .venv, pinned deps, console script).
+# The newcomer commands (see README): `make run` (the studio at http://127.0.0.1:3000),
+# `make convert BOOK=...` (the CLI) and `make test`. Each sets everything up first
+# (scripts/setup.sh: .venv, pinned deps, console script; scripts/web_tools.sh: Node 22,
+# bun and, for the tests, chromium).
 SHELL := /bin/bash
 BOOK ?=
 OUT ?= out/$(basename $(notdir $(BOOK)))
@@ -7,13 +9,16 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-dev convert inspect test bench clean
+.PHONY: setup setup-dev run convert inspect test bench clean
 
 setup:
 	@scripts/setup.sh requirements.txt
 
 setup-dev:
 	@scripts/setup.sh requirements-dev.txt
+
+run:
+	@scripts/run.sh
 
 convert: setup
 	@if [ -z "$(BOOK)" ]; then echo "usage: make convert BOOK=path/to/book.epub [OUT=folder] [ARGS='--chapters 1-3']" >&2; exit 2; fi
@@ -23,6 +28,7 @@ inspect: setup
 	.venv/bin/audiobook inspect "$(BOOK)"
 
 test: setup-dev
+	@scripts/web_tools.sh --browser
 	@scripts/services.sh
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 

@@ -99,3 +99,7 @@ def check_health(settings: Settings) -> list[HealthCheck]:
         _check("workers", lambda: _workers(settings)),
     ]
 
+
+def is_healthy(checks: list[HealthCheck]) -> bool:
+    """True when every required part is ok (what ``doctor``'s exit status and ``/health`` report)."""
+    return all(check.ok or not check.required for check in checks)

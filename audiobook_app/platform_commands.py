@@ -15,7 +15,7 @@ from dataclasses import asdict
 from audiobook_app.db import repo
 from audiobook_app.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from audiobook_app.db.session import session_scope
-from audiobook_app.health import check_health
+from audiobook_app.health import check_health, is_healthy
 from audiobook_app.jobs import events, queue, service
 from audiobook_app.jobs.events import JobEvent
 from audiobook_app.settings import get_settings
@@ -97,7 +97,7 @@ def doctor(args: argparse.Namespace) -> int:
     for check in checks:
         mark = "ok  " if check.ok else ("FAIL" if check.required else "off ")
         print(f"{mark} {check.name:<10} {check.detail}")
-    return 0 if all(c.ok or not c.required for c in checks) else 1
+    return 0 if is_healthy(checks) else 1
 
 
 def db(args: argparse.Namespace) -> int:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     public_base_url: str = "http://127.0.0.1:3000"  # prefix of signed local file URLs
+
+    # Web app (Reflex, prod mode): pages, websocket, uploads and /health on one port.
+    web_port: int = Field(3000, ge=1, le=65535)
     download_url_ttl_s: int = Field(3600, ge=10, le=7 * 24 * 3600)  # S3 caps presigned URLs at 7 days
 
     # Uploads

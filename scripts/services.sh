@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL and Redis answer on 127.0.0.1 (ports 5432 and 6379), starting
-# them if they do not. Idempotent: a server that already answers is reported and left
+# them if they do not. `scripts/services.sh redis` (or `postgresql`) sees to one only. Idempotent: a server that already answers is reported and left
 # alone (never stopped, never reconfigured). Prints one line per service, e.g.
 #   redis: running at 127.0.0.1:6379
 #   postgresql: started at 127.0.0.1:5432 (data /tmp/audiobook-pg, log /tmp/audiobook-pg.log)
-# Exit status 0 when both answer, 1 otherwise (the reason is printed).
+# Exit status 0 when they answer, 1 otherwise (the reason is printed).
 #
 # Starting: binaries missing and we are root with apt-get -> apt-get install them.
 # Redis runs without persistence (--save '' --appendonly no). PostgreSQL gets its own
@@ -186,6 +186,10 @@ ensure_postgres() {
 }
 
 status=0
-ensure_postgres || status=1
-ensure_redis || status=1
+case "${1:-all}" in
+  all) ensure_postgres || status=1; ensure_redis || status=1 ;;
+  postgresql) ensure_postgres || status=1 ;;
+  redis) ensure_redis || status=1 ;;
+  *) echo "usage: scripts/services.sh [all|postgresql|redis]" >&2; status=2 ;;
+esac
 exit "$status"

@@ -31,7 +31,12 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || { echo "setup: venv failed; on Debian: apt-get install python3-venv" >&2; exit 1; }
 fi
-if [ ! -f "$STAMP" ] || [ "$REQ" -nt "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+fresh() {  # fresh STAMP FILE: STAMP exists and is newer than FILE, requirements.txt, pyproject.toml
+  [ -f "$1" ] && [ ! "$2" -nt "$1" ] && [ ! requirements.txt -nt "$1" ] && [ ! pyproject.toml -nt "$1" ]
+}
+
+# requirements-dev.txt includes requirements.txt: a fresh dev install serves both.
+if ! fresh "$STAMP" "$REQ" && ! { [ "$REQ" = requirements.txt ] && fresh "$VENV/.installed-requirements-dev.txt" requirements-dev.txt; }; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .

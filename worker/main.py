@@ -49,7 +49,11 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
     ensure_schema(settings.database_url)
     conn = queue.connect(settings)
     stop = threading.Event()
-    threading.Thread(target=_watchdog, args=(conn, settings, stop), daemon=True, name="watchdog").start()
+    # The watchdog gets its own client: RQ raises the socket timeout of the worker's pool
+    # above its blocking dequeue (~7 min) only for connections made after the Worker is
+    # built, so a connection the watchdog opened first would time out every idle dequeue.
+    watchdog_conn = queue.connect(settings)
+    threading.Thread(target=_watchdog, args=(watchdog_conn, settings, stop), daemon=True, name="watchdog").start()
     try:
         while not stop.is_set():
             worker = _Worker([queue.queue(conn, settings, k) for k in kinds], connection=conn,

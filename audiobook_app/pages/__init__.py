@@ -1,0 +1,8 @@
+"""The web app's pages, one module each with its own small substate.
+
+Importing this package registers every page (``@rx.page``): list a new module here.
+"""
+
+from audiobook_app.pages import index
+
+__all__ = ["index"]
