@@ -1,13 +1,15 @@
 # AudiobookPipeline images. Build from the repository root:
 #   docker build --target worker     -t audiobook-worker .      # CPU worker (Piper), cpu + tts queues
 #   docker build --target worker-gpu -t audiobook-worker-gpu .  # GPU worker (CUDA torch + qwen-tts)
-#   docker build --target web        -t audiobook-web .         # web tier (see below)
+#   docker build --target web        -t audiobook-web .         # web app on port 3000 (see below)
 # Every container is configured through the environment only (audiobook_app/settings.py):
 #   DATABASE_URL=postgresql+psycopg://user:pass@db:5432/audiobook  REDIS_URL=redis://redis:6379/0
 #   AUDIOBOOK_STORAGE_BACKEND=s3 AUDIOBOOK_S3_BUCKET=... AUDIOBOOK_S3_ENDPOINT_URL=...
 #   AUDIOBOOK_S3_ACCESS_KEY_ID=... AUDIOBOOK_S3_SECRET_ACCESS_KEY=... SECRET_KEY=...
 #   AUDIOBOOK_ENVIRONMENT=production
-# Run a worker on any machine that reaches Redis, the database and storage:
+# Run the web app once (it migrates the database), workers on any machine that reaches
+# Redis, the database and storage:
+#   docker run -d --env-file prod.env -p 3000:3000 audiobook-web
 #   docker run -d --env-file prod.env audiobook-worker
 #   docker run -d --gpus all --env-file prod.env -v /models:/models audiobook-worker-gpu
 # Model weights are never downloaded: mount them (e.g. /models) and point the config at them.
@@ -39,9 +41,21 @@ RUN pip install -r requirements-gpu.txt
 USER audiobook
 CMD ["audiobook", "worker", "--queues", "tts"]
 
-# Web tier: applies the schema migrations (the one place PostgreSQL is migrated), then
-# serves. The Reflex app (issue "The Reflex web app") replaces the serving command;
-# until then the container migrates, reports `audiobook doctor`, and exits.
+# Web tier: the Reflex app in prod mode, pages + websocket + uploads + /health on port 3000
+# (AUDIOBOOK_WEB_PORT). It applies the schema migrations first (the one place PostgreSQL is
+# migrated). Node 22 and bun come from the npm registry (scripts/web_tools.sh; Debian's npm
+# only bootstraps them) and the frontend's packages are installed and built into .web/ at
+# image build time, so a container needs no registry to start.
 FROM base AS web
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+COPY rxconfig.py ./
+COPY reflex.lock ./reflex.lock
+COPY scripts ./scripts
+RUN scripts/web_tools.sh \
+    && bash -c 'source scripts/web_env.sh && reflex export --frontend-only --no-zip --env prod' \
+    && chown audiobook /app && chown -R audiobook /app/.web /app/reflex.lock  # Reflex writes .states/ and its lockfile
+USER audiobook
 EXPOSE 3000
-CMD ["sh", "-c", "audiobook db upgrade && audiobook doctor"]
+HEALTHCHECK --interval=60s --timeout=30s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/health', timeout=25)"]
+CMD ["bash", "-c", "source scripts/web_env.sh && audiobook db upgrade && exec reflex run --env prod"]

@@ -1,8 +1,9 @@
 """Reflex configuration of the web app (read by every ``reflex`` command, from the repo root).
 
-Ports come from the one settings object (``AUDIOBOOK_WEB_PORT``, default 3000): in prod
-mode (``reflex run --env prod``, what ``make run`` starts) pages, the websocket,
-``/_upload`` and our ``/health`` share that one port.
+The port comes from the one settings object (``AUDIOBOOK_WEB_PORT``, default 3000): in
+prod mode (``reflex run --env prod``, what ``make run`` starts) pages, the websocket,
+``/_upload`` and our ``/health`` share that one port; dev mode (``reflex run``) serves the
+frontend there and the backend on Reflex's default 8000.
 
 Deliberately left unset:
 
@@ -24,8 +25,7 @@ _web_port = get_settings().web_port
 
 config = rx.Config(
     app_name="audiobook_app",
-    frontend_port=_web_port,
-    backend_port=_web_port,
+    frontend_port=_web_port,  # prod serves everything here; dev adds a backend on 8000
     show_built_with_reflex=False,
     telemetry_enabled=False,
     plugins=[rx.plugins.RadixThemesPlugin()],  # the pages use Radix components

@@ -3,9 +3,12 @@
 Building ``app`` is all this module does; ``reflex run`` (see ``rxconfig.py``) finds it here.
 """
 
+import importlib
+
 import reflex as rx
 
-from audiobook_app import pages  # noqa: F401  (each page module registers itself with @rx.page)
 from audiobook_app.routes import build_api
+
+importlib.import_module("audiobook_app.pages")  # each page module registers itself (@rx.page)
 
 app = rx.App(api_transformer=build_api())

@@ -1,6 +1,8 @@
 """The web app's pages, one module each with its own small substate.
 
-Importing this package registers every page (``@rx.page``); add a module's import here.
+Importing this package registers every page (``@rx.page``): list a new module here.
 """
 
-from audiobook_app.pages import index  # noqa: F401
+from audiobook_app.pages import index
+
+__all__ = ["index"]

@@ -17,7 +17,6 @@ installs it. ``screenshot(page, name)`` saves ``tests/web/artifacts/<name>.png``
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,7 +25,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,7 +34,6 @@ from tests.conftest import REPO_ROOT
 from tests.platform.harness import free_port, wait_for
 
 RUN_SCRIPT = REPO_ROOT / "scripts" / "run.sh"
-LOCKED_PACKAGE_JSON = REPO_ROOT / "reflex.lock" / "package.json"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -90,21 +87,6 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-@contextmanager
-def _same_bytes_if_same_json(path: Path) -> Iterator[None]:
-    """Reflex copies its build folder's package.json back to ``reflex.lock/``; a fresh build
-    folder writes the same JSON on one line. Put the committed bytes back in that case, so
-    the tests leave the work tree clean (a real change of the JSON is kept)."""
-    before = path.read_bytes() if path.is_file() else None
-    try:
-        yield
-    finally:
-        if before is not None and path.is_file():
-            after = path.read_bytes()
-            if after != before and json.loads(after) == json.loads(before):
-                path.write_bytes(before)
-
-
 def _isolated_env(root: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIOBOOK_", "REFLEX_"))}
     env.update({
@@ -152,8 +134,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("web_app")
     port = free_port()
     log_path = root / "run.log"
-    with _same_bytes_if_same_json(LOCKED_PACKAGE_JSON):
-        yield from _run_app(root, port, log_path)
+    yield from _run_app(root, port, log_path)
 
 
 def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
