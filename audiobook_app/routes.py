@@ -4,20 +4,32 @@
 ``{"healthy": bool, "checks": [{"name", "ok", "detail", "required"}, ...]}``, with
 status 200 when every required part is ok and 503 otherwise. The checks block (they
 query the database and Redis and let Piper speak a word), so they run in a thread.
+
+``GET /files/{file_id}[?download=1]``: one of the signed-in author's stored files (the
+``ab_session`` cookie names the session), with HTTP range requests (Starlette's
+FileResponse: 206 Partial Content, what the player's seeking needs) from local
+storage, or a redirect to a short-lived presigned URL on S3. ``GET /covers/{book_id}``:
+a book's cover. Anything not the caller's answers 404, exactly like a missing id.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from audiobook_app import library
+from audiobook_app.db.session import session_scope
 from audiobook_app.health import check_health, is_healthy
 from audiobook_app.settings import get_settings
+from audiobook_app.state.auth import SESSION_COOKIE, resolve
+from audiobook_app.state.clients import storage
+from audiobook_app.storage import LocalStorage
+from pipeline.errors import NotFoundError
 
 HEALTH_PATH = "/health"
 HTTP_OK, HTTP_SERVICE_UNAVAILABLE = 200, 503
@@ -37,6 +49,68 @@ async def health(_request: Request) -> JSONResponse:
     return JSONResponse(payload, status_code=status)
 
 
+@dataclass(frozen=True)
+class _Located:
+    key: str
+    mime: str
+    name: str
+
+
+def _locate_file(token: str | None, file_id: int) -> _Located | None:
+    found = resolve(token or "")
+    if found is None:
+        return None
+    with session_scope(get_settings().database_url) as session:
+        try:
+            row = library.owned_file(session, found[0], file_id)
+        except NotFoundError:
+            return None
+        return _Located(row.key, row.mime, row.key.rsplit("/", 1)[-1])
+
+
+def _locate_cover(token: str | None, book_id: int) -> _Located | None:
+    found = resolve(token or "")
+    if found is None:
+        return None
+    with session_scope(get_settings().database_url) as session:
+        try:
+            book = library.owned_book(session, found[0], book_id)
+        except NotFoundError:
+            return None
+        return _Located(book.cover_key, "image/jpeg", "cover") if book.cover_key else None
+
+
+def _respond(located: _Located | None, download: bool) -> Response:
+    if located is None:
+        return PlainTextResponse("not found", status_code=404)
+    store = storage()
+    if isinstance(store, LocalStorage):
+        path = store.path_for(located.key)
+        if not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(path, media_type=located.mime, filename=located.name,
+                            content_disposition_type="attachment" if download else "inline")
+    url = store.download_url(located.key, expires_s=get_settings().download_url_ttl_s,
+                             filename=located.name if download else None)
+    return RedirectResponse(url, status_code=307)
+
+
+async def serve_file(request: Request) -> Response:
+    """``GET /files/{file_id}`` (see the module docstring)."""
+    located = await run_in_threadpool(_locate_file, request.cookies.get(SESSION_COOKIE),
+                                      request.path_params["file_id"])
+    return _respond(located, request.query_params.get("download") == "1")
+
+
+async def serve_cover(request: Request) -> Response:
+    """``GET /covers/{book_id}`` (see the module docstring)."""
+    located = await run_in_threadpool(_locate_cover, request.cookies.get(SESSION_COOKIE),
+                                      request.path_params["book_id"])
+    return _respond(located, False)
+
+
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts its own backend into (our routes take precedence)."""
-    return Starlette(routes=[Route(HEALTH_PATH, health, methods=["GET"])])
+    return Starlette(routes=[Route(HEALTH_PATH, health, methods=["GET"]),
+                             Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
+                             Route("/covers/{book_id:int}", serve_cover, methods=["GET"])])

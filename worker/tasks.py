@@ -144,10 +144,11 @@ def _prepare(ctx: TaskContext) -> Finisher:
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         book_row = repo.get_book(session, job_row.book_id)
-        book_row.title = analysis.title
-        book_row.author, book_row.language = analysis.author, analysis.language
-        book_row.source_format, book_row.status, book_row.error = book.source_format, BookStatus.READY, None
-        book_row.words, book_row.estimated_duration_s = analysis.words, analysis.estimated_duration_s
+        if book_row.status != BookStatus.READY:  # a CLI submit: no inspect job described the whole book
+            book_row.title = analysis.title
+            book_row.author, book_row.language = analysis.author, analysis.language
+            book_row.source_format, book_row.status, book_row.error = book.source_format, BookStatus.READY, None
+            book_row.words, book_row.estimated_duration_s = analysis.words, analysis.estimated_duration_s
         book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
         session.add(book_row)
         rows = [(Chapter(job_id=job_row.id, index=p.index, title=p.title, words=p.words),

@@ -1,0 +1,334 @@
+"""One book: what the parser found, chapter choices, Start/Cancel, live progress, the
+player, downloads and the validation report.
+
+Background events only watch: ``watch_inspection`` polls the book row until the
+``inspect`` job has read the manuscript; ``watch_job`` follows the job's Redis stream
+(:func:`audiobook_app.jobs.events.subscribe`, in a thread) and copies each event into
+state, so progress shows without a refresh and survives a reload (on_load starts it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import reflex as rx
+
+from audiobook_app import library
+from audiobook_app.db.models import BookStatus, FilePurpose
+from audiobook_app.db.session import session_scope
+from audiobook_app.jobs import events
+from audiobook_app.pages.index import header
+from audiobook_app.state.auth import AuthState
+from audiobook_app.state.clients import redis_conn, settings, storage
+from pipeline.config import PipelineConfig, VoiceConfig
+from pipeline.errors import InputError, NotFoundError
+
+INSPECTION_POLL_S = 1.0
+SPEEDS = ["0.75", "1", "1.25", "1.5", "2"]
+
+
+def book_view(user_id: int, book_id: int) -> dict:
+    """Everything the page shows of a book and its latest job (blocking). Raises NotFoundError."""
+    with session_scope(settings().database_url) as session:
+        book = library.owned_book(session, user_id, book_id)
+        [summary] = [s for s in library.history(session, user_id) if s.book.id == book_id]
+        job = summary.job
+        chosen = set(book.chosen_chapters or [c["index"] for c in book.chapters])
+        view = {"title": book.title or book.source_filename, "author": book.author or "", "status": str(book.status),
+                "error": book.error or "", "words": book.words, "minutes": round(book.estimated_duration_s / 60, 1),
+                "has_cover": bool(book.cover_key), "job_id": job.id if job else "", "report": [], "downloads": [],
+                "chapters": [{**c, "chosen": c["index"] in chosen, "status": "", "file_id": 0} for c in book.chapters]}
+        if job is None:
+            return view
+        by_index = {c.index: c for c in library.job_chapters(session, user_id, job.id)}
+        files = library.job_files(session, user_id, job.id)
+        file_of = {f.key: f.id for f in files}
+        for c in view["chapters"]:
+            row = by_index.get(c["index"])
+            if row is not None:
+                c["status"], c["file_id"], c["title"] = str(row.status), file_of.get(row.audio_key or "", 0), row.title
+        view["downloads"] = [{"label": f.key.rsplit("/", 1)[-1], "href": f"/files/{f.id}?download=1",
+                              "purpose": str(f.purpose)} for f in files if f.purpose != FilePurpose.REPORT]
+        report = next((f for f in files if f.purpose == FilePurpose.REPORT), None)
+        if report is not None:
+            view["report"] = report_rows(json.loads(storage().get_bytes(report.key)))
+        return view
+
+
+def report_rows(report: dict) -> list[dict]:
+    """report.json -> one row per chapter: levels and pass/fail against the ACX targets."""
+    rows = []
+    for c in report.get("chapters", []):
+        failed = [name for name, check in c["checks"].items() if not check["passed"]]
+        rows.append({"chapter": f"{c['index']}. {c['title']}", "rms": f"{c['rms_db']:.1f} dB",
+                     "peak": f"{c['true_peak_dbtp']:.1f} dBTP", "noise": f"{c['noise_floor_db']:.1f} dB",
+                     "duration": f"{c['duration_s'] / 60:.1f} min", "result": "pass" if not failed else
+                     "fail: " + ", ".join(failed)})
+    return rows
+
+
+class BookState(AuthState):
+    """The book page's state (see the module docstring)."""
+
+    not_found: bool = False
+    title: str = ""
+    author: str = ""
+    status: str = ""
+    error: str = ""
+    words: int = 0
+    minutes: float = 0.0
+    has_cover: bool = False
+    chapters: list[dict] = []
+    preview_title: str = ""
+    preview_text: str = ""
+    speed: str = "1"
+    job_id: str = ""
+    job_status: str = ""
+    stage: str = ""
+    percent: int = 0
+    eta: str = ""
+    job_message: str = ""
+    event_ts: float = 0.0  # when the worker published the event shown (Unix s; the delay probe reads it)
+    downloads: list[dict] = []
+    report: list[dict] = []
+    player_src: str = ""
+    player_title: str = ""
+    action_error: str = ""
+    _watching: str = ""  # the job a watch_job loop follows (backend only)
+
+    def _id(self) -> int:
+        try:
+            return int(self.book_id)  # the route's [book_id]
+        except (TypeError, ValueError):
+            return 0
+
+    async def _refresh(self) -> bool:
+        try:
+            view = await asyncio.to_thread(book_view, self.user_id, self._id())
+        except NotFoundError:
+            self.not_found = True
+            return False
+        self.not_found = False
+        for name in ("title", "author", "status", "error", "words", "minutes", "has_cover", "job_id",
+                     "downloads", "report"):
+            setattr(self, name, view[name])
+        self.chapters = view["chapters"]
+        return True
+
+    @rx.event
+    async def load(self):
+        """on_load: read the book; start watching the inspection or the job."""
+        if not self.user_id:
+            return None
+        if not await self._refresh():
+            return None
+        if self.status == BookStatus.UPLOADED:
+            return BookState.watch_inspection
+        if self.job_id:
+            return BookState.watch_job
+        return None
+
+    @rx.event(background=True)
+    async def watch_inspection(self):
+        """Poll the book row until the inspect job has read the manuscript."""
+        while True:
+            await asyncio.sleep(INSPECTION_POLL_S)
+            async with self:
+                if not await self._refresh() or self.status != BookStatus.UPLOADED:
+                    return
+
+    @rx.event
+    def toggle_chapter(self, index: int):
+        """Tick or untick a chapter."""
+        self.chapters = [{**c, "chosen": not c["chosen"]} if c["index"] == index else c for c in self.chapters]
+
+    @rx.event
+    def set_all(self, chosen: bool):
+        """Tick or untick every chapter."""
+        self.chapters = [{**c, "chosen": chosen} for c in self.chapters]
+
+    @rx.event
+    def rename_chapter(self, index: int, title: str):
+        """The author's title for a chapter (spoken, in file names and chapter markers)."""
+        self.chapters = [{**c, "title": title} if c["index"] == index else c for c in self.chapters]
+
+    @rx.event
+    def set_speed(self, speed: str):
+        """Narration speed for the next Start (1 = the voice's own pace)."""
+        self.speed = speed
+
+    @rx.event
+    async def preview(self, index: int):
+        """Show one chapter's text."""
+        user_id, book_id = self.user_id, self._id()
+
+        def text() -> str:
+            with session_scope(settings().database_url) as session:
+                book = library.owned_book(session, user_id, book_id)
+            return library.chapter_texts(storage(), book).get(index, "")
+
+        self.preview_title = next((c["title"] for c in self.chapters if c["index"] == index), "")
+        self.preview_text = await asyncio.to_thread(text)
+
+    @rx.event
+    async def start(self):
+        """Queue the conversion of the ticked chapters, then follow it."""
+        self.action_error = ""
+        chosen = [c["index"] for c in self.chapters if c["chosen"]]
+        titles = {c["index"]: c["title"] for c in self.chapters}
+        config = PipelineConfig(voice=VoiceConfig(length_scale=round(1 / float(self.speed), 3)))
+        user_id, book_id = self.user_id, self._id()
+        try:
+            self.job_id = await asyncio.to_thread(library.start, redis_conn(), settings(), user_id, book_id,
+                                                  chosen=chosen, titles=titles, config=config)
+        except InputError as exc:
+            self.action_error = str(exc)
+            return None
+        self.job_status, self.stage, self.percent, self.downloads, self.report = "queued", "queued", 0, [], []
+        return BookState.watch_job
+
+    @rx.event
+    async def cancel(self):
+        """Cancel the running job."""
+        if self.job_id:
+            await asyncio.to_thread(library.cancel, redis_conn(), settings(), self.user_id, self.job_id)
+
+    @rx.event
+    def play(self, file_id: int, title: str):
+        """Load a finished chapter into the player."""
+        self.player_src, self.player_title = f"/files/{file_id}", title
+
+    @rx.event(background=True)
+    async def watch_job(self):
+        """Copy the job's progress events into state until it ends or the page goes away."""
+        async with self:
+            job_id, user_id = self.job_id, self.user_id
+            if not job_id or self._watching == job_id:
+                return
+            self._watching = job_id
+        stream = events.subscribe(redis_conn(), settings(), job_id, owner_id=user_id, block_ms=1000)
+        last_chapter_status: tuple = ()
+        try:
+            while (event := await asyncio.to_thread(next, stream, None)) is not None:
+                async with self:
+                    if self.job_id != job_id:
+                        return
+                    self.job_status, self.stage, self.percent = event.status, event.stage, round(100 * event.progress)
+                    self.eta = f"{event.eta_s / 60:.1f} min left" if event.eta_s else ""
+                    self.job_message, self.event_ts = event.message or "", event.ts
+                    if (event.chapter_index, event.segments_done, event.is_final) != last_chapter_status:
+                        last_chapter_status = (event.chapter_index, event.segments_done, event.is_final)
+                        await self._refresh()  # chapters that became playable, downloads at the end
+        finally:
+            async with self:
+                if self._watching == job_id:
+                    self._watching = ""
+
+
+def _chapter_row(c: dict) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.checkbox(checked=c["chosen"], on_change=lambda _v: BookState.toggle_chapter(c["index"]),
+                                  id=f"chapter-{c['index']}-chosen")),
+        rx.table.cell(rx.input(value=c["title"], on_change=lambda t: BookState.rename_chapter(c["index"], t),
+                               size="1")),
+        rx.table.cell(c["words"]),
+        rx.table.cell(rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))),
+        rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
+        rx.table.cell(rx.cond(c["file_id"] != 0, rx.button(
+            "Play", size="1", id=f"chapter-{c['index']}-play", on_click=BookState.play(c["file_id"], c["title"])))),
+    )
+
+
+def _player() -> rx.Component:
+    seek = "document.getElementById('player').currentTime += {}"
+    return rx.cond(BookState.player_src != "", rx.card(rx.vstack(
+        rx.text(BookState.player_title, weight="bold"),
+        rx.el.audio(src=BookState.player_src, controls=True, id="player", preload="metadata", width="100%"),
+        rx.hstack(
+            rx.button("−15 s", size="1", on_click=rx.call_script(seek.format(-15))),
+            rx.button("+15 s", size="1", on_click=rx.call_script(seek.format(15))),
+            rx.select(SPEEDS, default_value="1", size="1", on_change=lambda v: rx.call_script(
+                "document.getElementById('player').playbackRate = " + v)),
+            spacing="2",
+        ),
+        width="100%",
+    ), width="100%"))
+
+
+def _progress() -> rx.Component:
+    return rx.cond(BookState.job_id != "", rx.vstack(
+        rx.hstack(rx.badge(BookState.job_status, id="job-status"), rx.text(BookState.stage, id="job-stage"),
+                  rx.text(BookState.percent.to_string() + " %", id="job-percent"), rx.text(BookState.eta),
+                  rx.spacer(),
+                  rx.cond((BookState.job_status == "queued") | (BookState.job_status == "processing"),
+                          rx.button("Cancel", color_scheme="red", variant="soft", size="1", on_click=BookState.cancel,
+                                    id="cancel"))),
+        rx.progress(value=BookState.percent, width="100%"),
+        rx.el.span(BookState.event_ts, id="job-event-ts", hidden=True),
+        rx.cond(BookState.job_message != "", rx.callout(BookState.job_message, color_scheme="red")),
+        width="100%",
+    ))
+
+
+def _downloads() -> rx.Component:
+    return rx.cond(BookState.downloads.length() > 0, rx.vstack(
+        rx.heading("Downloads", size="3"),
+        rx.foreach(BookState.downloads, lambda d: rx.link(d["label"], href=d["href"], is_external=True,
+                                                          class_name=f"download-{d['purpose']}")),
+        width="100%",
+    ))
+
+
+def _report() -> rx.Component:
+    head = ("Chapter", "RMS (−23..−18 dB)", "True peak (≤ −3 dBTP)", "Noise floor (≤ −60 dB)", "Duration", "ACX")
+    return rx.cond(BookState.report.length() > 0, rx.vstack(
+        rx.heading("Validation report", size="3"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+            rx.table.body(rx.foreach(BookState.report, lambda r: rx.table.row(
+                *[rx.table.cell(r[k]) for k in ("chapter", "rms", "peak", "noise", "duration", "result")]))),
+            id="report", width="100%"),
+        width="100%",
+    ))
+
+
+def _book() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.cond(BookState.has_cover, rx.image(src=f"/covers/{BookState.book_id}", height="160px")),
+            rx.vstack(rx.heading(BookState.title, size="6", id="book-title"), rx.text(BookState.author),
+                      rx.text(BookState.words.to_string() + " words · about " + BookState.minutes.to_string()
+                              + " min of audio"), rx.badge(BookState.status, id="book-status")),
+            spacing="4",
+        ),
+        rx.cond(BookState.error != "", rx.callout(BookState.error, color_scheme="red", id="book-error")),
+        rx.cond(BookState.status == "uploaded", rx.text("Reading the manuscript…")),
+        rx.cond(BookState.chapters.length() > 0, rx.vstack(
+            rx.hstack(rx.heading("Chapters", size="4"), rx.spacer(),
+                      rx.button("All", size="1", variant="soft", on_click=BookState.set_all(True)),
+                      rx.button("None", size="1", variant="soft", on_click=BookState.set_all(False), id="untick-all")),
+            rx.table.root(rx.table.body(rx.foreach(BookState.chapters, _chapter_row)), width="100%", id="chapters"),
+            rx.hstack(rx.text("Narrator: Piper en_US-joe-medium"), rx.text("Speed"),
+                      rx.select(SPEEDS, value=BookState.speed, on_change=BookState.set_speed, size="1"),
+                      rx.button("Start", on_click=BookState.start, id="start"), align="center", spacing="3"),
+            rx.cond(BookState.action_error != "", rx.callout(BookState.action_error, color_scheme="red")),
+            width="100%",
+        )),
+        _progress(), _player(), _downloads(), _report(),
+        rx.cond(BookState.preview_text != "", rx.card(rx.vstack(
+            rx.heading(BookState.preview_title, size="3"),
+            rx.text(BookState.preview_text, white_space="pre-wrap", size="2"), width="100%"))),
+        spacing="4", width="100%",
+    )
+
+
+@rx.page(route="/books/[book_id]", title="Book · AudiobookPipeline", on_load=[AuthState.require_user, BookState.load])
+def book() -> rx.Component:
+    """A book's page (the author's own books only)."""
+    return rx.container(rx.vstack(
+        header(),
+        rx.cond(BookState.not_found, rx.callout("No such book among yours.", color_scheme="red", id="not-found"),
+                _book()),
+        spacing="4", padding_y="1.5em",
+    ), size="3")
