@@ -9,14 +9,20 @@ query the database and Redis and let Piper speak a word), so they run in a threa
 ``ab_session`` cookie names the session), with HTTP range requests (Starlette's
 FileResponse: 206 Partial Content, what the player's seeking needs) from local
 storage, or a redirect to a short-lived presigned URL on S3. ``GET /covers/{book_id}``:
-a book's cover. Anything not the caller's answers 404, exactly like a missing id.
+a book's cover. ``GET /jobs/{job_id}/chapters.zip``: every chapter file of a job in one
+ZIP (stored, not deflated: MP3 does not compress), built in a temporary file. Anything not the caller's answers 404, exactly like a missing id.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -29,7 +35,11 @@ from audiobook_app.settings import get_settings
 from audiobook_app.state.auth import SESSION_COOKIE, resolve
 from audiobook_app.state.clients import storage
 from audiobook_app.storage import LocalStorage
+from audiobook_app.db.models import FilePurpose
+from pipeline.encode import slugify
 from pipeline.errors import NotFoundError
+
+CHAPTER_PURPOSES = (FilePurpose.MP3, FilePurpose.FLAC, FilePurpose.WAV)
 
 HEALTH_PATH = "/health"
 HTTP_OK, HTTP_SERVICE_UNAVAILABLE = 200, 503
@@ -109,8 +119,40 @@ async def serve_cover(request: Request) -> Response:
     return _respond(located, False)
 
 
+def _chapters_zip(token: str | None, job_id: str) -> tuple[Path, str] | None:
+    found = resolve(token or "")
+    if found is None:
+        return None
+    with session_scope(get_settings().database_url) as session:
+        try:
+            job = library.owned_job(session, found[0], job_id)
+            files = [f for f in library.job_files(session, found[0], job_id) if f.purpose in CHAPTER_PURPOSES]
+            book = library.owned_book(session, found[0], job.book_id)
+        except NotFoundError:
+            return None
+    if not files:
+        return None
+    handle, name = tempfile.mkstemp(suffix=".zip")
+    os.close(handle)
+    with zipfile.ZipFile(name, "w", zipfile.ZIP_STORED) as archive:
+        for f in files:
+            archive.writestr(f.key.rsplit("/", 1)[-1], storage().get_bytes(f.key))
+    return Path(name), f"{slugify(book.title)}-chapters.zip"
+
+
+async def serve_chapters_zip(request: Request) -> Response:
+    """``GET /jobs/{job_id}/chapters.zip`` (see the module docstring)."""
+    made = await run_in_threadpool(_chapters_zip, request.cookies.get(SESSION_COOKIE), request.path_params["job_id"])
+    if made is None:
+        return PlainTextResponse("not found", status_code=404)
+    path, filename = made
+    return FileResponse(path, media_type="application/zip", filename=filename,
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts its own backend into (our routes take precedence)."""
     return Starlette(routes=[Route(HEALTH_PATH, health, methods=["GET"]),
                              Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
-                             Route("/covers/{book_id:int}", serve_cover, methods=["GET"])])
+                             Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
+                             Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"])])

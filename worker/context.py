@@ -27,9 +27,10 @@ from rq import get_current_job
 from sqlmodel import Session, select
 
 from audiobook_app.db import repo
-from audiobook_app.db.models import Job, JobStatus, Task, TaskStatus, utcnow
+from audiobook_app.db.models import Job, JobStatus, Task, TaskKind, TaskStatus, utcnow
 from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.jobs import events, queue
+from audiobook_app.jobs.notify import notify_job_ended
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.storage import Storage, build_storage
 from pipeline.errors import InputError, JobCancelledError
@@ -116,6 +117,8 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> No
         stop.set()
     for followup in followups:
         queue.enqueue(conn, settings, followup)
+    if task.kind == TaskKind.ASSEMBLE and retrying(lambda: ctx._job_status()) == JobStatus.COMPLETED:
+        notify_job_ended(settings, task.job_id)  # only assemble completes a job: one mail
 
 
 def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
@@ -194,6 +197,8 @@ def _fail(settings: Settings, conn: redis.Redis, task: Task, message: str) -> No
             return  # another run owns the task now
         row.status, row.error, row.finished_at = TaskStatus.FAILED, message, utcnow()
         session.add(row)
-        if not JobStatus(job.status).is_final:
-            queue.fail_job(session, job, message)
+        if JobStatus(job.status).is_final:
+            return
+        queue.fail_job(session, job, message)
     events.publish(conn, settings, job)
+    notify_job_ended(settings, job.id)

@@ -3,6 +3,6 @@
 Importing this package registers every page (``@rx.page``): list a new module here.
 """
 
-from audiobook_app.pages import book, index, signin
+from audiobook_app.pages import book, index, reset, signin
 
-__all__ = ["book", "index", "signin"]
+__all__ = ["book", "index", "reset", "signin"]

@@ -50,6 +50,9 @@ def book_view(user_id: int, book_id: int) -> dict:
                 c["status"], c["file_id"], c["title"] = str(row.status), file_of.get(row.audio_key or "", 0), row.title
         view["downloads"] = [{"label": f.key.rsplit("/", 1)[-1], "href": f"/files/{f.id}?download=1",
                               "purpose": str(f.purpose)} for f in files if f.purpose != FilePurpose.REPORT]
+        if job.status == "completed" and sum(d["purpose"] != "m4b" for d in view["downloads"]) > 1:
+            view["downloads"].insert(1, {"label": "All chapters (ZIP)", "href": f"/jobs/{job.id}/chapters.zip",
+                                         "purpose": "zip"})
         report = next((f for f in files if f.purpose == FilePurpose.REPORT), None)
         if report is not None:
             view["report"] = report_rows(json.loads(storage().get_bytes(report.key)))
@@ -240,9 +243,20 @@ def _chapter_row(c: dict) -> rx.Component:
     )
 
 
+# Space: play/pause; ←/→: 15 s back/forward; only when not typing in a field.
+PLAYER_KEYS = """document.addEventListener('keydown', (e) => {
+  const a = document.getElementById('player');
+  if (!a || ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(e.target.tagName)) return;
+  if (e.key === ' ') { e.preventDefault(); a.paused ? a.play() : a.pause(); }
+  else if (e.key === 'ArrowLeft') { a.currentTime = Math.max(0, a.currentTime - 15); }
+  else if (e.key === 'ArrowRight') { a.currentTime += 15; }
+});"""
+
+
 def _player() -> rx.Component:
     seek = "document.getElementById('player').currentTime += {}"
     return rx.cond(BookState.player_src != "", rx.card(rx.vstack(
+        rx.script(PLAYER_KEYS),
         rx.text(BookState.player_title, weight="bold"),
         rx.el.audio(src=BookState.player_src, controls=True, id="player", preload="metadata", width="100%"),
         rx.hstack(
@@ -250,6 +264,7 @@ def _player() -> rx.Component:
             rx.button("+15 s", size="1", on_click=rx.call_script(seek.format(15))),
             rx.select(SPEEDS, default_value="1", size="1", on_change=lambda v: rx.call_script(
                 "document.getElementById('player').playbackRate = " + v)),
+            rx.text("Space play/pause · ← → 15 s", size="1", color_scheme="gray"),
             spacing="2",
         ),
         width="100%",

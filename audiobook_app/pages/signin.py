@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
-from audiobook_app.state.auth import AuthState
+from audiobook_app.state.auth import OAUTH_CALLBACK_ROUTE, AuthState, first_run, providers
 
 PRODUCT_NAME = "AudiobookPipeline"
 
 
-def _form(title: str, action, button: str, other_href: str, other_label: str) -> rx.Component:
+class ProvidersState(AuthState):
+    """The "Sign in with ..." buttons (configured OpenID providers)."""
+
+    providers: list[dict] = []
+
+    @rx.event
+    def load(self):
+        """on_load of /signin."""
+        self.providers = providers()
+
+
+class SignUpState(AuthState):
+    """Whether this is a fresh install (the first account becomes the admin)."""
+
+    first_run: bool = False
+
+    @rx.event
+    async def load(self):
+        """on_load of /signup."""
+        self.first_run = await asyncio.to_thread(first_run)
+
+
+def _form(title: str, action, button: str, other_href: str, other_label: str, note=None) -> rx.Component:
     return rx.center(
         rx.card(
             rx.form(
                 rx.vstack(
                     rx.heading(title, size="6"),
+                    *([note] if note is not None else []),
                     rx.input(name="email", type="email", placeholder="you@example.com", required=True, id="email",
                              width="100%"),
                     rx.input(name="password", type="password", placeholder="Password (10+ characters)",
@@ -34,13 +59,26 @@ def _form(title: str, action, button: str, other_href: str, other_label: str) ->
     )
 
 
-@rx.page(route="/signin", title=f"Sign in · {PRODUCT_NAME}")
+@rx.page(route="/signin", title=f"Sign in · {PRODUCT_NAME}", on_load=ProvidersState.load)
 def signin() -> rx.Component:
-    """Sign in with email and password."""
-    return _form("Sign in", AuthState.sign_in, "Sign in", "/signup", "No account yet? Sign up")
+    """Sign in with email and password, or with a configured OpenID provider."""
+    extra = rx.vstack(
+        rx.foreach(ProvidersState.providers, lambda p: rx.button(
+            p["label"], type="button", variant="outline", width="100%", on_click=AuthState.sign_in_with(p["name"]))),
+        rx.link("Forgot your password?", href="/forgot", size="2"), width="100%")
+    return _form("Sign in", AuthState.sign_in, "Sign in", "/signup", "No account yet? Sign up", extra)
 
 
-@rx.page(route="/signup", title=f"Sign up · {PRODUCT_NAME}")
+@rx.page(route=f"{OAUTH_CALLBACK_ROUTE}/[provider]", title=f"Signing in · {PRODUCT_NAME}",
+         on_load=AuthState.provider_callback)
+def provider_callback() -> rx.Component:
+    """Where a provider sends the browser back; on_load finishes the sign-in."""
+    return rx.center(rx.text("Signing you in…"), padding_y="4em")
+
+
+@rx.page(route="/signup", title=f"Sign up · {PRODUCT_NAME}", on_load=SignUpState.load)
 def signup() -> rx.Component:
-    """Create an account with email and password."""
-    return _form("Create your account", AuthState.sign_up, "Sign up", "/signin", "Have an account? Sign in")
+    """Create an account with email and password (on a fresh install: the admin account)."""
+    note = rx.cond(SignUpState.first_run, rx.callout(
+        "Welcome! This is a fresh install: the account you create now is the administrator.", id="first-run"))
+    return _form("Create your account", AuthState.sign_up, "Sign up", "/signin", "Have an account? Sign in", note)

@@ -12,14 +12,14 @@ import asyncio
 
 import reflex as rx
 
-from audiobook_app.accounts import sessions, users
+from audiobook_app.accounts import admin, oauth, sessions, users
 from audiobook_app.db.session import session_scope
 from audiobook_app.state.clients import settings
-from pipeline.errors import InputError
+from pipeline.errors import AudiobookError, InputError
 
 SESSION_COOKIE = "ab_session"
 COOKIE_MAX_AGE_S = 30 * 24 * 3600  # the server-side session's own expiry decides (settings.session_ttl_s)
-SIGN_IN_ROUTE, HOME_ROUTE = "/signin", "/"
+SIGN_IN_ROUTE, HOME_ROUTE, OAUTH_CALLBACK_ROUTE = "/signin", "/", "/auth/callback"
 
 
 def resolve(token: str) -> tuple[int, str] | None:
@@ -31,16 +31,60 @@ def resolve(token: str) -> tuple[int, str] | None:
         return (user.id, user.email) if user else None
 
 
-def open_session(email: str, password: str, *, new_account: bool) -> tuple[str, int, str]:
-    """Sign up (``new_account``) or sign in; return (session token, user id, email).
-    Raises the accounts' InputError subclasses with messages safe to show (blocking)."""
+def first_run() -> bool:
+    """True while no admin account exists: the next sign-up becomes the admin (blocking)."""
     with session_scope(settings().database_url) as session:
-        if new_account:
+        return not admin.admin_exists(session)
+
+
+def ensure_configured_admin() -> None:
+    """At start: the admin account from AUDIOBOOK_ADMIN_EMAIL/_PASSWORD, if set and none exists."""
+    with session_scope(settings().database_url) as session:
+        admin.ensure_first_admin(session, settings())
+
+
+def open_session(email: str, password: str, *, new_account: bool) -> tuple[str, int, str]:
+    """Sign up (``new_account``; the first account of a fresh install is the admin) or
+    sign in; return (session token, user id, email). Raises the accounts' InputError
+    subclasses with messages safe to show (blocking)."""
+    with session_scope(settings().database_url) as session:
+        if new_account and not admin.admin_exists(session):
+            user = admin.create_first_admin(session, settings(), email, password)
+        elif new_account:
             user = users.sign_up(session, settings(), email, password)
         else:
             user = users.sign_in(session, settings(), email, password)
         token = sessions.create_session(session, settings(), user)
         return token, user.id, user.email
+
+
+def providers() -> list[dict]:
+    """The configured OpenID providers as sign-in buttons: [{name, label}]."""
+    return [{"name": p.name, "label": f"Sign in with {p.display_name or p.name.capitalize()}"}
+            for p in settings().oauth_providers]
+
+
+def callback_uri(provider: str) -> str:
+    """The callback page registered at ``provider`` (public base URL + /auth/callback/<name>)."""
+    return f"{settings().public_base_url.rstrip('/')}{OAUTH_CALLBACK_ROUTE}/{provider}"
+
+
+def begin_provider_login(provider: str) -> tuple[str, str]:
+    """(the provider's authorization URL, the state to expect back) (blocking). Raises
+    NotFoundError for an unconfigured provider, OAuthProviderError when it is unreachable."""
+    with session_scope(settings().database_url) as session:
+        url, pending = oauth.authorization_url(session, settings(), settings().oauth_provider(provider),
+                                               callback_uri(provider))
+        return url, pending.state
+
+
+def finish_provider_login(provider: str, params: dict[str, str], expected_state: str) -> tuple[str, int, str]:
+    """Complete a provider sign-in from the callback's query; return (session token,
+    user id, email) (blocking). Raises the OAuth errors of :mod:`audiobook_app.accounts.oauth`."""
+    with session_scope(settings().database_url) as session:
+        user = oauth.complete_login(session, settings(), settings().oauth_provider(provider), callback_uri(provider),
+                                    params, expected_state=expected_state or None)
+        return sessions.create_session(session, settings(), user), user.id, user.email
 
 
 def close_session(token: str) -> None:
@@ -56,6 +100,7 @@ class AuthState(rx.State):
     user_id: int = 0
     email: str = ""
     auth_error: str = ""
+    _oauth_state: str = ""  # the provider sign-in this browser started (backend only)
 
     @rx.event
     async def require_user(self):
@@ -86,6 +131,31 @@ class AuthState(rx.State):
     async def sign_up(self, form: dict):
         """Sign-up form submit: {email, password}."""
         return await self._open(form, new_account=True)
+
+    @rx.event
+    async def sign_in_with(self, provider: str):
+        """A "Sign in with ..." button: off to the provider (the state kept server-side)."""
+        self.auth_error = ""
+        try:
+            url, self._oauth_state = await asyncio.to_thread(begin_provider_login, provider)
+        except AudiobookError as exc:
+            self.auth_error = str(exc)
+            return None
+        return rx.redirect(url)
+
+    @rx.event
+    async def provider_callback(self):
+        """on_load of /auth/callback/<provider>: finish the sign-in, then go home."""
+        params = dict(self.router.url.query_parameters)
+        provider = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            token, self.user_id, self.email = await asyncio.to_thread(
+                finish_provider_login, provider, params, self._oauth_state)
+        except AudiobookError as exc:
+            self.auth_error = str(exc)
+            return rx.redirect(SIGN_IN_ROUTE)
+        self.session_token, self._oauth_state = token, ""
+        return rx.redirect(HOME_ROUTE)
 
     @rx.event
     async def sign_out(self):

@@ -75,6 +75,14 @@ def test_upload_is_inspected_then_converts_the_chosen_chapter_under_its_new_titl
         assert files[0].purpose == "m4b"
         summaries = library.history(session, alice)
         assert [(s.book.id, s.job.id) for s in summaries] == [(book_id, job_id)]
+    [mail] = _outbox(platform)
+    assert "To: alice@example.com" in mail and "Subject: Your audiobook is ready: Lighthouse" in mail
+    assert f"/books/{book_id}" in mail
+
+
+def _outbox(platform: Platform) -> list[str]:
+    """The emails the workers wrote (the outbox mailer; workers run in platform.root)."""
+    return [p.read_text() for p in sorted((platform.root / "data" / "outbox").glob("*.eml"))]
 
 
 def test_a_manuscript_the_parser_rejects_gets_its_message(platform, lib):
@@ -88,6 +96,12 @@ def test_a_manuscript_the_parser_rejects_gets_its_message(platform, lib):
     assert book.status == "rejected" and "broken.epub" in book.error, book.error
     with pytest.raises(ChapterSelectionError, match="not ready"):
         library.start(conn, settings, alice, book_id, chosen=[1])
+    with session_scope(settings.database_url) as session:  # a job on it anyway (as the CLI could) fails
+        _, task = library.queue_job(session, settings, library.owned_book(session, alice, book_id), None,
+                                    library.PipelineConfig())
+    queue.enqueue(conn, settings, task)
+    [mail] = wait_for(lambda: _outbox(platform), 120, "the failure email")
+    assert "Subject: Your audiobook could not be made: broken" in mail and "broken.epub" in mail
     with pytest.raises(UploadRejectedError):
         library.add_pasted_text(conn, settings, storage, alice, "  \n ")
 

@@ -94,6 +94,7 @@ def _isolated_env(root: Path, port: int) -> dict[str, str]:
         "AUDIOBOOK_STORAGE_BACKEND": "local",
         "AUDIOBOOK_STORAGE_ROOT": str(root / "storage"),
         "AUDIOBOOK_WORK_DIR": str(root / "work"),
+        "AUDIOBOOK_MAIL_OUTBOX_DIR": str(root / "outbox"),
         "AUDIOBOOK_QUEUE_PREFIX": f"abweb-{uuid.uuid4().hex[:10]}",
         "AUDIOBOOK_WEB_PORT": str(port),
         "AUDIOBOOK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -129,12 +130,15 @@ def _stop(process: subprocess.Popen) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding the app's database, storage and outbox (``outbox/*.eml``)."""
+    return tmp_path_factory.mktemp("web_app")
+
+
+@pytest.fixture(scope="session")
+def web_app(web_root: Path) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of the app started by ``scripts/run.sh``."""
-    root = tmp_path_factory.mktemp("web_app")
-    port = free_port()
-    log_path = root / "run.log"
-    yield from _run_app(root, port, log_path)
+    yield from _run_app(web_root, free_port(), web_root / "run.log")
 
 
 def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
