@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -27,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from sqlmodel import Session
 
 from audiobook_app import library
 from audiobook_app.db.session import session_scope
@@ -66,28 +69,30 @@ class _Located:
     name: str
 
 
-def _locate_file(token: str | None, file_id: int) -> _Located | None:
+T = TypeVar("T")
+
+
+def _as_owner(token: str | None, find: Callable[[Session, int], T | None]) -> T | None:
+    """``find(session, user id)`` for the session cookie's user; None when signed out or
+    when ``find`` raises NotFoundError (another user's object reads as a missing one)."""
     found = resolve(token or "")
     if found is None:
         return None
     with session_scope(get_settings().database_url) as session:
         try:
-            row = library.owned_file(session, found[0], file_id)
+            return find(session, found[0])
         except NotFoundError:
             return None
-        return _Located(row.key, row.mime, row.key.rsplit("/", 1)[-1])
 
 
-def _locate_cover(token: str | None, book_id: int) -> _Located | None:
-    found = resolve(token or "")
-    if found is None:
-        return None
-    with session_scope(get_settings().database_url) as session:
-        try:
-            book = library.owned_book(session, found[0], book_id)
-        except NotFoundError:
-            return None
-        return _Located(book.cover_key, "image/jpeg", "cover") if book.cover_key else None
+def _file(session: Session, user_id: int, file_id: int) -> _Located:
+    row = library.owned_file(session, user_id, file_id)
+    return _Located(row.key, row.mime, row.key.rsplit("/", 1)[-1])
+
+
+def _cover(session: Session, user_id: int, book_id: int) -> _Located | None:
+    book = library.owned_book(session, user_id, book_id)
+    return _Located(book.cover_key, "image/jpeg", "cover") if book.cover_key else None
 
 
 def _respond(located: _Located | None, download: bool) -> Response:
@@ -107,37 +112,39 @@ def _respond(located: _Located | None, download: bool) -> Response:
 
 async def serve_file(request: Request) -> Response:
     """``GET /files/{file_id}`` (see the module docstring)."""
-    located = await run_in_threadpool(_locate_file, request.cookies.get(SESSION_COOKIE),
-                                      request.path_params["file_id"])
+    file_id = request.path_params["file_id"]
+    located = await run_in_threadpool(_as_owner, request.cookies.get(SESSION_COOKIE),
+                                      lambda session, user_id: _file(session, user_id, file_id))
     return _respond(located, request.query_params.get("download") == "1")
 
 
 async def serve_cover(request: Request) -> Response:
     """``GET /covers/{book_id}`` (see the module docstring)."""
-    located = await run_in_threadpool(_locate_cover, request.cookies.get(SESSION_COOKIE),
-                                      request.path_params["book_id"])
+    book_id = request.path_params["book_id"]
+    located = await run_in_threadpool(_as_owner, request.cookies.get(SESSION_COOKIE),
+                                      lambda session, user_id: _cover(session, user_id, book_id))
     return _respond(located, False)
 
 
+def _chapter_files(session: Session, user_id: int, job_id: str) -> tuple[list[str], str]:
+    job = library.owned_job(session, user_id, job_id)
+    files = [f.key for f in library.job_files(session, user_id, job_id) if f.purpose in CHAPTER_PURPOSES]
+    return files, library.owned_book(session, user_id, job.book_id).title
+
+
 def _chapters_zip(token: str | None, job_id: str) -> tuple[Path, str] | None:
-    found = resolve(token or "")
+    found = _as_owner(token, lambda session, user_id: _chapter_files(session, user_id, job_id))
     if found is None:
         return None
-    with session_scope(get_settings().database_url) as session:
-        try:
-            job = library.owned_job(session, found[0], job_id)
-            files = [f for f in library.job_files(session, found[0], job_id) if f.purpose in CHAPTER_PURPOSES]
-            book = library.owned_book(session, found[0], job.book_id)
-        except NotFoundError:
-            return None
+    files, title = found
     if not files:
         return None
     handle, name = tempfile.mkstemp(suffix=".zip")
     os.close(handle)
     with zipfile.ZipFile(name, "w", zipfile.ZIP_STORED) as archive:
-        for f in files:
-            archive.writestr(f.key.rsplit("/", 1)[-1], storage().get_bytes(f.key))
-    return Path(name), f"{slugify(book.title)}-chapters.zip"
+        for key in files:
+            archive.writestr(key.rsplit("/", 1)[-1], storage().get_bytes(key))
+    return Path(name), f"{slugify(title)}-chapters.zip"
 
 
 async def serve_chapters_zip(request: Request) -> Response:

@@ -265,6 +265,9 @@ class Measurement:
     tail_tone_s: float
 
 
+NF_WINDOW_FRAMES = 10  # noise floor: the quietest 500 ms (10 x 50 ms frames)
+
+
 class ChapterMeter:
     """Accumulates every :class:`Measurement` field from mono float blocks at ``rate_hz``."""
 
@@ -274,7 +277,7 @@ class ChapterMeter:
         self._tp = TruePeakMeter()
         self._lufs = LoudnessMeter(rate_hz)
         self._nf_frames = FrameLevels(int(round(0.05 * rate_hz)))  # 50 ms steps
-        self._nf_window: deque[float] = deque(maxlen=10)  # 10 x 50 ms = 500 ms
+        self._nf_tail = np.zeros(0)  # the last NF_WINDOW_FRAMES - 1 frames' mean squares
         self._nf_min = np.inf
         self._tone_frames = FrameLevels(int(round(0.01 * rate_hz)))  # 10 ms frames
         self._tone_total = 0
@@ -289,11 +292,19 @@ class ChapterMeter:
         self._sumsq += float(np.dot(x64, x64))
         self._tp.push(x)
         self._lufs.push(x)
-        for ms in self._nf_frames.push(x):
-            self._nf_window.append(float(ms))
-            if len(self._nf_window) == self._nf_window.maxlen:
-                self._nf_min = min(self._nf_min, sum(self._nf_window) / len(self._nf_window))
+        self._noise_floor(self._nf_frames.push(x))
         self._tone(self._tone_frames.push(x))
+
+    def _noise_floor(self, frame_ms: np.ndarray) -> None:
+        """Quietest mean square over any NF_WINDOW_FRAMES consecutive 50 ms frames (500 ms)."""
+        if not len(frame_ms):
+            return
+        w = np.concatenate((self._nf_tail, frame_ms))
+        if len(w) >= NF_WINDOW_FRAMES:
+            c = np.concatenate(([0.0], np.cumsum(w)))
+            self._nf_min = min(self._nf_min, float((c[NF_WINDOW_FRAMES:] - c[:-NF_WINDOW_FRAMES]).min()
+                                                   / NF_WINDOW_FRAMES))
+        self._nf_tail = w[max(0, len(w) - (NF_WINDOW_FRAMES - 1)):]
 
     def _tone(self, frame_ms: np.ndarray) -> None:
         loud = np.flatnonzero(frame_ms >= self._threshold_ms)

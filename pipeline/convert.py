@@ -153,6 +153,20 @@ def _shutdown(workers: ProcessPoolExecutor | None) -> None:
         workers.shutdown(cancel_futures=True)
 
 
+# Niceness of the assembly thread (and the encoder threads it starts, which inherit it):
+# on a machine whose cores synthesis keeps busy, assembly then mostly runs in the gaps
+# and after synthesis, instead of slowing every synthesis process down.
+ASSEMBLY_NICE = 10
+
+
+def _lower_thread_priority(nice: int) -> None:
+    """Set the calling thread's niceness to ``nice`` (Linux: per thread); no-op elsewhere."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):
+        pass
+
+
 class _ChapterFinisher:
     """Assembles (and validates) chapters on a thread, in order, as soon as every segment
     of the next chapter is in the store, while synthesis goes on in its processes.
@@ -205,6 +219,7 @@ class _ChapterFinisher:
                 self._changed.notify_all()
 
     def _run(self) -> None:
+        _lower_thread_priority(ASSEMBLY_NICE)  # synthesis first; assembly takes the idle CPU
         for i, plan in enumerate(self._plans):
             with self._changed:
                 self._changed.wait_for(lambda: self._ready > i or self._stop)

@@ -14,7 +14,7 @@ import json
 
 import reflex as rx
 
-from audiobook_app import library
+from audiobook_app import PRODUCT_NAME, library
 from audiobook_app.db.models import BookStatus, FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events
@@ -38,6 +38,7 @@ def book_view(user_id: int, book_id: int) -> dict:
         view = {"title": book.title or book.source_filename, "author": book.author or "", "status": str(book.status),
                 "error": book.error or "", "words": book.words, "minutes": round(book.estimated_duration_s / 60, 1),
                 "has_cover": bool(book.cover_key), "job_id": job.id if job else "", "report": [], "downloads": [],
+                "playback": dict(book.playback or {}),
                 "chapters": [{**c, "chosen": c["index"] in chosen, "status": "", "file_id": 0} for c in book.chapters]}
         if job is None:
             return view
@@ -50,7 +51,7 @@ def book_view(user_id: int, book_id: int) -> dict:
                 c["status"], c["file_id"], c["title"] = str(row.status), file_of.get(row.audio_key or "", 0), row.title
         view["downloads"] = [{"label": f.key.rsplit("/", 1)[-1], "href": f"/files/{f.id}?download=1",
                               "purpose": str(f.purpose)} for f in files if f.purpose != FilePurpose.REPORT]
-        if job.status == "completed" and sum(d["purpose"] != "m4b" for d in view["downloads"]) > 1:
+        if job.status == "completed" and any(d["purpose"] != "m4b" for d in view["downloads"]):
             view["downloads"].insert(1, {"label": "All chapters (ZIP)", "href": f"/jobs/{job.id}/chapters.zip",
                                          "purpose": "zip"})
         report = next((f for f in files if f.purpose == FilePurpose.REPORT), None)
@@ -97,6 +98,8 @@ class BookState(AuthState):
     report: list[dict] = []
     player_src: str = ""
     player_title: str = ""
+    player_index: int = 0
+    resume_s: float = 0.0  # where the player starts the loaded chapter (the saved position)
     action_error: str = ""
     _watching: str = ""  # the job a watch_job loop follows (backend only)
 
@@ -117,6 +120,12 @@ class BookState(AuthState):
                      "downloads", "report"):
             setattr(self, name, view[name])
         self.chapters = view["chapters"]
+        saved = view["playback"]
+        if not self.player_src and saved:  # reopen the player where this author left the book
+            chapter = next((c for c in self.chapters if c["index"] == saved.get("chapter_index") and c["file_id"]), None)
+            if chapter is not None:
+                self.player_src, self.player_title = f"/files/{chapter['file_id']}", chapter["title"]
+                self.player_index, self.resume_s = chapter["index"], float(saved.get("position_s", 0.0))
         return True
 
     @rx.event
@@ -198,9 +207,17 @@ class BookState(AuthState):
             await asyncio.to_thread(library.cancel, redis_conn(), settings(), self.user_id, self.job_id)
 
     @rx.event
-    def play(self, file_id: int, title: str):
-        """Load a finished chapter into the player."""
-        self.player_src, self.player_title = f"/files/{file_id}", title
+    def play(self, file_id: int, title: str, index: int):
+        """Load a finished chapter into the player (from the start)."""
+        self.player_src, self.player_title, self.player_index, self.resume_s = f"/files/{file_id}", title, index, 0.0
+
+    @rx.event
+    async def save_position(self, position_s: float):
+        """Remember the player's place (called when playback pauses)."""
+        if self.player_index and position_s is not None:
+            self.resume_s = float(position_s)
+            await asyncio.to_thread(library.save_playback, settings(), self.user_id, self._id(), self.player_index,
+                                    float(position_s))
 
     @rx.event(background=True)
     async def watch_job(self):
@@ -239,24 +256,41 @@ def _chapter_row(c: dict) -> rx.Component:
         rx.table.cell(rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))),
         rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
         rx.table.cell(rx.cond(c["file_id"] != 0, rx.button(
-            "Play", size="1", id=f"chapter-{c['index']}-play", on_click=BookState.play(c["file_id"], c["title"])))),
+            "Play", size="1", id=f"chapter-{c['index']}-play",
+            on_click=BookState.play(c["file_id"], c["title"], c["index"])))),
     )
 
 
-# Space: play/pause; ←/→: 15 s back/forward; only when not typing in a field.
-PLAYER_KEYS = """document.addEventListener('keydown', (e) => {
-  const a = document.getElementById('player');
-  if (!a || ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(e.target.tagName)) return;
-  if (e.key === ' ') { e.preventDefault(); a.paused ? a.play() : a.pause(); }
-  else if (e.key === 'ArrowLeft') { a.currentTime = Math.max(0, a.currentTime - 15); }
-  else if (e.key === 'ArrowRight') { a.currentTime += 15; }
-});"""
+# Space: play/pause; ←/→: 15 s back/forward (not while typing in a field). On pause the
+# hidden #save-position button sends the position to the server; on load the player
+# seeks to #resume-at. Media events do not bubble: the listeners capture them.
+PLAYER_SCRIPT = """if (!window.__abPlayer) {
+  window.__abPlayer = true;
+  document.addEventListener('keydown', (e) => {
+    const a = document.getElementById('player');
+    if (!a || ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(e.target.tagName)) return;
+    if (e.key === ' ') { e.preventDefault(); a.paused ? a.play() : a.pause(); }
+    else if (e.key === 'ArrowLeft') { a.currentTime = Math.max(0, a.currentTime - 15); }
+    else if (e.key === 'ArrowRight') { a.currentTime += 15; }
+  });
+  document.addEventListener('pause', (e) => {
+    if (e.target.id === 'player') document.getElementById('save-position').click();
+  }, true);
+  document.addEventListener('loadedmetadata', (e) => {
+    if (e.target.id !== 'player') return;
+    const at = parseFloat(document.getElementById('resume-at').textContent || '0');
+    if (at > 0 && at < e.target.duration) e.target.currentTime = at;
+  }, true);
+}"""
 
 
 def _player() -> rx.Component:
     seek = "document.getElementById('player').currentTime += {}"
     return rx.cond(BookState.player_src != "", rx.card(rx.vstack(
-        rx.script(PLAYER_KEYS),
+        rx.script(PLAYER_SCRIPT),
+        rx.el.span(BookState.resume_s, id="resume-at", hidden=True),
+        rx.el.button(id="save-position", hidden=True, on_click=rx.call_script(
+            "document.getElementById('player').currentTime", callback=BookState.save_position)),
         rx.text(BookState.player_title, weight="bold"),
         rx.el.audio(src=BookState.player_src, controls=True, id="player", preload="metadata", width="100%"),
         rx.hstack(
@@ -338,7 +372,8 @@ def _book() -> rx.Component:
     )
 
 
-@rx.page(route="/books/[book_id]", title="Book · AudiobookPipeline", on_load=[AuthState.require_user, BookState.load])
+@rx.page(route="/books/[book_id]", title=f"Book · {PRODUCT_NAME}",
+         on_load=[AuthState.require_user, BookState.load])
 def book() -> rx.Component:
     """A book's page (the author's own books only)."""
     return rx.container(rx.vstack(

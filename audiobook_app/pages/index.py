@@ -6,13 +6,13 @@ import asyncio
 
 import reflex as rx
 
+from audiobook_app import PRODUCT_NAME
 from audiobook_app import library
 from audiobook_app.db.session import session_scope
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
 from pipeline.errors import InputError
 
-PRODUCT_NAME = "AudiobookPipeline"
 UPLOAD_ID = "manuscript"
 ACCEPT = {"application/epub+zip": [".epub"], "application/pdf": [".pdf"], "text/plain": [".txt"],
           "text/markdown": [".md", ".markdown"],

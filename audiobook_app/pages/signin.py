@@ -6,9 +6,10 @@ import asyncio
 
 import reflex as rx
 
+from audiobook_app import PRODUCT_NAME
+from audiobook_app.routes import HEALTH_PATH
 from audiobook_app.state.auth import OAUTH_CALLBACK_ROUTE, AuthState, first_run, providers
 
-PRODUCT_NAME = "AudiobookPipeline"
 
 
 class ProvidersState(AuthState):
@@ -34,7 +35,9 @@ class SignUpState(AuthState):
 
 
 def _form(title: str, action, button: str, other_href: str, other_label: str, note=None) -> rx.Component:
-    return rx.center(
+    return rx.center(rx.vstack(
+        rx.heading(PRODUCT_NAME, size="7", id="product-name"),
+        rx.text("Manuscripts in, mastered chaptered audiobooks out."),
         rx.card(
             rx.form(
                 rx.vstack(
@@ -55,8 +58,10 @@ def _form(title: str, action, button: str, other_href: str, other_label: str, no
             ),
             width="min(420px, 92vw)",
         ),
-        padding_y="4em",
-    )
+        # A document load, not client-side routing: /health is an API route, not a page.
+        rx.link("Platform health", href=HEALTH_PATH, reload_document=True, id="health-link", size="1"),
+        align="center", spacing="4",
+    ), padding_y="3em")
 
 
 @rx.page(route="/signin", title=f"Sign in · {PRODUCT_NAME}", on_load=ProvidersState.load)

@@ -10,8 +10,11 @@ MutationObserver stamps each change of the event's timestamp; same machine clock
 
 from __future__ import annotations
 
+import io
+import re
 import time
 import uuid
+import zipfile
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -85,6 +88,15 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     delays = page.evaluate("window.__delays")
     assert delays, "no progress event reached the page"
 
+    page.evaluate("() => { const a = document.getElementById('player'); a.currentTime = 12; a.pause(); }")
+    expect(page.locator("#resume-at")).to_have_text(re.compile(r"^1[12](\.\d+)?$"))  # saved on pause
+    time.sleep(0.5)  # the save runs in a thread after the state update
+    page.reload()
+    position = page.wait_for_function(  # the player reopens where the author paused
+        "() => { const a = document.getElementById('player'); return a && a.readyState > 0 ? a.currentTime : null }"
+    ).json_value()
+    assert 11 <= position <= 13, position
+
     m4b_href = page.locator(".download-m4b").first.get_attribute("href")
     with page.expect_download() as info:
         page.click(".download-m4b")
@@ -93,6 +105,9 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     assert whole.status == 200 and whole.headers["content-type"] == "audio/mp4" and len(whole.body()) > 100_000
     part = page.request.get(web_app + m4b_href, headers={"Range": "bytes=0-99"})
     assert part.status == 206 and len(part.body()) == 100
+    zip_href = page.locator(".download-zip").get_attribute("href")
+    archive = zipfile.ZipFile(io.BytesIO(page.request.get(web_app + zip_href).body()))
+    assert archive.namelist() == ["04 - IV. Death by Water.mp3"]
 
     other = browser.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
     try:
@@ -103,6 +118,7 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
         expect(intruder.locator("#book-title")).to_have_count(0)
         screenshot(intruder, "6-second-author-refused")
         assert intruder.request.get(web_app + m4b_href).status == 404
+        assert intruder.request.get(web_app + zip_href).status == 404
     finally:
         other.close()
     assert page.request.get(web_app + m4b_href).status == 200  # still the owner's

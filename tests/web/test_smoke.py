@@ -1,12 +1,13 @@
-"""Smoke test of the web app in a real browser: the home page renders with its state, its
-link leads to /health, and /health reports every required part healthy as JSON."""
+"""Smoke test of the web app in a real browser: a signed-out visitor lands on the sign-in
+page (rendered with its state), its link leads to /health, and /health reports every
+required part healthy as JSON."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from audiobook_app.pages.index import PRODUCT_NAME
+from audiobook_app import PRODUCT_NAME
 
 pytestmark = pytest.mark.web
 
@@ -15,11 +16,10 @@ REQUIRED_CHECKS = {"database", "redis", "storage", "tts:piper", "workers"}
 
 def test_home_page_and_health(web_app: str, page: Page, screenshot) -> None:
     page.goto(web_app)
-    # The heading's text comes from IndexState: it shows once the page's state arrived
-    # over the websocket.
+    page.wait_for_url("**/signin")  # the dashboard's on_load found no session
     expect(page.locator("#product-name")).to_have_text(PRODUCT_NAME)
-    expect(page).to_have_title(PRODUCT_NAME)
-    shot = screenshot(page, "home")
+    expect(page).to_have_title(f"Sign in · {PRODUCT_NAME}")
+    shot = screenshot(page, "signin")
     assert shot.stat().st_size > 10_000
 
     response = page.request.get(f"{web_app}/health")
