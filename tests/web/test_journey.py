@@ -88,7 +88,9 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     delays = page.evaluate("window.__delays")
     assert delays, "no progress event reached the page"
 
-    page.evaluate("() => { const a = document.getElementById('player'); a.currentTime = 12; a.pause(); }")
+    page.evaluate("""async () => {  // listen a moment (muted: headless autoplay), jump to 12 s, pause
+        const a = document.getElementById('player'); a.muted = true; await a.play(); a.currentTime = 12; a.pause();
+    }""")
     expect(page.locator("#resume-at")).to_have_text(re.compile(r"^1[12](\.\d+)?$"))  # saved on pause
     time.sleep(0.5)  # the save runs in a thread after the state update
     page.reload()
