@@ -21,6 +21,7 @@ from audiobook_app.jobs import events
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
+from audiobook_app.voices import BUILTIN_VOICES, voice_choice
 from pipeline.config import PipelineConfig, VoiceConfig
 from pipeline.errors import InputError, NotFoundError
 
@@ -87,6 +88,7 @@ class BookState(AuthState):
     preview_title: str = ""
     preview_text: str = ""
     speed: str = "1"
+    narrator: str = BUILTIN_VOICES[0].id
     job_id: str = ""
     job_status: str = ""
     stage: str = ""
@@ -166,6 +168,21 @@ class BookState(AuthState):
         self.chapters = [{**c, "title": title} if c["index"] == index else c for c in self.chapters]
 
     @rx.event
+    def set_narrator(self, label: str):
+        """Pick the narrator by its label in the voice library."""
+        self.narrator = next((v.id for v in BUILTIN_VOICES if v.label == label), self.narrator)
+
+    @rx.var
+    def narrator_label(self) -> str:
+        """The chosen narrator's label."""
+        return voice_choice(self.narrator).label
+
+    @rx.var
+    def narrator_sample(self) -> str:
+        """URL of the chosen narrator's sample line."""
+        return voice_choice(self.narrator).sample_url
+
+    @rx.event
     def set_speed(self, speed: str):
         """Narration speed for the next Start (1 = the voice's own pace)."""
         self.speed = speed
@@ -189,7 +206,9 @@ class BookState(AuthState):
         self.action_error = ""
         chosen = [c["index"] for c in self.chapters if c["chosen"]]
         titles = {c["index"]: c["title"] for c in self.chapters}
-        config = PipelineConfig(voice=VoiceConfig(length_scale=round(1 / float(self.speed), 3)))
+        voice = voice_choice(self.narrator)
+        config = PipelineConfig(voice=VoiceConfig(engine=voice.engine, narrator=voice.id,
+                                                  length_scale=round(1 / float(self.speed), 3)))
         user_id, book_id = self.user_id, self._id()
         try:
             self.job_id = await asyncio.to_thread(library.start, redis_conn(), settings(), user_id, book_id,
@@ -358,7 +377,13 @@ def _book() -> rx.Component:
                       rx.button("All", size="1", variant="soft", on_click=BookState.set_all(True)),
                       rx.button("None", size="1", variant="soft", on_click=BookState.set_all(False), id="untick-all")),
             rx.table.root(rx.table.body(rx.foreach(BookState.chapters, _chapter_row)), width="100%", id="chapters"),
-            rx.hstack(rx.text("Narrator: Piper en_US-joe-medium"), rx.text("Speed"),
+            rx.hstack(rx.text("Narrator"),
+                      rx.select([v.label for v in BUILTIN_VOICES], value=BookState.narrator_label,
+                                on_change=BookState.set_narrator, size="1"),
+                      rx.el.audio(src=BookState.narrator_sample, controls=True, preload="none", id="voice-sample",
+                                  style={"height": "32px"}),
+                      align="center", spacing="3", wrap="wrap"),
+            rx.hstack(rx.text("Speed"),
                       rx.select(SPEEDS, value=BookState.speed, on_change=BookState.set_speed, size="1"),
                       rx.button("Start", on_click=BookState.start, id="start"), align="center", spacing="3"),
             rx.cond(BookState.action_error != "", rx.callout(BookState.action_error, color_scheme="red")),

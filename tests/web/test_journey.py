@@ -61,6 +61,8 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     expect(page.locator("#chapters tr")).to_have_count(6)
     screenshot(page, "3-book-parsed")
 
+    sample = page.request.get(web_app + page.locator("#voice-sample").get_attribute("src"))
+    assert sample.status == 200 and len(sample.body()) > 10_000  # the narrator's sample line plays
     page.click("#untick-all")
     page.click(f"#chapter-{CHAPTER}-chosen")
     started = time.monotonic()
