@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,18 +19,16 @@ from pathlib import Path
 
 from pipeline.analyze import analyze
 from pipeline.annotate import annotate_chapter
-from pipeline.assemble import AssembledBook, BookAssembler, assemble_book
+from pipeline.assemble import AssembledBook, assemble_book
 from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.errors import ChapterSelectionError
-from pipeline.generate import GenerationStats, SegmentCallback, generate, pending_segments, start_workers
+from pipeline.generate import GenerationStats, generate, pending_segments, start_workers
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
 from pipeline.store import SegmentStore
 from pipeline.tts import engine_settings
-from pipeline.validate import (
-    CHAPTER_FILE_PREFERENCE, ChapterReport, ValidationReport, validate_book, validate_chapter,
-)
+from pipeline.validate import ValidationReport, validate_book
 
 STAGES = ("parse", "analyze", "annotate", "segment", "generate", "assemble", "validate")
 
@@ -115,11 +112,12 @@ def convert(
     """Convert the manuscript at ``source`` into ``out_dir``.
 
     ``chapters`` is a selection such as ``"1-3,5"`` (1-based, as ``inspect`` lists them).
-    Each chapter is assembled and validated as soon as its last segment is stored, on a
-    thread beside the synthesis processes, so after synthesis only the last chapters,
-    the M4B's index and its check remain. Raises :class:`pipeline.errors.InputError`
-    subclasses for bad input and other :class:`pipeline.errors.AudiobookError`
-    subclasses for engine/encoder failures.
+    Assembly starts when synthesis has finished. Assembling each chapter on a thread
+    beside synthesis was measured and dropped: on 2 cores that synthesis keeps busy it
+    slowed synthesis by more than it saved (Alice: throughput 0.743x and, at nice 10,
+    0.688x raw Piper, against 0.784x for this order, same machine, same hour). Raises
+    :class:`pipeline.errors.InputError` subclasses for bad input and other
+    :class:`pipeline.errors.AudiobookError` subclasses for engine/encoder failures.
     """
     started = time.monotonic()
     emit = on_progress or (lambda _event: None)
@@ -130,134 +128,14 @@ def convert(
     try:
         analysis, plans = plan_book(book, config, emit)
         store = SegmentStore(out_dir / WORK_DIR / "segments")
-        assembler = BookAssembler(plans, book.metadata, book.cover, out_dir, config, narrator=narrator_credit(config))
-        with _ChapterFinisher(plans, store, assembler, config) as finisher:
-            stats = _generate(plans, store, config, jobs, workers, emit, finisher.segment_stored)
-            workers = _shutdown(workers)
-            generated = time.monotonic()
-            outputs, chapter_reports = finisher.finish(emit)
+        stats = _generate(plans, store, config, jobs, workers, emit)
     finally:
-        _shutdown(workers)
-    assembled = time.monotonic()
-    emit(ProgressEvent("validate", 0, 1))
-    report = validate_book(outputs, plans, config, chapter_reports)
-    timings = {"generate_s": round(stats.wall_s, 2), "assemble_after_generate_s": round(assembled - generated, 2),
-               "validate_after_assemble_s": round(time.monotonic() - assembled, 2)}
-    report_path = write_report(out_dir / "report.json", analysis, stats, report, timings)
-    emit(ProgressEvent("validate", 1, 1))
+        if workers is not None:
+            workers.shutdown(cancel_futures=True)
+    outputs, report, report_path = finish_book(
+        plans, store, book.metadata, book.cover, out_dir, config, analysis, stats, emit
+    )
     return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
-
-
-def _shutdown(workers: ProcessPoolExecutor | None) -> None:
-    if workers is not None:
-        workers.shutdown(cancel_futures=True)
-
-
-# Niceness of the assembly thread (and the encoder threads it starts, which inherit it):
-# on a machine whose cores synthesis keeps busy, assembly then mostly runs in the gaps
-# and after synthesis, instead of slowing every synthesis process down.
-ASSEMBLY_NICE = 10
-
-
-def _lower_thread_priority(nice: int) -> None:
-    """Set the calling thread's niceness to ``nice`` (Linux: per thread); no-op elsewhere."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):
-        pass
-
-
-class _ChapterFinisher:
-    """Assembles (and validates) chapters on a thread, in order, as soon as every segment
-    of the next chapter is in the store, while synthesis goes on in its processes.
-
-    :meth:`segment_stored` is called by the generating thread after each stored segment;
-    it re-raises an assembly error there, which stops generation. :meth:`finish` waits for
-    the last chapter and closes the book. Leaving the ``with`` block early stops the
-    thread after its current chapter and aborts the unfinished files.
-    """
-
-    def __init__(self, plans: Sequence[ChapterPlan], store: SegmentStore, assembler: BookAssembler,
-                 config: PipelineConfig):
-        self._plans, self._store, self._assembler, self._config = plans, store, assembler, config
-        stored = store.stored_ids()
-        self._waiting = [{s.id for s in p.segments} - stored for p in plans]  # ids not yet stored, per chapter
-        self._ready = 0  # chapters whose segments are all stored (a prefix of plans)
-        self._reports: list[ChapterReport] = []
-        self._error: BaseException | None = None
-        self._stop = False
-        self._changed = threading.Condition()
-        self._advance()
-        self._thread = threading.Thread(target=self._run, name="assemble", daemon=True)
-
-    def __enter__(self) -> "_ChapterFinisher":
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            with self._changed:
-                self._stop = True
-                self._changed.notify_all()
-            self._thread.join()
-            self._assembler.abort()
-
-    def _advance(self) -> None:
-        while self._ready < len(self._plans) and not self._waiting[self._ready]:
-            self._ready += 1
-
-    def segment_stored(self, seg: Segment, _duration_s: float = 0.0) -> None:
-        """Note that ``seg`` is stored; wake the assembler when the next chapter is complete."""
-        with self._changed:
-            if self._error is not None:
-                raise self._error
-            for waiting in self._waiting[self._ready:]:
-                waiting.discard(seg.id)
-            before = self._ready
-            self._advance()
-            if self._ready != before:
-                self._changed.notify_all()
-
-    def _run(self) -> None:
-        _lower_thread_priority(ASSEMBLY_NICE)  # synthesis first; assembly takes the idle CPU
-        for i, plan in enumerate(self._plans):
-            with self._changed:
-                self._changed.wait_for(lambda: self._ready > i or self._stop)
-                if self._stop:
-                    return
-            try:
-                files = self._assembler.add_next(self._store)
-                fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in files), None)
-                report = validate_chapter(files[fmt], plan, self._config) if fmt else None
-            except BaseException as exc:  # noqa: BLE001 - handed to the generating thread
-                with self._changed:
-                    self._error = exc
-                    self._changed.notify_all()
-                return
-            with self._changed:
-                if report is not None:
-                    self._reports.append(report)
-                self._changed.notify_all()
-
-    def finish(self, emit: ProgressCallback) -> tuple[AssembledBook, list[ChapterReport]]:
-        """Wait for every chapter (emitting "assemble" progress), then close the M4B.
-        Returns the book and the chapter reports made so far. Raises the assembly error."""
-        total = len(self._plans)
-        with self._changed:
-            self._ready = total  # generation is over: every segment is stored
-            self._changed.notify_all()
-        while True:
-            done = self._assembler.done
-            emit(ProgressEvent("assemble", done, total, "chapters"))
-            with self._changed:
-                self._changed.wait_for(lambda: self._assembler.done != done or self._error or not self._thread.is_alive(),
-                                       timeout=1.0)
-                if self._error is not None:
-                    raise self._error
-            if not self._thread.is_alive() and self._assembler.done == total:
-                break
-        self._thread.join()
-        return self._assembler.close(), list(self._reports)
 
 
 def plan_book(
@@ -334,16 +212,13 @@ def _generate(
     jobs: int,
     workers: ProcessPoolExecutor | None,
     emit: ProgressCallback,
-    stored: SegmentCallback | None = None,
 ) -> GenerationStats:
     segments = [seg for plan in plans for seg in plan.segments]
     total_chars = sum(len(s.text) for s in pending_segments(segments, store))
     done = 0
 
-    def on_segment(seg: Segment, duration_s: float) -> None:
+    def on_segment(seg: Segment, _duration_s: float) -> None:
         nonlocal done
-        if stored:
-            stored(seg, duration_s)
         done += len(seg.text)
         emit(ProgressEvent("generate", done, total_chars, "chars", f"chapter {seg.chapter_index}"))
 
@@ -354,9 +229,8 @@ def _generate(
 def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport,
                  timings: dict[str, float] | None = None) -> Path:
     """Write ``report.json`` atomically: the validation report plus book and
-    generation summaries (segments synthesized vs reused, real-time factor) and
-    ``timings``: wall seconds per stage, named by the caller (``convert`` reports only
-    the assembly and validation left after synthesis, since the rest overlaps it)."""
+    generation summaries (segments synthesized vs reused, real-time factor) and the
+    wall seconds of the generate, assemble and validate stages."""
     data = report.to_dict()
     data["book"] = {
         "title": analysis.title,
