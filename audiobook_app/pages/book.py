@@ -92,6 +92,7 @@ class BookState(AuthState):
     job_id: str = ""
     job_status: str = ""
     stage: str = ""
+    chapter_label: str = ""  # the chapter being synthesized ("chapter 3")
     percent: int = 0
     eta: str = ""
     job_message: str = ""
@@ -255,6 +256,7 @@ class BookState(AuthState):
                         return
                     self.job_status, self.stage, self.percent = event.status, event.stage, round(100 * event.progress)
                     self.eta = f"{event.eta_s / 60:.1f} min left" if event.eta_s else ""
+                    self.chapter_label = f"chapter {event.chapter_index}" if event.chapter_index else ""
                     self.job_message, self.event_ts = event.message or "", event.ts
                     if (event.chapter_index, event.segments_done, event.is_final) != last_chapter_status:
                         last_chapter_status = (event.chapter_index, event.segments_done, event.is_final)
@@ -265,12 +267,17 @@ class BookState(AuthState):
                     self._watching = ""
 
 
+def _scrolls(table: rx.Component) -> rx.Component:
+    """A wide table that scrolls sideways on a phone instead of squeezing its columns."""
+    return rx.box(table, overflow_x="auto", width="100%")
+
+
 def _chapter_row(c: dict) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.checkbox(checked=c["chosen"], on_change=lambda _v: BookState.toggle_chapter(c["index"]),
                                   id=f"chapter-{c['index']}-chosen")),
         rx.table.cell(rx.input(value=c["title"], on_change=lambda t: BookState.rename_chapter(c["index"], t),
-                               size="1")),
+                               size="1", min_width="12em")),
         rx.table.cell(c["words"]),
         rx.table.cell(rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))),
         rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
@@ -327,6 +334,7 @@ def _player() -> rx.Component:
 def _progress() -> rx.Component:
     return rx.cond(BookState.job_id != "", rx.vstack(
         rx.hstack(rx.badge(BookState.job_status, id="job-status"), rx.text(BookState.stage, id="job-stage"),
+                  rx.text(BookState.chapter_label, id="job-chapter"),
                   rx.text(BookState.percent.to_string() + " %", id="job-percent"), rx.text(BookState.eta),
                   rx.spacer(),
                   rx.cond((BookState.job_status == "queued") | (BookState.job_status == "processing"),
@@ -352,11 +360,11 @@ def _report() -> rx.Component:
     head = ("Chapter", "RMS (−23..−18 dB)", "True peak (≤ −3 dBTP)", "Noise floor (≤ −60 dB)", "Duration", "ACX")
     return rx.cond(BookState.report.length() > 0, rx.vstack(
         rx.heading("Validation report", size="3"),
-        rx.table.root(
+        _scrolls(rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
             rx.table.body(rx.foreach(BookState.report, lambda r: rx.table.row(
                 *[rx.table.cell(r[k]) for k in ("chapter", "rms", "peak", "noise", "duration", "result")]))),
-            id="report", width="100%"),
+            id="report", width="100%")),
         width="100%",
     ))
 
@@ -376,7 +384,8 @@ def _book() -> rx.Component:
             rx.hstack(rx.heading("Chapters", size="4"), rx.spacer(),
                       rx.button("All", size="1", variant="soft", on_click=BookState.set_all(True)),
                       rx.button("None", size="1", variant="soft", on_click=BookState.set_all(False), id="untick-all")),
-            rx.table.root(rx.table.body(rx.foreach(BookState.chapters, _chapter_row)), width="100%", id="chapters"),
+            _scrolls(rx.table.root(rx.table.body(rx.foreach(BookState.chapters, _chapter_row)), width="100%",
+                                   id="chapters")),
             rx.hstack(rx.text("Narrator"),
                       rx.select([v.label for v in BUILTIN_VOICES], value=BookState.narrator_label,
                                 on_change=BookState.set_narrator, size="1"),

@@ -76,6 +76,7 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
         percents.add(int(page.locator("#job-percent").inner_text().split()[0]))
         time.sleep(0.1)
     first_playable_s = time.monotonic() - started
+    expect(page.locator("#job-chapter")).to_have_text(f"chapter {CHAPTER}")
     assert len(percents) >= 2, f"progress never advanced on the page: {percents}"
     screenshot(page, "4-progress-and-playable")
 
@@ -87,6 +88,9 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     expect(page.locator("#job-status")).to_have_text("completed", timeout=300_000)
     expect(page.locator("#report")).to_contain_text("pass")
     screenshot(page, "5-completed")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone-sized screen
+    screenshot(page, "5b-completed-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
     delays = page.evaluate("window.__delays")
     assert delays, "no progress event reached the page"
 
