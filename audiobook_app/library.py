@@ -119,6 +119,14 @@ def chapter_texts(storage: Storage, book: Book) -> dict[int, str]:
     return {c["index"]: c["text"] for c in json.loads(storage.get_bytes(key))}
 
 
+def chapter_text(settings: Settings, storage: Storage, user_id: int, book_id: int, index: int) -> str:
+    """The text of chapter ``index`` of one of the user's books ("" when unknown or not
+    read yet). Raises NotFoundError."""
+    with session_scope(settings.database_url) as session:
+        book = owned_book(session, user_id, book_id)
+    return chapter_texts(storage, book).get(index, "")
+
+
 def start(conn: redis.Redis, settings: Settings, user_id: int, book_id: int, *, chosen: list[int],
           titles: dict[int, str] | None = None, config: PipelineConfig | None = None) -> str:
     """Convert the chosen chapters (1-based indices) of a ready book, with the author's
@@ -162,12 +170,12 @@ def history(session: Session, user_id: int) -> list[BookSummary]:
     """The user's books (newest first, deleted ones left out), each with its latest job."""
     books = session.exec(select(Book).where(Book.owner_id == user_id, col(Book.deleted_at).is_(None))
                          .order_by(col(Book.created_at).desc(), col(Book.id).desc())).all()
-    out = []
-    for book in books:
-        job = session.exec(select(Job).where(Job.book_id == book.id)
-                           .order_by(col(Job.created_at).desc())).first()
-        out.append(BookSummary(book, job))
-    return out
+    return [BookSummary(book, latest_job(session, book.id)) for book in books]
+
+
+def latest_job(session: Session, book_id: int) -> Job | None:
+    """The newest job of a book (None before Start); check ownership of the book first."""
+    return session.exec(select(Job).where(Job.book_id == book_id).order_by(col(Job.created_at).desc())).first()
 
 
 def job_chapters(session: Session, user_id: int, job_id: str) -> list[Chapter]:

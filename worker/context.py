@@ -27,7 +27,7 @@ from rq import get_current_job
 from sqlmodel import Session, select
 
 from audiobook_app.db import repo
-from audiobook_app.db.models import Job, JobStatus, Task, TaskKind, TaskStatus, utcnow
+from audiobook_app.db.models import Job, JobStatus, Task, TaskStatus, utcnow
 from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.jobs import events, queue
 from audiobook_app.jobs.notify import notify_job_ended
@@ -81,13 +81,14 @@ class TaskContext:
         return self.job
 
 
-def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> None:
-    """Run ``body`` as task ``task_id`` with the policy in the module docstring."""
+def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> bool:
+    """Run ``body`` as task ``task_id`` with the policy in the module docstring; True
+    when this run completed the task (False: skipped, cancelled or failed)."""
     settings = get_settings()
     conn = queue.connect(settings)
     started = retrying(lambda: _start(settings, task_id))
     if started is None:
-        return
+        return False
     task, job = started
     events.publish(conn, settings, job)
     ctx = TaskContext(settings, conn, build_storage(settings), task, job)
@@ -100,11 +101,11 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> No
         followups = retrying(lambda: _complete(settings, task, finisher))
     except JobCancelledError:
         retrying(lambda: _end(settings, task, TaskStatus.CANCELLED, None))
-        return
+        return False
     except InputError as exc:
         message = str(exc)
         retrying(lambda: _fail(settings, conn, task, message))
-        return
+        return False
     except Exception as exc:
         rq_job, error = get_current_job(), f"{type(exc).__name__}: {exc}"
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
@@ -115,10 +116,11 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> No
         raise
     finally:
         stop.set()
+    if followups is None:
+        return False
     for followup in followups:
         queue.enqueue(conn, settings, followup)
-    if task.kind == TaskKind.ASSEMBLE and retrying(lambda: ctx._job_status()) == JobStatus.COMPLETED:
-        notify_job_ended(settings, task.job_id)  # only assemble completes a job: one mail
+    return True
 
 
 def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
@@ -164,13 +166,15 @@ def _own(session: Session, task: Task) -> Task | None:
     return row if row.rq_job_id == task.rq_job_id else None
 
 
-def _complete(settings: Settings, task: Task, finisher: Finisher | None) -> list[Task]:
+def _complete(settings: Settings, task: Task, finisher: Finisher | None) -> list[Task] | None:
+    """Mark the task completed and run its finisher; the follow-up tasks, or None when
+    this run no longer owns the task (or the job ended meanwhile)."""
     with session_scope(settings.database_url) as session:
         # Lock the job row so concurrent finishers of one job run one after another.
         job = session.exec(select(Job).where(Job.id == task.job_id).with_for_update()).one()
         row = _own(session, task)
         if JobStatus(job.status).is_final or row is None or row.status != TaskStatus.RUNNING:
-            return []
+            return None
         row.status, row.finished_at, row.error = TaskStatus.COMPLETED, utcnow(), None
         session.add(row)
         session.flush()

@@ -36,6 +36,7 @@ from audiobook_app.db.models import (
     BookStatus, Chapter, ChapterStatus, FilePurpose, Job, JobStatus, Segment, SegmentStatus, Task, TaskKind, utcnow,
 )
 from audiobook_app.db.session import retrying, session_scope
+from audiobook_app.jobs.notify import notify_job_ended
 from audiobook_app.settings import get_settings
 from audiobook_app.storage import build_storage, chapter_texts_key, user_key
 from pipeline.analyze import analyze
@@ -74,8 +75,12 @@ def master(task_id: str) -> None:
 
 
 def assemble(task_id: str) -> None:
-    """RQ job: master, encode, validate and publish a job's audiobook (see module doc)."""
-    run_task(task_id, _assemble)
+    """RQ job: master, encode, validate and publish a job's audiobook (see module doc);
+    the run that completes it (only assemble completes a job) emails the author."""
+    if run_task(task_id, _assemble):
+        with session_scope(get_settings().database_url) as session:
+            job_id = repo.get_task(session, task_id).job_id
+        notify_job_ended(get_settings(), job_id)
 
 
 def inspect(book_id: int) -> None:

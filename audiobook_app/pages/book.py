@@ -33,8 +33,7 @@ def book_view(user_id: int, book_id: int) -> dict:
     """Everything the page shows of a book and its latest job (blocking). Raises NotFoundError."""
     with session_scope(settings().database_url) as session:
         book = library.owned_book(session, user_id, book_id)
-        [summary] = [s for s in library.history(session, user_id) if s.book.id == book_id]
-        job = summary.job
+        job = library.latest_job(session, book_id)
         chosen = set(book.chosen_chapters or [c["index"] for c in book.chapters])
         view = {"title": book.title or book.source_filename, "author": book.author or "", "status": str(book.status),
                 "error": book.error or "", "words": book.words, "minutes": round(book.estimated_duration_s / 60, 1),
@@ -59,6 +58,15 @@ def book_view(user_id: int, book_id: int) -> dict:
         if report is not None:
             view["report"] = report_rows(json.loads(storage().get_bytes(report.key)))
         return view
+
+
+async def fetch_view(user_id: int, book_id: int) -> dict | None:
+    """:func:`book_view` read in a thread (hold no state lock while awaiting it); None
+    when the book is not the user's."""
+    try:
+        return await asyncio.to_thread(book_view, user_id, book_id)
+    except NotFoundError:
+        return None
 
 
 def report_rows(report: dict) -> list[dict]:
@@ -112,17 +120,17 @@ class BookState(AuthState):
         except (TypeError, ValueError):
             return 0
 
-    async def _refresh(self) -> bool:
-        try:
-            view = await asyncio.to_thread(book_view, self.user_id, self._id())
-        except NotFoundError:
-            self.not_found = True
+    async def _fetch(self) -> dict | None:
+        return await fetch_view(self.user_id, self._id())
+
+    def _apply(self, view: dict | None) -> bool:
+        """Copy a :func:`book_view` into state; False when the book is not the user's."""
+        self.not_found = view is None
+        if view is None:
             return False
-        self.not_found = False
         for name in ("title", "author", "status", "error", "words", "minutes", "has_cover", "job_id",
-                     "downloads", "report"):
+                     "downloads", "report", "chapters"):
             setattr(self, name, view[name])
-        self.chapters = view["chapters"]
         saved = view["playback"]
         if not self.player_src and saved:  # reopen the player where this author left the book
             chapter = next((c for c in self.chapters if c["index"] == saved.get("chapter_index") and c["file_id"]), None)
@@ -134,9 +142,7 @@ class BookState(AuthState):
     @rx.event
     async def load(self):
         """on_load: read the book; start watching the inspection or the job."""
-        if not self.user_id:
-            return None
-        if not await self._refresh():
+        if not self.user_id or not self._apply(await self._fetch()):
             return None
         if self.status == BookStatus.UPLOADED:
             return BookState.watch_inspection
@@ -147,10 +153,13 @@ class BookState(AuthState):
     @rx.event(background=True)
     async def watch_inspection(self):
         """Poll the book row until the inspect job has read the manuscript."""
+        async with self:
+            user_id, book_id = self.user_id, self._id()
         while True:
             await asyncio.sleep(INSPECTION_POLL_S)
+            view = await fetch_view(user_id, book_id)  # outside the state lock: a database read
             async with self:
-                if not await self._refresh() or self.status != BookStatus.UPLOADED:
+                if not self._apply(view) or self.status != BookStatus.UPLOADED:
                     return
 
     @rx.event
@@ -191,15 +200,9 @@ class BookState(AuthState):
     @rx.event
     async def preview(self, index: int):
         """Show one chapter's text."""
-        user_id, book_id = self.user_id, self._id()
-
-        def text() -> str:
-            with session_scope(settings().database_url) as session:
-                book = library.owned_book(session, user_id, book_id)
-            return library.chapter_texts(storage(), book).get(index, "")
-
         self.preview_title = next((c["title"] for c in self.chapters if c["index"] == index), "")
-        self.preview_text = await asyncio.to_thread(text)
+        self.preview_text = await asyncio.to_thread(library.chapter_text, settings(), storage(), self.user_id,
+                                                    self._id(), index)
 
     @rx.event
     async def start(self):
@@ -243,7 +246,7 @@ class BookState(AuthState):
     async def watch_job(self):
         """Copy the job's progress events into state until it ends or the page goes away."""
         async with self:
-            job_id, user_id = self.job_id, self.user_id
+            job_id, user_id, book_id = self.job_id, self.user_id, self._id()
             if not job_id or self._watching == job_id:
                 return
             self._watching = job_id
@@ -251,6 +254,10 @@ class BookState(AuthState):
         last_chapter_status: tuple = ()
         try:
             while (event := await asyncio.to_thread(next, stream, None)) is not None:
+                view = None
+                if (event.chapter_index, event.segments_done, event.is_final) != last_chapter_status:
+                    last_chapter_status = (event.chapter_index, event.segments_done, event.is_final)
+                    view = await fetch_view(user_id, book_id)  # playable chapters; downloads at the end
                 async with self:
                     if self.job_id != job_id:
                         return
@@ -258,9 +265,8 @@ class BookState(AuthState):
                     self.eta = f"{event.eta_s / 60:.1f} min left" if event.eta_s else ""
                     self.chapter_label = f"chapter {event.chapter_index}" if event.chapter_index else ""
                     self.job_message, self.event_ts = event.message or "", event.ts
-                    if (event.chapter_index, event.segments_done, event.is_final) != last_chapter_status:
-                        last_chapter_status = (event.chapter_index, event.segments_done, event.is_final)
-                        await self._refresh()  # chapters that became playable, downloads at the end
+                    if view is not None:
+                        self._apply(view)
         finally:
             async with self:
                 if self._watching == job_id:
