@@ -114,7 +114,9 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     part = page.request.get(web_app + m4b_href, headers={"Range": "bytes=0-99"})
     assert part.status == 206 and len(part.body()) == 100
     zip_href = page.locator(".download-zip").get_attribute("href")
-    archive = zipfile.ZipFile(io.BytesIO(page.request.get(web_app + zip_href).body()))
+    zipped = page.request.get(web_app + zip_href)
+    assert zipped.status == 200 and zipped.headers["content-type"] == "application/zip", (zipped.status, zipped.text()[:300])
+    archive = zipfile.ZipFile(io.BytesIO(zipped.body()))
     assert archive.namelist() == ["04 - IV. Death by Water.mp3"]
 
     other = browser.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
