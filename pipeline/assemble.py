@@ -1,6 +1,9 @@
 """Assemble stage: stored segments -> mastered chapter files and a chaptered M4B.
 
-Per chapter, in two streaming passes (memory does not grow with chapter or book length):
+Each chapter is mastered on its own by :func:`master_chapter` (a pure function of the
+plan, the stored segments and the config, so chapters can be mastered in any order, in
+any process, and twice gives the same bytes), in two streaming passes (memory does not
+grow with chapter or book length):
 
 1. Render: head room tone, each segment's audio followed by its ``pause_after_ms`` (the
    last segment's pause is replaced by the tail room tone), at the engine's native rate
@@ -10,9 +13,10 @@ Per chapter, in two streaming passes (memory does not grow with chapter or book 
 2. Master: read back in blocks, apply the gain and a true-peak look-ahead limiter
    (4x-oversampled detection, ceiling ``mastering.true_peak_ceiling_dbtp``), then add
    a continuous pink room-tone bed at ``mastering.room_tone_db`` RMS *after* the gain, so
-   the noise floor stays there (<= -60 dB) however loud the voice is made. Blocks go to
-   the M4B encoder as they are and, upsampled to 44.1 kHz with a streaming soxr
-   resampler, to the chapter files (see :mod:`pipeline.encode`).
+   the noise floor stays there (<= -60 dB) however loud the voice is made. Blocks go,
+   upsampled to 44.1 kHz with a streaming soxr resampler, to the chapter files (see
+   :mod:`pipeline.encode`) and, as they are, to the chapter's M4B feed: a raw float32
+   file that :class:`BookAssembler` encodes into the one M4B in reading order.
 
 Pauses are laid down as zeros in pass 1 and become room tone through the bed.
 """
@@ -20,10 +24,11 @@ Pauses are laid down as zeros in pass 1 and become room tone through the bed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -32,7 +37,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import lfilter
 
 from pipeline.audio import (
-    BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, true_peak_envelope_over,
+    BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, sum_of_squares, true_peak_envelope_over,
 )
 from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.encode import M4bWriter, Mp3Writer, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
@@ -110,26 +115,38 @@ class TruePeakLimiter:
         return out if out is not None else np.zeros(0, np.float32)
 
 
+ROOM_TONE_LOOP_SAMPLES = 1 << 20  # 47.5 s at 22050 Hz: the room-tone bed repeats no sooner
+
+
+@functools.lru_cache(maxsize=4)
+def _pink_loop(rms_db: float) -> np.ndarray:
+    """:data:`ROOM_TONE_LOOP_SAMPLES` of seeded pink noise at ``rms_db`` dBFS RMS whose
+    end runs on into its start (it is filtered twice over, the second pass kept)."""
+    n = ROOM_TONE_LOOP_SAMPLES
+    white = np.random.default_rng(0x70AE).standard_normal(n)
+    pink = lfilter(_PINK_B, _PINK_A, np.concatenate((white, white)))[n:]  # the filter has settled by then
+    return (pink * db_to_amplitude(rms_db) / np.sqrt(np.mean(pink**2))).astype(np.float32)
+
+
 class RoomTone:
-    """Seeded pink noise at ``rms_db`` dBFS RMS, continuous across calls."""
+    """Pink noise at ``rms_db`` dBFS RMS, continuous across calls: a 47.5 s loop read from
+    an offset that ``seed`` picks (so chapters do not start alike). At -60 dB and below a
+    loop that long is inaudible as a loop, and costs nothing per sample to produce."""
 
     def __init__(self, rms_db: float, seed: int):
-        impulse = np.zeros(1 << 16)
-        impulse[0] = 1.0
-        self._scale = db_to_amplitude(rms_db) / np.sqrt(np.sum(lfilter(_PINK_B, _PINK_A, impulse) ** 2))
-        self._rng = np.random.default_rng(seed)
-        self._zi = np.zeros(len(_PINK_A) - 1)
-        self.next(1 << 14)  # settle the filter so the bed starts stationary
+        self._loop = _pink_loop(rms_db)
+        self._pos = int(np.random.default_rng(seed).integers(len(self._loop)))
 
     def next(self, n: int) -> np.ndarray:
         """The next ``n`` samples (float32, shape (n,))."""
-        y, self._zi = lfilter(_PINK_B, _PINK_A, self._rng.standard_normal(n), zi=self._zi)
-        return (y * self._scale).astype(np.float32)
+        idx = (self._pos + np.arange(n)) % len(self._loop)
+        self._pos = (self._pos + n) % len(self._loop)
+        return self._loop[idx]
 
 
 @dataclass(frozen=True)
 class _Layout:
-    rate_hz: int  # the mastering rate (the engine's native rate, see _master_rate)
+    rate_hz: int  # the mastering rate (the engine's native rate, see master_rate)
     samples_in: int  # exact length of the chapter at the mastering rate
     samples_out: int  # exact length of the mastered chapter at the output rate
 
@@ -152,9 +169,10 @@ def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate
     return _Layout(rate, n, round(n * m.sample_rate_hz / rate))
 
 
-def _master_rate(plans: Sequence[ChapterPlan], store: SegmentStore) -> int:
-    """Mastering happens at the engine's native rate (Piper: 22050 Hz): half the samples
-    of 44.1 kHz, nothing lost. Only the chapter files are upsampled, on the way out."""
+def master_rate(plans: Sequence[ChapterPlan], store: SegmentStore) -> int:
+    """The mastering rate in Hz: the stored segments' rate, i.e. the engine's native rate
+    (Piper: 22050 Hz; half the samples of 44.1 kHz, nothing lost). Only the chapter files
+    are upsampled, on the way out. 22050 when nothing is stored yet."""
     seg = plans[0].segments[0] if plans[0].segments else None
     return sf.info(str(store.path(seg.id))).samplerate if seg and store.has(seg.id) else 22050
 
@@ -186,7 +204,7 @@ def _pass1(plan: ChapterPlan, store: SegmentStore, layout: _Layout, config: Pipe
             f.write(y.astype(np.float32).tobytes())
             written += len(y)
             y64 = y.astype(np.float64)
-            sumsq += float(np.dot(y64, y64))
+            sumsq += sum_of_squares(y64)
 
         for block in _render(plan, store, layout.rate_hz, config):
             put(block)
@@ -215,10 +233,10 @@ class _Upsampler:
         return y
 
 
-def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink | None,
+def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list[ThreadedSink], feed: BinaryIO | None,
            config: PipelineConfig, layout: _Layout) -> None:
-    """Gain, limit, add room tone at the mastering rate; feed the M4B (turned down by
-    :data:`AAC_HEADROOM_DB`) and, upsampled, every chapter-file sink, block by block."""
+    """Gain, limit, add room tone at the mastering rate; write the M4B feed (turned down
+    by :data:`AAC_HEADROOM_DB`) and feed every chapter-file sink, upsampled, block by block."""
     m = config.mastering
     limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, layout.rate_hz)
     tone = RoomTone(m.room_tone_db, seed)
@@ -229,8 +247,8 @@ def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list, m4b: ThreadedSink 
     def emit(y: np.ndarray, last: bool = False) -> None:
         if len(y):
             y = y + tone.next(len(y))
-            if m4b is not None:
-                m4b.write(y * aac_trim)
+            if feed is not None:
+                feed.write((y * aac_trim).tobytes())
         if sinks:
             y = upsampler.push(y, last)
             for sink in sinks:
@@ -249,122 +267,201 @@ def _chapter_writer(path: Path, fmt: str, rate_hz: int, tags: Tags, config: Pipe
     return SoundFileWriter(path, fmt, rate_hz, tags)
 
 
-class BookAssembler:
-    """Assembles a book one chapter at a time, in reading order, as chapters become ready.
+@dataclass(frozen=True)
+class BookInfo:
+    """What every file of a book is tagged with: title/album, author (artist), narrator
+    (composer) and year. Build with :meth:`of`."""
 
-    ``plans`` is every chapter of the book, in order. Each :meth:`add_next` call masters
-    and encodes the next chapter from ``store`` (all its segments must be stored) and
-    returns its finished chapter files, so they can be played or validated while later
-    chapters are still being synthesized; the M4B grows chapter by chapter and is closed,
-    with its chapter markers, by :meth:`close`. Use as a context manager: leaving it with
-    an exception aborts every unfinished file (no partial file under a final name).
+    title: str
+    author: str
+    narrator: str = DEFAULT_NARRATOR
+    year: str | None = None
+
+    @classmethod
+    def of(cls, metadata: BookMetadata, narrator: str = DEFAULT_NARRATOR) -> "BookInfo":
+        """Tags from parsed metadata ("Untitled" / "Unknown" stand in for missing ones)."""
+        return cls(metadata.title or "Untitled", metadata.author or "Unknown", narrator, metadata.year)
+
+
+@dataclass(frozen=True)
+class MasteredChapter:
+    """One mastered chapter (see :func:`master_chapter`).
+
+    ``files`` maps each chapter format written ("mp3", "wav", "flac") to its file.
+    ``m4b_feed`` is the chapter as the M4B gets it (raw mono float32 at ``rate_hz``, AAC
+    headroom applied; :meth:`BookAssembler.add` consumes and deletes it), or None.
+    ``samples`` is the chapter's exact length at ``rate_hz``; ``gain_db`` the mastering gain.
+    """
+
+    index: int
+    title: str
+    files: dict[str, Path]
+    m4b_feed: Path | None
+    rate_hz: int
+    samples: int
+    gain_db: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.rate_hz
+
+
+def _work_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
+
+
+def master_chapter(plan: ChapterPlan, store: SegmentStore, out_dir: Path, config: PipelineConfig,
+                   book: BookInfo, *, rate_hz: int, m4b_feed: bool = False) -> MasteredChapter:
+    """Master one chapter and encode its chapter files; deterministic (same inputs, same bytes).
 
     Writes ``out_dir/mp3/NN - <title>.mp3`` (and ``wav/``, ``flac/`` alike; NN is
-    ``plan.index``) and ``out_dir/<slug of title>.m4b``, each atomically, for the formats
-    in ``config.output.formats``. Raises ValueError for an empty plan list or a chapter
-    without segments, :class:`EncodingError` when a segment's audio is missing or an
-    encoder fails.
+    ``plan.index``) for the chapter formats in ``config.output.formats``, each atomically,
+    and with ``m4b_feed`` the chapter's M4B feed under ``out_dir/.work/assemble``.
+    ``rate_hz`` is the mastering rate (:func:`master_rate`). Raises ValueError for a
+    chapter without segments, :class:`EncodingError` when a segment's audio is missing or
+    an encoder fails; on any error no unfinished file is left behind.
+    """
+    lay = _layout(plan, store, config, rate_hz)
+    work = _work_dir(out_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f"chapter-{plan.index:04d}.f32"
+    feed_path = work / f"chapter-{plan.index:04d}.m4b.f32" if m4b_feed else None
+    name = f"{plan.index:02d} - {safe_filename(plan.title)}"
+    tags = Tags(plan.title, book.title, book.author, book.narrator, track=plan.index, year=book.year)
+    out_rate = config.mastering.sample_rate_hz
+    formats = [f for f in CHAPTER_FORMATS if f in config.output.formats]
+    sinks: list[ThreadedSink] = []
+    try:
+        gain = _pass1(plan, store, lay, config, tmp)
+        for f in formats:
+            sinks.append(ThreadedSink(_chapter_writer(Path(out_dir) / f / f"{name}.{f}", f, out_rate, tags, config)))
+        with open(feed_path, "wb") if feed_path else contextlib.nullcontext() as feed:
+            _pass2(tmp, gain, plan.index, sinks, feed, config, lay)
+        files = {f: sink.close() for f, sink in zip(formats, sinks)}
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        if feed_path:
+            feed_path.unlink(missing_ok=True)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return MasteredChapter(plan.index, plan.title, files, feed_path, rate_hz, lay.samples_in, gain)
+
+
+class _M4bFeed:
+    """Streams chapter feed files into an :class:`M4bWriter` (deleting each once encoded);
+    wrapped in a :class:`ThreadedSink`, so AAC encoding runs beside chapter mastering."""
+
+    def __init__(self, writer: M4bWriter):
+        self.writer, self.final = writer, writer.final
+
+    def write(self, feed: Path) -> None:
+        with open(feed, "rb") as f:
+            while len(block := np.fromfile(f, dtype=np.float32, count=BLOCK_SAMPLES)):
+                self.writer.write(block)
+        feed.unlink()
+
+    def close(self, chapters: list[tuple[str, int]]) -> Path:
+        return self.writer.close(chapters)
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class BookAssembler:
+    """Collects a book's mastered chapters, in reading order, into the M4B and an
+    :class:`AssembledBook`.
+
+    ``plans`` is every chapter of the book, in order; ``rate_hz`` the mastering rate. The
+    M4B (``out_dir/<slug of title>.m4b``, when ``config.output.formats`` has "m4b") is
+    opened at once, so a bad cover fails before any chapter is mastered; each
+    :meth:`add` queues the chapter's feed for AAC encoding on a thread and returns at once.
+    :meth:`close` writes the chapter markers at the exact chapter starts. Use as a context
+    manager: leaving it with an exception aborts the M4B and removes the scratch folder
+    (finished chapter files stay). Raises ValueError for an empty plan list,
+    :class:`EncodingError` when the M4B encoder cannot start or fails.
     """
 
     def __init__(self, plans: Sequence[ChapterPlan], metadata: BookMetadata, cover: Cover | None,
-                 out_dir: Path, config: PipelineConfig, *, narrator: str = DEFAULT_NARRATOR):
+                 out_dir: Path, config: PipelineConfig, *, rate_hz: int, narrator: str = DEFAULT_NARRATOR):
         if not plans:
             raise ValueError("assemble_book needs at least one chapter plan")
-        self._plans, self._metadata, self._cover = tuple(plans), metadata, cover
-        self._out_dir, self._config, self._narrator = Path(out_dir), config, narrator
-        self._title, self._author = metadata.title or "Untitled", metadata.author or "Unknown"
-        self._work = self._out_dir / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
-        self._formats = [f for f in CHAPTER_FORMATS if f in config.output.formats]
-        self._files: dict[str, list[Path]] = {f: [] for f in self._formats}
-        self._layouts: list[_Layout] = []
-        self._gains: list[float] = []
+        self.plans, self.info = tuple(plans), BookInfo.of(metadata, narrator)
+        self.out_dir, self.config, self._cover, self.rate_hz = Path(out_dir), config, cover, rate_hz
+        self._chapters: list[MasteredChapter] = []
         self._m4b: ThreadedSink | None = None
-        self._sinks: list[ThreadedSink] = []
+        if "m4b" in config.output.formats:
+            writer = M4bWriter(self.out_dir / f"{slugify(metadata.title)}.m4b", rate_hz,
+                               config.output.aac_bitrate_kbps,
+                               Tags(self.info.title, self.info.title, self.info.author, self.info.narrator,
+                                    year=self.info.year),
+                               [(p.title, 1) for p in self.plans], cover)  # markers are set at close()
+            self._m4b = ThreadedSink(_M4bFeed(writer))
+
+    @property
+    def wants_m4b(self) -> bool:
+        """Whether chapters must be mastered with an M4B feed."""
+        return self._m4b is not None
 
     @property
     def done(self) -> int:
-        """How many chapters are assembled so far."""
-        return len(self._layouts)
+        """How many chapters have been added so far."""
+        return len(self._chapters)
 
-    def add_next(self, store: SegmentStore) -> dict[str, Path]:
-        """Master and encode the next chapter; return its files by format ("mp3": path...).
-
-        Raises IndexError when every chapter is already assembled.
-        """
-        plan = self._plans[self.done]
-        rate = self._layouts[0].rate_hz if self._layouts else _master_rate(self._plans, store)
-        lay = _layout(plan, store, self._config, rate)
-        if self._m4b is None and "m4b" in self._config.output.formats:
-            self._m4b = self._open_m4b(rate)
-        self._work.mkdir(parents=True, exist_ok=True)
-        tmp = self._work / f"chapter-{plan.index:04d}.f32"
-        gain = _pass1(plan, store, lay, self._config, tmp)
-        meta = self._metadata
-        tags = Tags(plan.title, self._title, self._author, self._narrator, track=plan.index, year=meta.year)
-        name = f"{plan.index:02d} - {safe_filename(plan.title)}"
-        out_rate = self._config.mastering.sample_rate_hz
-        self._sinks = [ThreadedSink(_chapter_writer(self._out_dir / f / f"{name}.{f}", f, out_rate, tags, self._config))
-                       for f in self._formats]
-        _pass2(tmp, gain, plan.index, self._sinks, self._m4b, self._config, lay)
-        written = {f: sink.close() for f, sink in zip(self._formats, self._sinks)}
-        self._sinks = []
-        tmp.unlink()
-        for f, path in written.items():
-            self._files[f].append(path)
-        self._layouts.append(lay)
-        self._gains.append(gain)
-        return written
-
-    def _open_m4b(self, rate: int) -> ThreadedSink:
-        # Chapter lengths are known only as chapters arrive: placeholders now (the MP4
-        # muxer sizes its chapter track from the count), the real markers at close().
-        meta = self._metadata
-        return ThreadedSink(M4bWriter(self._out_dir / f"{slugify(meta.title)}.m4b", rate,
-                                      self._config.output.aac_bitrate_kbps,
-                                      Tags(self._title, self._title, self._author, self._narrator, year=meta.year),
-                                      [(p.title, 1) for p in self._plans], self._cover))
+    def add(self, chapter: MasteredChapter) -> None:
+        """Add the next chapter in reading order. Raises ValueError when it is not the next
+        one, or has no M4B feed although the M4B is wanted."""
+        expected = self.plans[self.done].index if self.done < len(self.plans) else None
+        if chapter.index != expected or chapter.rate_hz != self.rate_hz:
+            raise ValueError(f"chapter {chapter.index} at {chapter.rate_hz} Hz added where chapter "
+                             f"{expected} at {self.rate_hz} Hz was due")
+        if self._m4b is not None:
+            if chapter.m4b_feed is None:
+                raise ValueError(f"chapter {chapter.index} was mastered without its M4B feed")
+            self._m4b.write(chapter.m4b_feed)
+        self._chapters.append(chapter)
 
     def close(self) -> AssembledBook:
-        """Finish the M4B (chapter markers at the exact chapter starts) and describe the book.
-
-        Raises ValueError when not every chapter was added.
-        """
-        if self.done != len(self._plans):
-            raise ValueError(f"{self.done} of {len(self._plans)} chapters assembled")
-        rate = self._layouts[0].rate_hz
-        samples = [lay.samples_in for lay in self._layouts]
+        """Finish the M4B and describe the book. Raises ValueError when not every chapter
+        was added."""
+        if self.done != len(self.plans):
+            raise ValueError(f"{self.done} of {len(self.plans)} chapters assembled")
+        samples = [c.samples for c in self._chapters]
         m4b_path = None
         if self._m4b is not None:
-            m4b_path = self._m4b.close([(p.title, n) for p, n in zip(self._plans, samples)])
+            m4b_path = self._m4b.close([(p.title, n) for p, n in zip(self.plans, samples)])
             self._m4b = None
         self._cleanup()
         starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
         return AssembledBook(
             m4b=m4b_path,
-            files={f: tuple(paths) for f, paths in self._files.items()},
-            chapter_indices=tuple(p.index for p in self._plans),
-            titles=tuple(p.title for p in self._plans),
-            durations_s=tuple(n / rate for n in samples),
-            starts_s=tuple(int(n) / rate for n in starts),
-            gains_db=tuple(self._gains),
-            sample_rate_hz=self._config.mastering.sample_rate_hz,
-            book_title=self._title,
-            author=self._author,
-            narrator=self._narrator,
+            files={f: tuple(c.files[f] for c in self._chapters)
+                   for f in CHAPTER_FORMATS if f in self.config.output.formats},
+            chapter_indices=tuple(p.index for p in self.plans),
+            titles=tuple(p.title for p in self.plans),
+            durations_s=tuple(n / self.rate_hz for n in samples),
+            starts_s=tuple(int(n) / self.rate_hz for n in starts),
+            gains_db=tuple(c.gain_db for c in self._chapters),
+            sample_rate_hz=self.config.mastering.sample_rate_hz,
+            book_title=self.info.title,
+            author=self.info.author,
+            narrator=self.info.narrator,
             has_cover=self._cover is not None,
         )
 
     def abort(self) -> None:
-        """Drop every unfinished file (finished chapter files stay); safe to call twice."""
-        for sink in self._sinks + ([self._m4b] if self._m4b else []):
-            sink.abort()
-        self._sinks, self._m4b = [], None
+        """Drop the unfinished M4B and the scratch folder; safe to call twice."""
+        if self._m4b is not None:
+            self._m4b.abort()
+            self._m4b = None
         self._cleanup()
 
     def _cleanup(self) -> None:
-        shutil.rmtree(self._work, ignore_errors=True)
+        work = _work_dir(self.out_dir)
+        shutil.rmtree(work, ignore_errors=True)
         with contextlib.suppress(OSError):
-            self._work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
+            work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
 
     def __enter__(self) -> "BookAssembler":
         return self
@@ -385,14 +482,18 @@ def assemble_book(
     narrator: str = DEFAULT_NARRATOR,
     progress: Callable[[int, int], None] | None = None,
 ) -> AssembledBook:
-    """Master and encode every chapter (all segments already stored); see
+    """Master and encode every chapter (all segments already stored), one after the
+    other in this process, and build the M4B; see :func:`master_chapter` and
     :class:`BookAssembler` for the files written and the errors raised. Calls
     ``progress(done, total)`` after each chapter."""
-    with BookAssembler(plans, metadata, cover, out_dir, config, narrator=narrator) as assembler:
-        for plan in plans:  # fail fast on a missing segment, before writing anything
-            _require_stored(plan, store)
-        for done in range(1, len(plans) + 1):
-            assembler.add_next(store)
+    if not plans:
+        raise ValueError("assemble_book needs at least one chapter plan")
+    for plan in plans:  # fail fast on a missing segment, before writing anything
+        _require_stored(plan, store)
+    rate = master_rate(plans, store)
+    with BookAssembler(plans, metadata, cover, out_dir, config, rate_hz=rate, narrator=narrator) as book:
+        for done, plan in enumerate(plans, start=1):
+            book.add(master_chapter(plan, store, out_dir, config, book.info, rate_hz=rate, m4b_feed=book.wants_m4b))
             if progress:
                 progress(done, len(plans))
-        return assembler.close()
+        return book.close()

@@ -43,6 +43,13 @@ def power_to_db(value: float) -> float:
     return max(FLOOR_DB, 10.0 * float(np.log10(value))) if value > 0 else FLOOR_DB
 
 
+def sum_of_squares(x: np.ndarray) -> float:
+    """``sum(x**2)`` as a Python float. ``np.einsum`` rather than ``np.dot``: a long
+    ``np.dot`` wakes OpenBLAS's thread pool, whose threads then spin on the other core
+    for a while (measured: 19 s of CPU taken from synthesis while assembling one book)."""
+    return float(np.einsum("i,i->", x, x))
+
+
 def db_to_amplitude(db: float) -> float:
     """Linear amplitude factor of ``db`` decibels."""
     return float(10.0 ** (db / 20.0))
@@ -289,7 +296,7 @@ class ChapterMeter:
         x = np.asarray(block, dtype=np.float32)
         self._n += len(x)
         x64 = x.astype(np.float64)
-        self._sumsq += float(np.dot(x64, x64))
+        self._sumsq += sum_of_squares(x64)
         self._tp.push(x)
         self._lufs.push(x)
         self._noise_floor(self._nf_frames.push(x))
@@ -405,7 +412,7 @@ def rms_db(signal: np.ndarray | Iterable[np.ndarray]) -> float:
     n, total = 0, 0.0
     for b in _blocks_of(signal):
         b64 = np.asarray(b, dtype=np.float64)
-        n, total = n + len(b64), total + float(np.dot(b64, b64))
+        n, total = n + len(b64), total + sum_of_squares(b64)
     return power_to_db(total / max(n, 1))
 
 

@@ -13,22 +13,24 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from pipeline.analyze import analyze
 from pipeline.annotate import annotate_chapter
-from pipeline.assemble import AssembledBook, assemble_book
+from pipeline.assemble import AssembledBook, BookAssembler, BookInfo, MasteredChapter, assemble_book, master_chapter
 from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.errors import ChapterSelectionError
-from pipeline.generate import GenerationStats, generate, pending_segments, start_workers
+from pipeline.generate import GenerationStats, SegmentCallback, generate, pending_segments, start_workers
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
 from pipeline.store import SegmentStore
-from pipeline.tts import engine_settings
-from pipeline.validate import ValidationReport, validate_book
+from pipeline.tts import engine_sample_rate, engine_settings
+from pipeline.validate import (
+    CHAPTER_FILE_PREFERENCE, ChapterReport, ValidationReport, validate_book, validate_chapter,
+)
 
 STAGES = ("parse", "analyze", "annotate", "segment", "generate", "assemble", "validate")
 
@@ -112,11 +114,12 @@ def convert(
     """Convert the manuscript at ``source`` into ``out_dir``.
 
     ``chapters`` is a selection such as ``"1-3,5"`` (1-based, as ``inspect`` lists them).
-    Assembly starts when synthesis has finished. Assembling each chapter on a thread
-    beside synthesis was measured and dropped: on 2 cores that synthesis keeps busy it
-    slowed synthesis by more than it saved (Alice: throughput 0.743x and, at nice 10,
-    0.688x raw Piper, against 0.784x for this order, same machine, same hour). Raises
-    :class:`pipeline.errors.InputError` subclasses for bad input and other
+    With ``jobs > 1`` every chapter is mastered, encoded and validated in the synthesis
+    processes as soon as its last segment is stored (queued behind the synthesis work in
+    flight, so the cores are never oversubscribed), and the M4B is encoded on a thread as
+    chapters arrive in reading order; what is left after synthesis is the last chapters
+    and the M4B's index and check. With ``jobs=1`` assembly follows synthesis in this
+    process. Raises :class:`pipeline.errors.InputError` subclasses for bad input and other
     :class:`pipeline.errors.AudiobookError` subclasses for engine/encoder failures.
     """
     started = time.monotonic()
@@ -128,13 +131,29 @@ def convert(
     try:
         analysis, plans = plan_book(book, config, emit)
         store = SegmentStore(out_dir / WORK_DIR / "segments")
-        stats = _generate(plans, store, config, jobs, workers, emit)
+        if workers is None:
+            stats = _generate(plans, store, config, jobs, None, emit)
+            outputs, report, report_path = finish_book(
+                plans, store, book.metadata, book.cover, out_dir, config, analysis, stats, emit
+            )
+        else:
+            rate = engine_sample_rate(config.voice)
+            with BookAssembler(plans, book.metadata, book.cover, out_dir, config, rate_hz=rate,
+                               narrator=narrator_credit(config)) as assembler:
+                try:
+                    mastering = _PoolMastering(plans, store, assembler, workers, emit)
+                    stats = _generate(plans, store, config, jobs, workers, emit, mastering.segment_stored)
+                    generated = time.monotonic()
+                    reports = mastering.finish()
+                finally:  # before the assembler aborts, so no chapter is still being written
+                    workers.shutdown(cancel_futures=True)
+                outputs = assembler.close()
+            assembled = time.monotonic()
+            report, report_path = _validate_and_report(outputs, plans, out_dir, config, analysis, stats, emit,
+                                                       generated, assembled, reports)
     finally:
         if workers is not None:
             workers.shutdown(cancel_futures=True)
-    outputs, report, report_path = finish_book(
-        plans, store, book.metadata, book.cover, out_dir, config, analysis, stats, emit
-    )
     return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
 
 
@@ -172,14 +191,25 @@ def finish_book(
         narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
     )
-    assembled = time.monotonic()
+    report, report_path = _validate_and_report(outputs, plans, out_dir, config, analysis, stats, emit,
+                                               started, time.monotonic())
+    return outputs, report, report_path
+
+
+def _validate_and_report(outputs: AssembledBook, plans: Sequence[ChapterPlan], out_dir: Path,
+                         config: PipelineConfig, analysis: BookAnalysis, stats: GenerationStats,
+                         emit: ProgressCallback, generated: float, assembled: float,
+                         chapter_reports: Sequence[ChapterReport] = ()) -> tuple[ValidationReport, Path]:
+    """Validate (the chapters not in ``chapter_reports``, and the M4B) and write
+    ``report.json``; ``generated``/``assembled`` are the monotonic times synthesis and
+    assembly ended."""
     emit(ProgressEvent("validate", 0, 1))
-    report = validate_book(outputs, plans, config)
-    timings = {"generate_s": round(stats.wall_s, 2), "assemble_s": round(assembled - started, 2),
-               "validate_s": round(time.monotonic() - assembled, 2)}
+    report = validate_book(outputs, plans, config, chapter_reports)
+    timings = {"generate_s": round(stats.wall_s, 2), "assemble_after_generate_s": round(assembled - generated, 2),
+               "validate_after_assemble_s": round(time.monotonic() - assembled, 2)}
     report_path = write_report(out_dir / "report.json", analysis, stats, report, timings)
     emit(ProgressEvent("validate", 1, 1))
-    return outputs, report, report_path
+    return report, report_path
 
 
 def narrator_credit(config: PipelineConfig) -> str:
@@ -212,18 +242,84 @@ def _generate(
     jobs: int,
     workers: ProcessPoolExecutor | None,
     emit: ProgressCallback,
+    also: SegmentCallback | None = None,
 ) -> GenerationStats:
     segments = [seg for plan in plans for seg in plan.segments]
     total_chars = sum(len(s.text) for s in pending_segments(segments, store))
     done = 0
 
-    def on_segment(seg: Segment, _duration_s: float) -> None:
+    def on_segment(seg: Segment, duration_s: float) -> None:
         nonlocal done
         done += len(seg.text)
         emit(ProgressEvent("generate", done, total_chars, "chars", f"chapter {seg.chapter_index}"))
+        if also:
+            also(seg, duration_s)
 
     emit(ProgressEvent("generate", 0, total_chars, "chars"))
     return generate(segments, store, config.voice, jobs=jobs, pool=workers, on_segment=on_segment)
+
+
+def _master_and_validate(plan: ChapterPlan, store: SegmentStore, out_dir: Path, config: PipelineConfig,
+                         book: BookInfo, rate_hz: int, m4b_feed: bool) -> tuple[MasteredChapter, ChapterReport | None]:
+    """Runs in a synthesis process: master one chapter, then validate its chapter file
+    (None when only the M4B is written; validate_book measures the M4B then)."""
+    chapter = master_chapter(plan, store, out_dir, config, book, rate_hz=rate_hz, m4b_feed=m4b_feed)
+    fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in chapter.files), None)
+    return chapter, validate_chapter(chapter.files[fmt], plan, config) if fmt else None
+
+
+class _PoolMastering:
+    """Masters and validates each chapter in the synthesis pool as soon as every segment
+    of it is stored, and adds the results to ``assembler`` in reading order.
+
+    :meth:`segment_stored` is called (on the generating thread) after each stored
+    segment; it submits newly complete chapters and adds finished ones, re-raising a
+    chapter's error there, which stops generation. :meth:`finish` waits for the rest and
+    returns the chapter reports in order. Assemble progress is emitted once synthesis is
+    over (a stage bar that switched back and forth would help nobody).
+    """
+
+    def __init__(self, plans: Sequence[ChapterPlan], store: SegmentStore, assembler: BookAssembler,
+                 pool: ProcessPoolExecutor, emit: ProgressCallback):
+        self._plans, self._store, self._assembler, self._pool, self._emit = plans, store, assembler, pool, emit
+        stored = store.stored_ids()
+        self._waiting = {p.index: {s.id for s in p.segments} - stored for p in plans}  # chapters not yet submitted
+        self._futures: dict[int, Future] = {}
+        self._reports: list[ChapterReport | None] = []
+        self._submit_ready()
+
+    def _submit_ready(self) -> None:
+        for plan in self._plans:
+            if plan.index in self._waiting and not self._waiting[plan.index]:
+                del self._waiting[plan.index]
+                self._futures[plan.index] = self._pool.submit(
+                    _master_and_validate, plan, self._store, self._assembler.out_dir, self._assembler.config,
+                    self._assembler.info, self._assembler.rate_hz, self._assembler.wants_m4b)
+
+    def segment_stored(self, seg: Segment, _duration_s: float = 0.0) -> None:
+        for waiting in self._waiting.values():
+            waiting.discard(seg.id)
+        self._submit_ready()
+        self._add_finished(wait=False)
+
+    def _add_finished(self, wait: bool) -> None:
+        while (done := self._assembler.done) < len(self._plans):
+            future = self._futures.get(self._plans[done].index)
+            if future is None or not (wait or future.done()):
+                return
+            chapter, report = future.result()
+            self._assembler.add(chapter)
+            self._reports.append(report)
+            if wait:
+                self._emit(ProgressEvent("assemble", done + 1, len(self._plans), "chapters"))
+
+    def finish(self) -> list[ChapterReport]:
+        """Wait for every chapter; return the chapter reports (empty when only the M4B
+        is written)."""
+        self._submit_ready()
+        self._emit(ProgressEvent("assemble", self._assembler.done, len(self._plans), "chapters"))
+        self._add_finished(wait=True)
+        return [r for r in self._reports if r is not None]
 
 
 def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport,

