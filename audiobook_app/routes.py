@@ -15,19 +15,19 @@ ZIP (stored, not deflated: MP3 does not compress), built in a temporary file. An
 
 from __future__ import annotations
 
-import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse,
+)
 from starlette.routing import Route
 from sqlmodel import Session
 
@@ -37,7 +37,7 @@ from audiobook_app.health import check_health, is_healthy
 from audiobook_app.settings import get_settings
 from audiobook_app.state.auth import SESSION_COOKIE, resolve
 from audiobook_app.state.clients import storage
-from audiobook_app.storage import LocalStorage
+from audiobook_app.storage import LocalStorage, content_disposition
 from audiobook_app.db.models import FilePurpose
 from pipeline.encode import slugify
 from pipeline.errors import NotFoundError
@@ -132,29 +132,43 @@ def _chapter_files(session: Session, user_id: int, job_id: str) -> tuple[list[st
     return files, library.owned_book(session, user_id, job.book_id).title
 
 
-def _chapters_zip(token: str | None, job_id: str) -> tuple[Path, str] | None:
+def _chapters_zip(token: str | None, job_id: str) -> tuple[BinaryIO, int, str] | None:
+    """The caller's ZIP of a job's chapter files as ``(open file, size in bytes, download
+    name)``; the file is already unlinked, so it vanishes when closed. None: not theirs."""
     found = _as_owner(token, lambda session, user_id: _chapter_files(session, user_id, job_id))
     if found is None:
         return None
     files, title = found
     if not files:
         return None
-    handle, name = tempfile.mkstemp(suffix=".zip")
-    os.close(handle)
-    with zipfile.ZipFile(name, "w", zipfile.ZIP_STORED) as archive:
+    handle = tempfile.TemporaryFile(suffix=".zip")
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
         for key in files:
             archive.writestr(key.rsplit("/", 1)[-1], storage().get_bytes(key))
-    return Path(name), f"{slugify(title)}-chapters.zip"
+    size = handle.tell()
+    handle.seek(0)
+    return handle, size, f"{slugify(title)}-chapters.zip"
+
+
+def _read_and_close(handle: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
+    with handle:
+        while data := handle.read(chunk):
+            yield data
 
 
 async def serve_chapters_zip(request: Request) -> Response:
-    """``GET /jobs/{job_id}/chapters.zip`` (see the module docstring)."""
+    """``GET /jobs/{job_id}/chapters.zip`` (see the module docstring).
+
+    Streamed from an unlinked temporary file rather than sent as a FileResponse with a
+    delete-afterwards task: Granian sends files by path *after* the response call returns
+    (ASGI pathsend), so deleting the file then raced Granian opening it (an intermittent
+    404 "Not found" from the server itself)."""
     made = await run_in_threadpool(_chapters_zip, request.cookies.get(SESSION_COOKIE), request.path_params["job_id"])
     if made is None:
         return PlainTextResponse("not found", status_code=404)
-    path, filename = made
-    return FileResponse(path, media_type="application/zip", filename=filename,
-                        background=BackgroundTask(path.unlink, missing_ok=True))
+    handle, size, filename = made
+    return StreamingResponse(_read_and_close(handle), media_type="application/zip",
+                             headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)})
 
 
 def build_api() -> Starlette:

@@ -116,6 +116,7 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     zip_href = page.locator(".download-zip").get_attribute("href")
     zipped = page.request.get(web_app + zip_href)
     assert zipped.status == 200 and zipped.headers["content-type"] == "application/zip", (zipped.status, zipped.text()[:300])
+    assert 'filename="the-waste-land-chapters.zip"' in zipped.headers["content-disposition"]
     archive = zipfile.ZipFile(io.BytesIO(zipped.body()))
     assert archive.namelist() == ["04 - IV. Death by Water.mp3"]
 
