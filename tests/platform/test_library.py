@@ -75,7 +75,7 @@ def test_upload_is_inspected_then_converts_the_chosen_chapter_under_its_new_titl
         assert files[0].purpose == "m4b"
         summaries = library.history(session, alice)
         assert [(s.book.id, s.job.id) for s in summaries] == [(book_id, job_id)]
-    [mail] = _outbox(platform)
+    [mail] = wait_for(lambda: _outbox(platform), 30, "the end-of-job email")  # sent just after the job row commits
     assert "To: alice@example.com" in mail and "Subject: Your audiobook is ready: Lighthouse" in mail
     assert f"/books/{book_id}" in mail
 
