@@ -24,7 +24,6 @@ from datetime import timedelta
 
 import redis
 from rq import get_current_job
-from sqlalchemy import case, update
 from sqlmodel import Session, select
 
 from audiobook_app.db import repo
@@ -66,33 +65,19 @@ class TaskContext:
             return repo.get_job(session, self.job.id).status
 
     def update_job(self, **values) -> Job:
-        """Set fields of the job row (stage, progress, eta_s...) and publish the event.
-
-        ``progress`` never goes back: it is written as ``max(stored, new)`` in the UPDATE
-        itself, and the event is published while this transaction holds the row's write
-        lock, so workers sharing a job (each computing progress from what it last read)
-        publish in the order they wrote, with progress rising.
-        """
-        fields = {k: v for k, v in values.items() if k != "progress"}
-
+        """Set fields of the job row (stage, progress, eta_s...) and publish the event."""
         def write() -> Job:
             with session_scope(self.settings.database_url) as session:
                 job = repo.get_job(session, self.job.id)
                 if JobStatus(job.status).is_final:
                     raise JobCancelledError(f"job {job.id} is {job.status}")
-                for name, value in fields.items():
+                for name, value in values.items():
                     setattr(job, name, value)
                 job.updated_at = utcnow()
                 session.add(job)
-                session.flush()  # takes the write lock
-                if "progress" in values:
-                    new = float(values["progress"])
-                    session.execute(update(Job).where(Job.id == job.id).values(
-                        progress=case((Job.progress > new, Job.progress), else_=new)))
-                    session.refresh(job)
-                events.publish(self.conn, self.settings, job)
                 return job
         self.job = retrying(write)
+        events.publish(self.conn, self.settings, self.job)
         return self.job
 
 
