@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import redis
 from rq import get_current_job
+from sqlalchemy import case, update
 from sqlmodel import Session, select
 
 from audiobook_app.db import repo
@@ -65,16 +66,31 @@ class TaskContext:
             return repo.get_job(session, self.job.id).status
 
     def update_job(self, **values) -> Job:
-        """Set fields of the job row (stage, progress, eta_s...) and publish the event."""
+        """Set fields of the job row (stage, progress, eta_s...) and publish the event.
+
+        ``progress`` never goes back: workers sharing a job each compute it from what they
+        last read, so a late writer may bring an older value. It is written as
+        ``max(stored, new)`` in the UPDATE itself, and the event is published after the
+        commit (a subscriber that reads the row first must never miss it), where
+        :func:`events.publish` drops an event older than the stream's last.
+        """
+        fields = {k: v for k, v in values.items() if k != "progress"}
+
         def write() -> Job:
             with session_scope(self.settings.database_url) as session:
                 job = repo.get_job(session, self.job.id)
                 if JobStatus(job.status).is_final:
                     raise JobCancelledError(f"job {job.id} is {job.status}")
-                for name, value in values.items():
+                for name, value in fields.items():
                     setattr(job, name, value)
                 job.updated_at = utcnow()
                 session.add(job)
+                session.flush()  # the fields above, before refresh() reloads the row
+                if "progress" in values:
+                    new = float(values["progress"])
+                    session.execute(update(Job).where(Job.id == job.id).values(
+                        progress=case((Job.progress > new, Job.progress), else_=new)))
+                    session.refresh(job)
                 return job
         self.job = retrying(write)
         events.publish(self.conn, self.settings, self.job)

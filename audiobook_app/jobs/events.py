@@ -60,13 +60,27 @@ def stream_key(settings: Settings, job_id: str) -> str:
     return f"{settings.queue_prefix}:job:{job_id}:events"
 
 
+# XADD unless the event is not final and its progress is below the stream's newest
+# event's: two workers sharing a job may publish in the other order than they committed.
+_PUBLISH_IN_ORDER = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if ARGV[3] == '0' and newest and tonumber(ARGV[2]) < cjson.decode(newest[2][2]).progress then
+  return false
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[1])
+"""
+
+
 def publish(conn: redis.Redis, settings: Settings, job: Job) -> JobEvent:
-    """Publish the job row's current state. A Redis failure is logged, not raised: the
-    row already holds the state, and progress must never fail a job."""
+    """Publish the job row's current state; an event whose progress is below the last
+    published one is dropped (atomically, in Redis), unless it is final, so followers
+    never see progress go back. A Redis failure is logged, not raised: the row already
+    holds the state, and progress must never fail a job."""
     event = JobEvent.from_job(job)
     try:
-        conn.xadd(stream_key(settings, job.id), {"event": json.dumps(asdict(event))},
-                  maxlen=STREAM_MAXLEN, approximate=True)
+        conn.register_script(_PUBLISH_IN_ORDER)(
+            keys=[stream_key(settings, job.id)],
+            args=[json.dumps(asdict(event)), event.progress, int(event.is_final), STREAM_MAXLEN])
     except redis.RedisError as exc:
         log.warning("progress event for job %s not published: %s", job.id, exc)
     return event

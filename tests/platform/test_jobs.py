@@ -185,6 +185,21 @@ def test_subscribe_in_process_joins_late_and_follows_to_the_end(platform: Platfo
         next(events.subscribe(queue.connect(settings), settings, "no-such-job"))
 
 
+def test_publish_keeps_the_stream_in_order_of_progress(platform: Platform):
+    """Two workers sharing a job may publish in the other order than they committed: the
+    stream drops the older progress, but never a final event."""
+    settings = Settings(_env_file=None, redis_url=platform.redis_url, queue_prefix=platform.prefix)
+    conn = queue.connect(settings)
+    job = Job(id="order", book_id=1, owner_id=1, status="processing", stage="generate", progress=0.3)
+    events.publish(conn, settings, job)
+    events.publish(conn, settings, job.model_copy(update={"progress": 0.2}))
+    events.publish(conn, settings, job.model_copy(update={"progress": 0.4}))
+    events.publish(conn, settings, job.model_copy(update={"progress": 0.35, "status": "cancelled"}))
+    stream = conn.xrange(events.stream_key(settings, job.id))
+    seen = [(e["status"], e["progress"]) for e in (json.loads(f[b"event"]) for _, f in stream)]
+    assert seen == [("processing", 0.3), ("processing", 0.4), ("cancelled", 0.35)]
+
+
 def test_doctor_reports_every_part(platform: Platform):
     worker = platform.start_worker("cpu,tts")
     wait_for(lambda: "workers" in (out := platform.cli("doctor").stdout) and "ok   workers" in out, 60,
