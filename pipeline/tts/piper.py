@@ -18,6 +18,7 @@ from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from pipeline.config import VoiceConfig
 from pipeline.errors import EngineError
+from pipeline.tts.onnx_graph import faster_model_bytes
 
 BUNDLED_VOICE = "en_US-joe-medium"
 # Silence between the sentences Piper splits a segment into (Piper adds none itself).
@@ -66,6 +67,7 @@ class PiperEngine:
     piper_voice: PiperVoice
     config: VoiceConfig
     synthesis: SynthesisConfig
+    faster_graph: bool = False  # the voice runs with its convolutions as 2-D (onnx_graph)
     name: str = "piper"
 
     @classmethod
@@ -74,6 +76,8 @@ class PiperEngine:
 
         One thread per process is fastest when several processes share the cores
         (STACK.md: 2 processes x 1 thread = 14.7x real time vs 10.3x for one process).
+        The voice's graph is loaded with its 1-D convolutions restated as 2-D ones, which
+        onnxruntime runs with faster kernels (same audio; see :mod:`pipeline.tts.onnx_graph`).
         Raises :class:`EngineError` when the voice files are missing or unloadable.
         """
         model, cfg = _voice_paths(config.narrator)
@@ -81,11 +85,12 @@ class PiperEngine:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        faster = faster_model_bytes(str(model))
         try:
             piper_voice = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(cfg.read_text(encoding="utf-8"))),
                 session=onnxruntime.InferenceSession(
-                    str(model), sess_options=options, providers=["CPUExecutionProvider"]
+                    faster or str(model), sess_options=options, providers=["CPUExecutionProvider"]
                 ),
             )
         except Exception as exc:  # onnxruntime raises its own, untyped errors
@@ -96,7 +101,7 @@ class PiperEngine:
             noise_w_scale=config.noise_w_scale,
             normalize_audio=False,
         )
-        return cls(piper_voice=piper_voice, config=config, synthesis=synthesis)
+        return cls(piper_voice=piper_voice, config=config, synthesis=synthesis, faster_graph=faster is not None)
 
     @property
     def voice(self) -> str:
