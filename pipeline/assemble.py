@@ -62,7 +62,8 @@ class AssembledBook:
     """What assembly wrote. Times in seconds; ``starts_s`` are chapter starts in the M4B.
 
     ``files`` maps "mp3"/"wav"/"flac" to one path per chapter (in plan order) for each
-    format written; ``m4b`` is None when the M4B was not requested.
+    format written; ``m4b`` is None when the M4B was not requested. ``m4b_true_peak_dbtp``
+    is the M4B's AAC decoded, measured as it was written (see :class:`M4bWriter`).
     """
 
     m4b: Path | None
@@ -77,6 +78,7 @@ class AssembledBook:
     author: str
     narrator: str
     has_cover: bool = False
+    m4b_true_peak_dbtp: float | None = None
 
 
 class TruePeakLimiter:
@@ -362,8 +364,9 @@ class _M4bFeed:
                 self.writer.write(block)
         feed.unlink()
 
-    def close(self, chapters: list[tuple[str, int]]) -> Path:
-        return self.writer.close(chapters)
+    def close(self, chapters: list[tuple[str, int]]) -> tuple[Path, float]:
+        """Finish the M4B: its path and its decoded AAC's true peak (dBTP)."""
+        return self.writer.close(chapters), self.writer.decoded_true_peak_dbtp
 
     def abort(self) -> None:
         self.writer.abort()
@@ -428,9 +431,9 @@ class BookAssembler:
         if self.done != len(self.plans):
             raise ValueError(f"{self.done} of {len(self.plans)} chapters assembled")
         samples = [c.samples for c in self._chapters]
-        m4b_path = None
+        m4b_path = m4b_true_peak = None
         if self._m4b is not None:
-            m4b_path = self._m4b.close([(p.title, n) for p, n in zip(self.plans, samples)])
+            m4b_path, m4b_true_peak = self._m4b.close([(p.title, n) for p, n in zip(self.plans, samples)])
             self._m4b = None
         self._cleanup()
         starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
@@ -448,6 +451,7 @@ class BookAssembler:
             author=self.info.author,
             narrator=self.info.narrator,
             has_cover=self._cover is not None,
+            m4b_true_peak_dbtp=m4b_true_peak,
         )
 
     def abort(self) -> None:

@@ -127,7 +127,7 @@ def convert(
     out_dir = Path(out_dir)
     emit(ProgressEvent("parse", 0, 1))
     book = select_chapters(parse_file(source), chapters)
-    workers = start_workers(config.voice, jobs)  # voice loading overlaps analyze/segment
+    workers = start_workers(config.voice, jobs, preload=[__name__])  # voice loading overlaps analyze/segment
     try:
         analysis, plans = plan_book(book, config, emit)
         store = SegmentStore(out_dir / WORK_DIR / "segments")

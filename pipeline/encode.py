@@ -33,6 +33,7 @@ import soxr
 from mutagen import MutagenError
 from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK
 
+from pipeline.audio import TruePeakMeter, amplitude_to_db
 from pipeline.errors import EncodingError
 from pipeline.models import Cover
 
@@ -191,6 +192,11 @@ class M4bWriter:
     its default ``twoloop`` and overshoots the true peak less on speech (measured on
     Piper output: -3.78 dBTP in, -3.73 dBTP decoded at 64 kbps / 22050 Hz; 241x real
     time to encode).
+
+    Every AAC packet is also decoded as it is muxed, by FFmpeg's AAC decoder (what
+    players and PyAV use), and its true peak measured: :attr:`decoded_true_peak_dbtp`
+    is the true peak of the file's audio as any reader decodes it, known when the file
+    is closed instead of after a second pass over the whole book.
     """
 
     def __init__(self, final: Path, rate_hz: int, kbps: int, tags: Tags,
@@ -204,6 +210,11 @@ class M4bWriter:
             self._aac = self._out.add_stream("aac", rate=aac_rate_hz)
             self._aac.layout, self._aac.bit_rate = "mono", kbps * 1000
             self._aac.codec_context.options = {"aac_coder": "fast"}
+            self._aac.codec_context.open()  # now, so its extradata (AudioSpecificConfig) exists
+            self._decoder = av.CodecContext.create("aac", "r")
+            self._decoder.extradata = self._aac.codec_context.extradata
+            self._decoder.sample_rate, self._decoder.layout = aac_rate_hz, "mono"
+            self._true_peak = TruePeakMeter()
             self._out.metadata.update(_m4b_tags(tags))
             self._out.set_chapters(_chapter_entries(chapters, rate_hz))
             if cover is not None:
@@ -231,16 +242,31 @@ class M4bWriter:
         frame.rate, frame.pts = self.rate_hz, self._pts
         self._pts += frame.samples
         try:
-            self._out.mux(self._aac.encode(frame))
+            self._mux(self._aac.encode(frame))
         except av.FFmpegError as exc:
             raise EncodingError(f"AAC encoding of {self.final.name} failed: {exc}") from None
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        """Write ``packets`` and measure them decoded."""
+        for packet in packets:
+            for decoded in self._decoder.decode(av.Packet(bytes(packet))):
+                self._true_peak.push(decoded.to_ndarray().reshape(-1))
+        self._out.mux(packets)
+
+    @property
+    def decoded_true_peak_dbtp(self) -> float:
+        """True peak (dBTP) of all the AAC written so far, decoded; final after close()."""
+        return self._true_peak.dbtp()
 
     def close(self, chapters: list[tuple[str, int]] | None = None) -> Path:
         """Flush the resampler and encoder, write the index (with ``chapters`` as the final
         chapter markers, when given) and move the file into place."""
         try:
             self.write(np.zeros(0, np.float32), last=True)
-            self._out.mux(self._aac.encode(None))
+            self._mux(self._aac.encode(None))
+            for decoded in self._decoder.decode(None):
+                self._true_peak.push(decoded.to_ndarray().reshape(-1))
+            self._true_peak.finish()
             if chapters is not None:
                 self._out.set_chapters(_chapter_entries(chapters, self._chapter_rate_hz))
             self._out.close()

@@ -6,7 +6,10 @@ chapter's span of the decoded M4B): RMS -23..-18 dB, true peak <= -3 dBTP, noise
 mono read from every frame header, and a plausible pace (100-250 words per minute when
 the chapter has at least 50 words). For the M4B (read back with PyAV): chapter count,
 titles and starts, duration within 0.5 s of the chapters' sum, cover, tags, and the
-decoded AAC's true peak <= -3 dBTP. Measurements are streamed (see :mod:`pipeline.audio`).
+decoded AAC's true peak <= -3 dBTP (measured by the M4B writer from the very packets it
+muxed, decoded as any reader decodes them; decoded again from the file only when the
+M4B is the sole output and its chapters are measured from it). Measurements are
+streamed (see :mod:`pipeline.audio`).
 """
 
 from __future__ import annotations
@@ -182,13 +185,16 @@ def _m4b_checks(book: AssembledBook, per_chapter: bool) -> tuple[list[Check], li
         Check("tags", all(tags.get(k) for k in M4B_REQUIRED_TAGS),
               ",".join(k for k in M4B_REQUIRED_TAGS if tags.get(k)), ",".join(M4B_REQUIRED_TAGS)),
     ]
-    tp, meters = TruePeakMeter(), {}
-    for chapter, rate, block in _m4b_chapter_blocks(path, book.starts_s):
-        tp.push(block)
-        if per_chapter:
-            meters.setdefault(chapter, ChapterMeter(rate)).push(block)
-    tp.finish()
-    checks.append(_at_most("aac_true_peak", tp.dbtp(), TRUE_PEAK_MAX_DBTP, "dBTP"))
+    true_peak, meters = book.m4b_true_peak_dbtp, {}
+    if per_chapter or true_peak is None:
+        tp = TruePeakMeter()
+        for chapter, rate, block in _m4b_chapter_blocks(path, book.starts_s):
+            tp.push(block)
+            if per_chapter:
+                meters.setdefault(chapter, ChapterMeter(rate)).push(block)
+        tp.finish()
+        true_peak = tp.dbtp()
+    checks.append(_at_most("aac_true_peak", true_peak, TRUE_PEAK_MAX_DBTP, "dBTP"))
     return checks, [meters[i].result() for i in sorted(meters)]
 
 
