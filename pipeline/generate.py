@@ -10,6 +10,7 @@ on 2 cores); ``jobs=1`` synthesizes in this process with the runtime's own threa
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing import forkserver
 import time
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator, Sequence
@@ -56,16 +57,26 @@ def pending_segments(segments: Sequence[Segment], store: SegmentStore) -> list[S
     return todo
 
 
+def start_fork_server(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
+    """Start (once per process) the server that forks the synthesis workers, and return
+    its context. It imports the engine and the ``preload`` modules (whatever else the
+    caller will run in the pool) once for all workers, 1.7 s of CPU each otherwise; called
+    early, those imports overlap the caller's own (the CLI calls it before importing the
+    pipeline). ``preload`` counts only when the server starts, not once it runs."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.tts.piper", *preload])
+    forkserver.ensure_running()
+    return context
+
+
 def start_workers(voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor | None:
     """Start ``jobs`` synthesis processes now (``None`` for ``jobs <= 1``), so loading the
     voice (about 2 s per process) overlaps whatever the caller does next. Pass the pool to
-    :func:`generate`; the caller shuts it down. The workers fork from a server that has
-    imported the engine and the ``preload`` modules (whatever else the caller will run
-    in the pool), once for all of them."""
+    :func:`generate`; the caller shuts it down. Workers fork from :func:`start_fork_server`
+    (started here with ``preload`` unless it already runs)."""
     if jobs <= 1:
         return None
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.tts.piper", *preload])  # 1.7 s of imports per worker saved
+    context = start_fork_server(preload)
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(voice,))
     for _ in range(jobs):
         pool.submit(_worker_ready)
