@@ -87,7 +87,17 @@ def conv1d_as_conv2d(model: onnx.ModelProto) -> onnx.ModelProto:
 
     for n in graph.node:
         if n.op_type in _CONVS and len(n.input) > 1 and n.input[1] in rewritable and len(n.output) == 1:
-            emit_4d(n, [as_4d(n.input[0]), *n.input[1:]], [_attribute_2d(a) for a in n.attribute])
+            polyphase = _polyphase(n, inits) if n.op_type == "ConvTranspose" else None
+            if polyphase is None:
+                emit_4d(n, [as_4d(n.input[0]), *n.input[1:]], [_attribute_2d(a) for a in n.attribute])
+                continue
+            new_inits, new_nodes = polyphase
+            graph.initializer.extend(new_inits)
+            new_nodes[0].input[0] = as_4d(n.input[0])
+            new_nodes[-1].output[0] = n.output[0] + _SUFFIX
+            nodes.extend(new_nodes)
+            four[n.output[0]] = n.output[0] + _SUFFIX
+            absent.add(n.output[0])
         elif n.op_type in _UNARY and len(n.input) == 1 and n.input[0] in four:
             emit_4d(n, [four[n.input[0]]], list(n.attribute))
         elif (n.op_type in _BINARY and len(n.input) == 2 and any(x in four for x in n.input)
@@ -99,9 +109,13 @@ def conv1d_as_conv2d(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes.append(n)
     for out in graph.output:
         restore_3d(out.name)
+    used = {x for n in nodes for x in n.input}
     for name in rewritable:
         weight = inits[name]
-        weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, :, None, :], name))
+        if name in used:
+            weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, :, None, :], name))
+        else:  # only polyphase convolutions used it: they have their own weights
+            graph.initializer.remove(weight)
     graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), _AXIS))
     del graph.node[:]
     graph.node.extend(nodes)
@@ -109,6 +123,56 @@ def conv1d_as_conv2d(model: onnx.ModelProto) -> onnx.ModelProto:
     for v in stale:
         graph.value_info.remove(v)
     return model
+
+
+def _polyphase(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
+               ) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto]] | None:
+    """A 1-D ``ConvTranspose`` (stride s, kernel k, one group, no dilation) as one 2-D
+    ``Conv`` computing its s output phases as s x C_out channels, interleaved back into
+    time by Reshape/Transpose/Reshape and cropped by Slice: the same sums (each output
+    sample n = q*s + r - pad_begin takes the taps r, r + s, ... of the kernel), but run
+    by the blocked convolution kernels instead of a GEMM plus col2im. Returns the new
+    initializers and nodes (the first node's input 0 and the last node's output 0 are
+    for the caller to set), or None when the node is not of that kind.
+    """
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    weight = numpy_helper.to_array(inits[node.input[1]])  # [C_in, C_out, k]
+    c_in, c_out, k = weight.shape
+    s = int(attrs.get("strides", [1])[0])
+    begin, end = (int(p) for p in attrs.get("pads", [0, 0]))
+    extra = int(attrs.get("output_padding", [0])[0])
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    if (s < 2 or attrs.get("group", 1) != 1 or (bias is not None and bias not in inits) or list(attrs.get("dilations", [1])) != [1] or "output_shape" in attrs
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+        return None
+    taps = -(-k // s)  # K: taps per phase
+    cut = taps * s - k + end - extra  # samples to drop at the end of the full output
+    if cut < 0:
+        return None
+    padded = np.zeros((c_in, c_out, taps * s), weight.dtype)
+    padded[:, :, :k] = weight
+    # poly[r*C_out + o, c, 0, u] = W[c, o, (K-1-u)*s + r]
+    poly = padded.reshape(c_in, c_out, taps, s)[:, :, ::-1, :].transpose(3, 1, 0, 2).reshape(s * c_out, c_in, 1, taps)
+    name = node.output[0] + "__polyphase"
+    new_inits = [numpy_helper.from_array(np.ascontiguousarray(poly), f"{name}_w"),
+                 numpy_helper.from_array(np.array([0, s, c_out, -1], np.int64), f"{name}_phases"),
+                 numpy_helper.from_array(np.array([0, c_out, 1, -1], np.int64), f"{name}_time"),
+                 numpy_helper.from_array(np.array([begin], np.int64), f"{name}_start"),
+                 numpy_helper.from_array(np.array([-cut if cut else np.iinfo(np.int64).max], np.int64), f"{name}_end"),
+                 numpy_helper.from_array(np.array([3], np.int64), f"{name}_axis")]
+    conv_inputs = ["", f"{name}_w"]
+    if bias is not None:
+        new_inits.append(numpy_helper.from_array(np.tile(numpy_helper.to_array(inits[bias]), s), f"{name}_b"))
+        conv_inputs.append(f"{name}_b")
+    new_nodes = [
+        helper.make_node("Conv", conv_inputs, [f"{name}_z"], name=node.name, kernel_shape=[1, taps],
+                         pads=[0, taps - 1, 0, taps - 1]),
+        helper.make_node("Reshape", [f"{name}_z", f"{name}_phases"], [f"{name}_p"]),  # [N, s, C_out, Q]
+        helper.make_node("Transpose", [f"{name}_p"], [f"{name}_t"], perm=[0, 2, 3, 1]),  # [N, C_out, Q, s]
+        helper.make_node("Reshape", [f"{name}_t", f"{name}_time"], [f"{name}_full"]),  # [N, C_out, 1, Q*s]
+        helper.make_node("Slice", [f"{name}_full", f"{name}_start", f"{name}_end", f"{name}_axis"], [""]),
+    ]
+    return new_inits, new_nodes
 
 
 def _attribute_2d(attribute: onnx.AttributeProto) -> onnx.AttributeProto:

@@ -29,7 +29,7 @@ def _conv_weight_ranks(model: onnx.ModelProto) -> set[int]:
 
 def _small_graph() -> onnx.ModelProto:
     """x [1, 8, T] and mask [1, 1, T] through strided, dilated, grouped and transposed
-    convolutions, activations, a per-channel constant, a masked product, a scalar scale, a residual sum, a
+    convolutions (one grouped, one run as polyphase with a bias and uneven padding), activations, a per-channel constant, a masked product, a scalar scale, a residual sum, a
     channel slice (a consumer that needs the 3-D tensor back) and a conv as graph output."""
     rng = np.random.default_rng(7)
 
@@ -38,7 +38,7 @@ def _small_graph() -> onnx.ModelProto:
 
     inits = [
         weight("w1", 8, 8, 5), weight("b1", 8), weight("w2", 8, 4, 3), weight("wt", 8, 4, 4),
-        weight("w3", 4, 8, 1), weight("bias_ct", 8, 1), numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        weight("w3", 4, 8, 1), weight("bias_ct", 8, 1), weight("wt1", 8, 8, 5), weight("bt1", 8), numpy_helper.from_array(np.array(0.5, np.float32), "half"),
         numpy_helper.from_array(np.array([0], np.int64), "s0"), numpy_helper.from_array(np.array([4], np.int64), "s4"),
         numpy_helper.from_array(np.array([1], np.int64), "ax1"),
     ]
@@ -51,7 +51,8 @@ def _small_graph() -> onnx.ModelProto:
         helper.make_node("Add", ["c2", "x"], ["r"]),
         helper.make_node("Mul", ["r", "half"], ["h"]),
         helper.make_node("ConvTranspose", ["h", "wt"], ["up"], strides=[2], pads=[1, 2], output_padding=[1], group=2),
-        helper.make_node("Tanh", ["up"], ["y1"]),
+        helper.make_node("ConvTranspose", ["up", "wt1", "bt1"], ["up1"], strides=[2], pads=[1, 2], output_padding=[1]),
+        helper.make_node("Tanh", ["up1"], ["y1"]),
         helper.make_node("Slice", ["h", "s0", "s4", "ax1"], ["y2"]),
         helper.make_node("Conv", ["r", "w3"], ["y3"], pads=[2, 0]),
     ]
