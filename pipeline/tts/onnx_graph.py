@@ -7,13 +7,16 @@ AVX2/AVX-512), are only used for 2-D convolutions: its ``NchwcTransformer`` skip
 ``ConvTranspose`` as the 2-D one it equals (a height-1 image: weights ``[O, I, 1, K]``,
 kernel/stride/dilation ``[1, k]``, pads ``[0, b, 0, e]``) and carries the 4-D tensors
 on through the elementwise ops between convolutions, so the whole HiFi-GAN decoder runs
-in the blocked layout instead of converting back and forth around each convolution.
+in the blocked layout instead of converting back and forth around each convolution. The
+decoder's upsampling ``ConvTranspose`` layers, which have no blocked kernel, become
+polyphase ``Conv`` layers (see :func:`_polyphase`).
 
 The arithmetic is the same up to float rounding: on the bundled voice with the noise
 scales at 0 (so runs are deterministic) the two graphs' outputs have the same length and
-differ by at most 4e-5 of full scale (-88 dBFS). Measured on a 2-core AVX-512 VM, one
-onnxruntime thread: about 10-15 % less CPU per second of speech
-(``bench/pipeline_vs_piper.py`` reports it as ``synthesis_cpu_ratio``).
+differ by at most 4.5e-5 of full scale (-87 dBFS). Measured on a 2-core AVX-512 VM, one
+onnxruntime thread, a chapter of Alice: 17 % less CPU per second of speech (13 % without
+the polyphase upsampling); ``bench/pipeline_vs_piper.py`` reports it per run as
+``synthesis_cpu_ratio_raw_vs_engine``.
 """
 
 from __future__ import annotations
@@ -142,7 +145,8 @@ def _polyphase(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
     begin, end = (int(p) for p in attrs.get("pads", [0, 0]))
     extra = int(attrs.get("output_padding", [0])[0])
     bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
-    if (s < 2 or attrs.get("group", 1) != 1 or (bias is not None and bias not in inits) or list(attrs.get("dilations", [1])) != [1] or "output_shape" in attrs
+    if (s < 2 or attrs.get("group", 1) != 1 or list(attrs.get("dilations", [1])) != [1] or "output_shape" in attrs
+            or (bias is not None and bias not in inits)
             or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
         return None
     taps = -(-k // s)  # K: taps per phase

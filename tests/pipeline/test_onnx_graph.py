@@ -28,9 +28,11 @@ def _conv_weight_ranks(model: onnx.ModelProto) -> set[int]:
 
 
 def _small_graph() -> onnx.ModelProto:
-    """x [1, 8, T] and mask [1, 1, T] through strided, dilated, grouped and transposed
-    convolutions (one grouped, one run as polyphase with a bias and uneven padding), activations, a per-channel constant, a masked product, a scalar scale, a residual sum, a
-    channel slice (a consumer that needs the 3-D tensor back) and a conv as graph output."""
+    """x [1, 8, T] and mask [1, 1, T] through strided, dilated and grouped convolutions,
+    two transposed ones (one grouped, one rewritten as polyphase, with a bias and uneven
+    padding), activations, a per-channel constant, a masked product, a scalar scale, a
+    residual sum, a channel slice (a consumer that needs the 3-D tensor back) and a
+    convolution as graph output."""
     rng = np.random.default_rng(7)
 
     def weight(name: str, *shape: int) -> onnx.TensorProto:
@@ -38,7 +40,8 @@ def _small_graph() -> onnx.ModelProto:
 
     inits = [
         weight("w1", 8, 8, 5), weight("b1", 8), weight("w2", 8, 4, 3), weight("wt", 8, 4, 4),
-        weight("w3", 4, 8, 1), weight("bias_ct", 8, 1), weight("wt1", 8, 8, 5), weight("bt1", 8), numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        weight("w3", 4, 8, 1), weight("bias_ct", 8, 1), weight("wt1", 8, 8, 5), weight("bt1", 8),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
         numpy_helper.from_array(np.array([0], np.int64), "s0"), numpy_helper.from_array(np.array([4], np.int64), "s4"),
         numpy_helper.from_array(np.array([1], np.int64), "ax1"),
     ]
@@ -74,6 +77,8 @@ def test_rewrite_keeps_every_output_of_a_graph_using_each_handled_op():
     rewritten = conv1d_as_conv2d(model)
     onnx.checker.check_model(rewritten)
     assert _conv_weight_ranks(model) == {3} and _conv_weight_ranks(rewritten) == {4}
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops.count("ConvTranspose") == 1 and ops.count("Transpose") == 1, "the ungrouped one became polyphase"
     rng = np.random.default_rng(1)
     feeds = {"x": rng.standard_normal((1, 8, 37)).astype(np.float32),
              "mask": (rng.random((1, 1, 37)) > 0.2).astype(np.float32)}
