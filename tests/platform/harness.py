@@ -32,12 +32,20 @@ T = TypeVar("T")
 # killed or cancelled in the middle of.
 PARAGRAPH = ("The keeper climbed the {n} steps of the tower at dusk and trimmed the wick. "
              "Far below, the sea moved against the rocks as it had every night of his life.")
-STORY = "\n\n".join([
-    "The Lighthouse Keeper",
-    "Chapter 1", "Mr. Abernathy kept the light on the northern rock for 23 years.",
-    "Chapter 2", *(PARAGRAPH.format(n=100 + i) for i in range(12)),
-    "Chapter 3", "By spring the girl could trim the wick herself.",
-])
+
+
+def story_text(paragraphs: int = 12) -> str:
+    """The three-chapter story with ``paragraphs`` paragraphs (about 9 s of speech each)
+    in chapter 2."""
+    return "\n\n".join([
+        "The Lighthouse Keeper",
+        "Chapter 1", "Mr. Abernathy kept the light on the northern rock for 23 years.",
+        "Chapter 2", *(PARAGRAPH.format(n=100 + i) for i in range(paragraphs)),
+        "Chapter 3", "By spring the girl could trim the wick herself.",
+    ])
+
+
+STORY = story_text()
 
 
 def free_port() -> int:

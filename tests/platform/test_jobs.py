@@ -19,7 +19,7 @@ from audiobook_app.db.models import (
 from audiobook_app.jobs import events, queue
 from audiobook_app.settings import Settings
 from pipeline.errors import NotFoundError
-from tests.platform.harness import Platform, wait_for
+from tests.platform.harness import Platform, story_text, wait_for
 
 
 @pytest.fixture
@@ -216,13 +216,16 @@ def test_doctor_reports_every_part(platform: Platform):
     assert {line.split()[1] for line in down.stdout.splitlines() if line.startswith("FAIL")} == {"redis", "workers"}
 
 
-def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform, story: Path):
+def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform, tmp_path: Path):
     """RQ's per-task timeout (AUDIOBOOK_SYNTH_TIMEOUT_S) stops a synthesis batch that runs
     too long; the retry resumes after the stored segments, so the book still completes
     and nothing is synthesized twice."""
-    # Chapter 2 (12 segments) needs 8+ s on one thread; 5 s stops it, and still leaves a
-    # retry time to load the voice and store a segment on a VM the host is slowing down
-    # (at 3 s, one CI run's retries never got that far).
+    # Chapter 2 here has 36 segments, about 320 s of speech: 12+ s on one thread even at
+    # 25x real time (the 12-segment story fitted in 5 s once the voice ran faster). 5 s
+    # stops it, and still leaves a retry time to store segments on a VM the host is
+    # slowing down (at 3 s, one CI run's retries never got past loading the voice).
+    story = tmp_path / "long-chapter.txt"
+    story.write_text(story_text(paragraphs=36), encoding="utf-8")
     platform.extra["AUDIOBOOK_SYNTH_TIMEOUT_S"] = "5"
     platform.extra["AUDIOBOOK_RETRY_BACKOFF_S"] = "[1, 1, 1, 1, 1, 1, 1, 1]"
     platform.extra["AUDIOBOOK_MAX_TASK_ATTEMPTS"] = "10"
