@@ -172,3 +172,18 @@ def test_encoder_failure_leaves_no_partial_files(tmp_path) -> None:
     with pytest.raises(EncodingError, match="M4B"):
         assemble_book(plans, store, META, Cover(b"not an image", "image/jpeg"), tmp_path / "out", config("m4b", "mp3"))
     assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_a_short_peaky_chapter_still_reaches_the_rms_target_after_limiting(tmp_path) -> None:
+    """One short segment of quiet speech with loud spikes, in its room tone: the gain that
+    puts the unlimited RMS at -19 dB drives the spikes far over the ceiling, and the
+    limiter took the RMS to -22.1 dB (a real one-line chapter came out at -23.04, under
+    ACX's -23); the gain is raised until the limited RMS is on target."""
+    store = SegmentStore(tmp_path / "segments")
+    audio = speech_like(2.0, seed=4) * 0.1
+    audio[:: RATE // 4] = 0.9
+    store.put("spiky", audio.astype(np.float32), RATE)
+    plan = ChapterPlan(1, "Short", 5, (Segment("spiky", 1, 0, SegmentKind.BODY, "words", "joe", "piper", 0),))
+    book = assemble_book([plan], store, META, None, tmp_path / "out", config("flac"), narrator=NARRATOR)
+    m = measure_file(book.files["flac"][0])
+    assert m.rms_db == pytest.approx(-19.0, abs=0.5) and m.true_peak_dbtp <= -3.0

@@ -58,7 +58,8 @@ def _assert_complete_book(plat: Platform, job_id: str) -> None:
     for f in files:
         assert (storage / f.key).stat().st_size == f.size_bytes > 0
     report = json.loads((storage / next(f.key for f in files if f.purpose == FilePurpose.REPORT)).read_text())
-    assert report["passed"] is True and [c["index"] for c in report["chapters"]] == [1, 2, 3]
+    assert report["passed"] is True, report["summary"]["failures"]
+    assert [c["index"] for c in report["chapters"]] == [1, 2, 3]
     chapters = plat.read(lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all()))
     assert {c.status for c in chapters} == {"completed"} and all(c.duration_s > 1 for c in chapters)
     usage = plat.read(lambda s: list(s.exec(select(UsageEvent).where(UsageEvent.job_id == job_id)).all()))
