@@ -33,7 +33,7 @@ import soxr
 from mutagen import MutagenError
 from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK
 
-from pipeline.audio import TruePeakMeter, amplitude_to_db
+from pipeline.audio import TruePeakMeter
 from pipeline.errors import EncodingError
 from pipeline.models import Cover
 
@@ -249,9 +249,13 @@ class M4bWriter:
     def _mux(self, packets: list[av.Packet]) -> None:
         """Write ``packets`` and measure them decoded."""
         for packet in packets:
-            for decoded in self._decoder.decode(av.Packet(bytes(packet))):
-                self._true_peak.push(decoded.to_ndarray().reshape(-1))
+            self._measure(av.Packet(bytes(packet)))
         self._out.mux(packets)
+
+    def _measure(self, packet: av.Packet | None) -> None:
+        """Decode ``packet`` (None: flush the decoder) into the true-peak meter."""
+        for decoded in self._decoder.decode(packet):
+            self._true_peak.push(decoded.to_ndarray().reshape(-1))
 
     @property
     def decoded_true_peak_dbtp(self) -> float:
@@ -264,8 +268,7 @@ class M4bWriter:
         try:
             self.write(np.zeros(0, np.float32), last=True)
             self._mux(self._aac.encode(None))
-            for decoded in self._decoder.decode(None):
-                self._true_peak.push(decoded.to_ndarray().reshape(-1))
+            self._measure(None)
             self._true_peak.finish()
             if chapters is not None:
                 self._out.set_chapters(_chapter_entries(chapters, self._chapter_rate_hz))

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, unavailable
 from tests.platform.harness import free_port, wait_for
 
 RUN_SCRIPT = REPO_ROOT / "scripts" / "run.sh"
@@ -166,10 +166,7 @@ def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     """Headless Debian chromium driven by Playwright (skips, or fails under CI, without it)."""
     if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} not installed: run `scripts/web_tools.sh --browser` as root (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(f"{CHROMIUM} not installed: run `scripts/web_tools.sh --browser` as root (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
