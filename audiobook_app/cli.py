@@ -138,10 +138,10 @@ def _convert(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1 (got {args.jobs})")
     _ensure_output_folder(args.output)
-    if args.jobs > 1:  # the workers' imports run beside this process's own
+    if args.jobs > 1:  # the workers' imports and voice load run beside this process's own imports
         from pipeline.generate import start_fork_server
 
-        start_fork_server(preload=["pipeline.convert"])
+        start_fork_server(preload=["pipeline.convert"], voice=config.voice)
     from pipeline.convert import convert
 
     bars = _ProgressBars()

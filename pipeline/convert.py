@@ -22,7 +22,8 @@ from pipeline.annotate import annotate_chapter
 from pipeline.assemble import AssembledBook, BookAssembler, BookInfo, MasteredChapter, assemble_book, master_chapter
 from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.errors import ChapterSelectionError
-from pipeline.generate import GenerationStats, SegmentCallback, generate, pending_segments, start_workers
+from pipeline.generate import (GenerationStats, SegmentCallback, generate, pending_segments, start_fork_server,
+                               start_workers)
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
@@ -125,11 +126,13 @@ def convert(
     started = time.monotonic()
     emit = on_progress or (lambda _event: None)
     out_dir = Path(out_dir)
+    if jobs > 1:  # the workers' fork server loads the voice while this process parses and plans
+        start_fork_server(preload=[__name__], voice=config.voice)
     emit(ProgressEvent("parse", 0, 1))
     book = select_chapters(parse_file(source), chapters)
-    workers = start_workers(config.voice, jobs, preload=[__name__])  # voice loading overlaps analyze/segment
+    analysis, plans = plan_book(book, config, emit)
+    workers = start_workers(config.voice, jobs, preload=[__name__])
     try:
-        analysis, plans = plan_book(book, config, emit)
         store = SegmentStore(out_dir / WORK_DIR / "segments")
         if workers is None:
             stats = _generate(plans, store, config, jobs, None, emit)

@@ -10,8 +10,9 @@ on 2 cores); ``jobs=1`` synthesizes in this process with the runtime's own threa
 from __future__ import annotations
 
 import multiprocessing
-from multiprocessing import forkserver
+import os
 import time
+from multiprocessing import forkserver
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -22,7 +23,7 @@ import numpy as np
 from pipeline.config import VoiceConfig
 from pipeline.models import Segment
 from pipeline.store import SegmentStore
-from pipeline.tts import load_engine
+from pipeline.tts import load_engine, preloaded
 from pipeline.tts.base import TTSEngine
 
 # Called after each synthesized segment with (segment, audio duration in seconds).
@@ -57,26 +58,34 @@ def pending_segments(segments: Sequence[Segment], store: SegmentStore) -> list[S
     return todo
 
 
-def start_fork_server(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
+def start_fork_server(preload: Sequence[str] = (), voice: VoiceConfig | None = None) -> multiprocessing.context.BaseContext:
     """Start (once per process) the server that forks the synthesis workers, and return
     its context. It imports the engine and the ``preload`` modules (whatever else the
-    caller will run in the pool) once for all workers, 1.7 s of CPU each otherwise; called
-    early, those imports overlap the caller's own (the CLI calls it before importing the
-    pipeline). ``preload`` counts only when the server starts, not once it runs."""
+    caller will run in the pool) once for all workers, 1.7 s of CPU each otherwise, and
+    with ``voice`` also loads that voice once for all of them (see
+    :mod:`pipeline.tts.preloaded`; 2-5 s of CPU per worker otherwise). Called early, all
+    of that overlaps the caller's own work (the CLI calls it before importing the
+    pipeline). ``preload`` and ``voice`` count only when the server starts, not once it
+    runs: a worker whose voice was not preloaded loads it itself."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.tts.piper", *preload])
-    forkserver.ensure_running()
+    context.set_forkserver_preload(["pipeline.tts.piper", "pipeline.tts.preloaded", *preload])
+    if voice is not None:
+        os.environ[preloaded.VOICE_ENV] = voice.model_dump_json()  # read (and dropped) by the server
+    try:
+        forkserver.ensure_running()
+    finally:
+        os.environ.pop(preloaded.VOICE_ENV, None)
     return context
 
 
 def start_workers(voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor | None:
     """Start ``jobs`` synthesis processes now (``None`` for ``jobs <= 1``), so loading the
-    voice (about 2 s per process) overlaps whatever the caller does next. Pass the pool to
-    :func:`generate`; the caller shuts it down. Workers fork from :func:`start_fork_server`
-    (started here with ``preload`` unless it already runs)."""
+    voice overlaps whatever the caller does next. Pass the pool to :func:`generate`; the
+    caller shuts it down. Workers fork from :func:`start_fork_server` (started here with
+    ``preload`` and ``voice`` unless it already runs)."""
     if jobs <= 1:
         return None
-    context = start_fork_server(preload)
+    context = start_fork_server(preload, voice)
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(voice,))
     for _ in range(jobs):
         pool.submit(_worker_ready)
@@ -137,15 +146,20 @@ def _synthesize_serial(todo: list[Segment], voice: VoiceConfig) -> Iterator[tupl
 
 
 _worker_engine: TTSEngine | None = None
+_worker_engine_inherited = False  # whether _worker_engine came loaded from the fork server
 
 
 def _init_worker(voice: VoiceConfig) -> None:
-    global _worker_engine
-    _worker_engine = load_engine(voice, threads=1)
+    global _worker_engine, _worker_engine_inherited
+    inherited = preloaded.engine_for(voice)
+    _worker_engine_inherited = inherited is not None
+    _worker_engine = inherited or load_engine(voice, threads=1)
 
 
 def _worker_ready() -> bool:
-    return _worker_engine is not None
+    """A job that does nothing (submitting it starts a worker); returns whether the
+    worker's engine is the one its fork server preloaded."""
+    return _worker_engine_inherited
 
 
 def _synthesize_in_worker(text: str) -> tuple[np.ndarray, int]:

@@ -112,13 +112,13 @@ def conv1d_as_conv2d(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes.append(n)
     for out in graph.output:
         restore_3d(out.name)
-    used = {x for n in nodes for x in n.input}
+    used = {x for n in nodes for x in n.input} | {v.name for v in (*graph.input, *graph.output)}
     for name in rewritable:
-        weight = inits[name]
         if name in used:
-            weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, :, None, :], name))
-        else:  # only polyphase convolutions used it: they have their own weights
-            graph.initializer.remove(weight)
+            inits[name].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(inits[name])[:, :, None, :], name))
+    for name, init in inits.items():  # weights and biases only polyphase convolutions used: they have their own
+        if name not in used and name in weight_users:
+            graph.initializer.remove(init)
     graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), _AXIS))
     del graph.node[:]
     graph.node.extend(nodes)

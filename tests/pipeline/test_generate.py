@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -79,3 +85,41 @@ def test_unknown_voice_is_a_clear_engine_error(tmp_path):
     voice = VoiceConfig(narrator=str(tmp_path / "missing.onnx"))
     with pytest.raises(EngineError, match="not found"):
         load_engine(voice)
+
+
+_FORK_SERVER_SCRIPT = """
+import json, sys
+import numpy as np
+from pipeline.config import VoiceConfig
+from pipeline.generate import _synthesize_in_worker, _worker_ready, start_fork_server, start_workers
+from pipeline.tts import load_engine
+
+if __name__ == "__main__":
+    preloaded = VoiceConfig(noise_scale=0.0, noise_w_scale=0.0)  # deterministic, so outputs compare exactly
+    other = VoiceConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=1.2)
+    start_fork_server(voice=preloaded)
+    result = {}
+    for name, voice in (("preloaded", preloaded), ("other", other)):
+        pool = start_workers(voice, 2)
+        inherited = [pool.submit(_worker_ready).result() for _ in range(4)]
+        audio, rate = pool.submit(_synthesize_in_worker, sys.argv[1]).result()
+        pool.shutdown()
+        here = load_engine(voice, threads=1).synthesize(sys.argv[1])
+        result[name] = {"inherited": inherited, "same_audio": bool(np.array_equal(audio, here)), "rate": rate}
+    print(json.dumps(result))
+"""
+
+
+def test_workers_start_with_the_voice_their_fork_server_preloaded(tmp_path):
+    """The fork server loads the voice once; workers forked from it synthesize with that
+    very engine (the same audio as a freshly loaded one), and a pool for another voice
+    loads its own. Runs in a fresh interpreter: a fork server is started once per process."""
+    script = tmp_path / "fork_server_voice.py"
+    script.write_text(_FORK_SERVER_SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script), TEXTS[2]], cwd=repo, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["preloaded"] == {"inherited": [True] * 4, "same_audio": True, "rate": 22050}
+    assert result["other"] == {"inherited": [False] * 4, "same_audio": True, "rate": 22050}
