@@ -79,10 +79,11 @@ def start_fork_server(preload: Sequence[str] = (), voice: VoiceConfig | None = N
 
 
 def start_workers(voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor | None:
-    """Start ``jobs`` synthesis processes now (``None`` for ``jobs <= 1``), so loading the
-    voice overlaps whatever the caller does next. Pass the pool to :func:`generate`; the
-    caller shuts it down. Workers fork from :func:`start_fork_server` (started here with
-    ``preload`` and ``voice`` unless it already runs)."""
+    """Start ``jobs`` synthesis processes (``None`` for ``jobs <= 1``) and return once
+    they are forked. Workers fork from :func:`start_fork_server` (started here with
+    ``preload`` and ``voice`` unless it already runs), which forks only once its preloading
+    is done: start it earlier to overlap that with other work, as ``pipeline.convert`` does.
+    Pass the pool to :func:`generate`; the caller shuts it down."""
     if jobs <= 1:
         return None
     context = start_fork_server(preload, voice)
