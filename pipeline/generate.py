@@ -12,9 +12,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from multiprocessing import forkserver
-from contextlib import nullcontext
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
+from multiprocessing import forkserver
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 

@@ -123,15 +123,18 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
         new = helper.make_node(node.op_type, inputs, [out + _SUFFIX], name=node.name)
         new.attribute.extend(attributes)
         nodes.append(new)
-        made(out, c, by=node.op_type)
+        made(out, c, conv=node.op_type == "Conv")
 
-    def made(out: str, c: int | None, by: str) -> None:
+    def made(out: str, c: int | None = None, conv: bool = False) -> str:
+        """Record that ``out`` is now made only as its 4-D version (``c`` channels, by a
+        Conv or not); return that version's name."""
         four[out] = out + _SUFFIX
         absent.add(out)
         if blocked and c is not None and c % _BLOCK == 0:
             channels[four[out]] = c
-        if by == "Conv":
+        if conv:
             by_conv.add(four[out])
+        return four[out]
 
     def scalar(name: str) -> float | None:
         value = numpy_helper.to_array(consts[name]) if name in consts else None
@@ -149,7 +152,7 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
             new_nodes[0].input[0] = as_4d(n.input[0])
             new_nodes[-1].output[0] = n.output[0] + _SUFFIX
             nodes.extend(new_nodes)
-            made(n.output[0], c_out, by="Slice")
+            made(n.output[0], c_out)
             if four[n.output[0]] in channels:  # back into the blocked layout, for the sums that follow
                 new_nodes[-1].output[0] = n.output[0] + "__interleaved"
                 depthwise(new_nodes[-1].output[0], c_out, 1.0, four[n.output[0]])
@@ -164,9 +167,8 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
             c = next((channels[x] for x in xs if x in channels), None)
             factor = scalar(n.input[1]) if n.input[0] in four else scalar(n.input[0]) if n.op_type == "Mul" else None
             if c is not None and factor and n.op_type in ("Mul", "Div"):
-                made(n.output[0], c, by="Conv")
                 depthwise(xs[0] if n.input[0] in four else xs[1], c, factor if n.op_type == "Mul" else 1.0 / factor,
-                          four[n.output[0]])
+                          made(n.output[0]))
             else:
                 emit_4d(n, xs, list(n.attribute), c=c)
         else:
