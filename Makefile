@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-dev run convert inspect test bench clean
+.PHONY: setup setup-dev run convert inspect test lint bench clean
 
 setup:
 	@scripts/setup.sh requirements.txt
@@ -31,6 +31,11 @@ test: setup-dev
 	@scripts/web_tools.sh --browser
 	@scripts/services.sh
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 bench: setup-dev
 	@scripts/services.sh

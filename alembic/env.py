@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import audiobook_app.db.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from audiobook_app.db.migrate import migration_engine
 
 config = context.config
@@ -29,7 +29,11 @@ target_metadata = SQLModel.metadata
 
 # Options shared by online and offline mode. render_as_batch: SQLite cannot ALTER most
 # things, so autogenerate writes batch operations (plain ALTERs on PostgreSQL).
-CONFIGURE_OPTIONS = {"target_metadata": target_metadata, "render_as_batch": True, "compare_type": True}
+CONFIGURE_OPTIONS = {
+    "target_metadata": target_metadata,
+    "render_as_batch": True,
+    "compare_type": True,
+}
 
 
 def database_url() -> str:
@@ -44,7 +48,12 @@ def database_url() -> str:
 
 def run_migrations_offline() -> None:
     """Write the migration SQL to stdout (``alembic upgrade head --sql``) without a database."""
-    context.configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"}, **CONFIGURE_OPTIONS)
+    context.configure(
+        url=database_url(),
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **CONFIGURE_OPTIONS,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -19,7 +19,6 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
@@ -51,7 +50,9 @@ def _inspect(args: argparse.Namespace) -> int:
             "language": info.language,
             "words": info.words,
             "estimated_duration_s": info.estimated_duration_s,
-            "chapters": [{"index": c.index, "title": c.title, "words": c.words} for c in info.chapters],
+            "chapters": [
+                {"index": c.index, "title": c.title, "words": c.words} for c in info.chapters
+            ],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -80,7 +81,9 @@ class _ProgressBars:
             self.stage = event.stage
             if self.interactive and event.unit:
                 unit_scale = event.unit == "chars"
-                self.bar = tqdm(total=event.total, desc=event.stage, unit=event.unit, unit_scale=unit_scale)
+                self.bar = tqdm(
+                    total=event.total, desc=event.stage, unit=event.unit, unit_scale=unit_scale
+                )
             else:
                 print(f"[{event.stage}]", flush=True)
         if self.bar is not None:
@@ -146,7 +149,9 @@ def _convert(args: argparse.Namespace) -> int:
 
     bars = _ProgressBars()
     try:
-        result = convert(args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars)
+        result = convert(
+            args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars
+        )
     finally:
         bars.close()
     print(_summary(result))
@@ -155,9 +160,13 @@ def _convert(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``audiobook`` argument parser (subcommands ``inspect`` and ``convert``)."""
-    parser = argparse.ArgumentParser(prog="audiobook", description="Turn a manuscript into an audiobook.")
+    parser = argparse.ArgumentParser(
+        prog="audiobook", description="Turn a manuscript into an audiobook."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect = sub.add_parser("inspect", help="list a manuscript's chapters, words and estimated duration")
+    inspect = sub.add_parser(
+        "inspect", help="list a manuscript's chapters, words and estimated duration"
+    )
     inspect.add_argument("file", type=Path)
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.set_defaults(run=_inspect)
@@ -165,9 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("file", type=Path)
     conv.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     conv.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
-    conv.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="synthesis processes (default: cores)")
-    conv.add_argument("--config", type=Path, help="YAML file overriding the defaults (voice, pauses, targets...)")
-    conv.add_argument("--format", help="comma-separated outputs from m4b,mp3,wav,flac (default: m4b,mp3)")
+    conv.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="synthesis processes (default: cores)"
+    )
+    conv.add_argument(
+        "--config", type=Path, help="YAML file overriding the defaults (voice, pauses, targets...)"
+    )
+    conv.add_argument(
+        "--format", help="comma-separated outputs from m4b,mp3,wav,flac (default: m4b,mp3)"
+    )
     conv.set_defaults(run=_convert)
     add_platform_commands(sub)
     return parser
@@ -213,7 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("audiobook: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: one line for the user, the traceback on disk
-        print(f"audiobook: internal error: {type(exc).__name__}: {exc} (details: {_log_failure(args)})", file=sys.stderr)
+        print(
+            f"audiobook: internal error: {type(exc).__name__}: {exc} (details: {_log_failure(args)})",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
 

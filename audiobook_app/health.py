@@ -57,7 +57,11 @@ def _redis(settings: Settings) -> str:
 
 def _storage(settings: Settings) -> str:
     build_storage(settings).check()
-    where = settings.storage_root if settings.storage_backend == "local" else f"s3://{settings.s3_bucket}"
+    where = (
+        settings.storage_root
+        if settings.storage_backend == "local"
+        else f"s3://{settings.s3_bucket}"
+    )
     return f"{settings.storage_backend} {where} writable"
 
 
@@ -73,18 +77,25 @@ def _piper() -> str:
 def _qwen() -> str:
     missing = [m for m in ("torch", "qwen_tts") if importlib.util.find_spec(m) is None]
     if missing:
-        raise RuntimeError(f"not installed ({', '.join(missing)}): GPU workers only, see Dockerfile target worker-gpu")
+        raise RuntimeError(
+            f"not installed ({', '.join(missing)}): GPU workers only, see Dockerfile target worker-gpu"
+        )
     return "qwen-tts importable"
 
 
 def _workers(settings: Settings) -> str:
     conn = queue.connect(settings)
     workers = Worker.all(connection=conn)
-    serving = {kind: sum(settings.queue_name(kind) in w.queue_names() for w in workers) for kind in ("cpu", "tts")}
+    serving = {
+        kind: sum(settings.queue_name(kind) in w.queue_names() for w in workers)
+        for kind in ("cpu", "tts")
+    }
     idle = [kind for kind, n in serving.items() if n == 0]
     if idle:
-        raise RuntimeError(f"no live worker serves {' or '.join(idle)} ({len(workers)} worker(s) in all): "
-                           f"start one with `audiobook worker --queues {','.join(idle)}`")
+        raise RuntimeError(
+            f"no live worker serves {' or '.join(idle)} ({len(workers)} worker(s) in all): "
+            f"start one with `audiobook worker --queues {','.join(idle)}`"
+        )
     return ", ".join(f"{kind}: {n} worker(s)" for kind, n in serving.items())
 
 

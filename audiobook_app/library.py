@@ -20,7 +20,17 @@ from sqlmodel import Session, col, select
 from audiobook_app.accounts.ownership import get_owned
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
-    Book, BookStatus, Chapter, File, FilePurpose, Job, JobStatus, Task, TaskKind, User, utcnow,
+    Book,
+    BookStatus,
+    Chapter,
+    File,
+    FilePurpose,
+    Job,
+    JobStatus,
+    Task,
+    TaskKind,
+    User,
+    utcnow,
 )
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events, queue
@@ -41,8 +51,9 @@ class BookSummary:
     job: Job | None
 
 
-def store_manuscript(session: Session, storage: Storage, settings: Settings, user_id: int, filename: str,
-                     data: bytes) -> Book:
+def store_manuscript(
+    session: Session, storage: Storage, settings: Settings, user_id: int, filename: str, data: bytes
+) -> Book:
     """Check and store an upload for ``user_id`` and record its book row (status
     ``uploaded``). Raises :class:`UploadRejectedError` (nothing stored) for an empty,
     oversized (``settings.max_upload_bytes``) or mistyped file, StorageError on failure."""
@@ -53,26 +64,42 @@ def store_manuscript(session: Session, storage: Storage, settings: Settings, use
     session.flush()
     book.source_key = user_key(user_id, "books", str(book.id), "source", safe_filename(name))
     storage.put_bytes(book.source_key, data, mime)
-    repo.add_file(session, user_id, book.source_key, len(data), mime, FilePurpose.SOURCE, book_id=book.id)
+    repo.add_file(
+        session, user_id, book.source_key, len(data), mime, FilePurpose.SOURCE, book_id=book.id
+    )
     return book
 
 
-def add_manuscript(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, filename: str,
-                   data: bytes) -> int:
+def add_manuscript(
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    filename: str,
+    data: bytes,
+) -> int:
     """Store an uploaded manuscript and queue its inspection; return the book id.
     Raises as :func:`store_manuscript`."""
     with session_scope(settings.database_url) as session:
         book = store_manuscript(session, storage, settings, user_id, filename, data)
-        repo.audit(session, user_id, "book.upload", "book", str(book.id), filename=book.source_filename)
+        repo.audit(
+            session, user_id, "book.upload", "book", str(book.id), filename=book.source_filename
+        )
         book_id = book.id
     queue.queue(conn, settings, "cpu").enqueue(
-        "worker.tasks.inspect", book_id, job_timeout=settings.prepare_timeout_s, result_ttl=600,
+        "worker.tasks.inspect",
+        book_id,
+        job_timeout=settings.prepare_timeout_s,
+        result_ttl=600,
         retry=Retry(max=len(settings.retry_backoff_s), interval=list(settings.retry_backoff_s)),
-        description=f"inspect book {book_id}")
+        description=f"inspect book {book_id}",
+    )
     return book_id
 
 
-def add_pasted_text(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, text: str) -> int:
+def add_pasted_text(
+    conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, text: str
+) -> int:
     """Store pasted text as a UTF-8 TXT manuscript and queue its inspection; return the
     book id. Raises :class:`UploadRejectedError` for blank text."""
     if not text.strip():
@@ -119,7 +146,9 @@ def chapter_texts(storage: Storage, book: Book) -> dict[int, str]:
     return {c["index"]: c["text"] for c in json.loads(storage.get_bytes(key))}
 
 
-def chapter_text(settings: Settings, storage: Storage, user_id: int, book_id: int, index: int) -> str:
+def chapter_text(
+    settings: Settings, storage: Storage, user_id: int, book_id: int, index: int
+) -> str:
     """The text of chapter ``index`` of one of the user's books ("" when unknown or not
     read yet). Raises NotFoundError."""
     with session_scope(settings.database_url) as session:
@@ -127,8 +156,16 @@ def chapter_text(settings: Settings, storage: Storage, user_id: int, book_id: in
     return chapter_texts(storage, book).get(index, "")
 
 
-def start(conn: redis.Redis, settings: Settings, user_id: int, book_id: int, *, chosen: list[int],
-          titles: dict[int, str] | None = None, config: PipelineConfig | None = None) -> str:
+def start(
+    conn: redis.Redis,
+    settings: Settings,
+    user_id: int,
+    book_id: int,
+    *,
+    chosen: list[int],
+    titles: dict[int, str] | None = None,
+    config: PipelineConfig | None = None,
+) -> str:
     """Convert the chosen chapters (1-based indices) of a ready book, with the author's
     chapter ``titles`` (index -> title); return the job id. Raises NotFoundError,
     ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
@@ -137,12 +174,16 @@ def start(conn: redis.Redis, settings: Settings, user_id: int, book_id: int, *, 
     with session_scope(settings.database_url) as session:
         book = owned_book(session, user_id, book_id)
         if book.status != BookStatus.READY:
-            raise ChapterSelectionError(f"book {book_id} is not ready ({book.status}): wait until it is read")
+            raise ChapterSelectionError(
+                f"book {book_id} is not ready ({book.status}): wait until it is read"
+            )
         known = {c["index"] for c in book.chapters}
         chosen = sorted(set(chosen))
         if not chosen or not set(chosen) <= known:
             raise ChapterSelectionError("choose at least one of the book's chapters before Start")
-        titles = {i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()}
+        titles = {
+            i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()
+        }
         book.chapters = [{**c, "title": titles.get(c["index"], c["title"])} for c in book.chapters]
         book.chosen_chapters, book.casting = chosen, {"narrator": config.voice.narrator}
         session.add(book)
@@ -153,12 +194,24 @@ def start(conn: redis.Redis, settings: Settings, user_id: int, book_id: int, *, 
     return job.id
 
 
-def queue_job(session: Session, settings: Settings, book: Book, chapters_spec: str | None,
-              config: PipelineConfig) -> tuple[Job, Task]:
+def queue_job(
+    session: Session,
+    settings: Settings,
+    book: Book,
+    chapters_spec: str | None,
+    config: PipelineConfig,
+) -> tuple[Job, Task]:
     """Record a queued job for ``book`` and its ``prepare`` task (enqueue the task with
     :func:`queue.enqueue` after the transaction commits)."""
-    job = Job(book_id=book.id, owner_id=book.owner_id, status=JobStatus.QUEUED, stage="queued",
-              chapters_spec=chapters_spec, config=config.model_dump(mode="json"), updated_at=utcnow())
+    job = Job(
+        book_id=book.id,
+        owner_id=book.owner_id,
+        status=JobStatus.QUEUED,
+        stage="queued",
+        chapters_spec=chapters_spec,
+        config=config.model_dump(mode="json"),
+        updated_at=utcnow(),
+    )
     session.add(job)
     session.flush()
     task = repo.add_task(session, job, TaskKind.PREPARE)
@@ -168,20 +221,27 @@ def queue_job(session: Session, settings: Settings, book: Book, chapters_spec: s
 
 def history(session: Session, user_id: int) -> list[BookSummary]:
     """The user's books (newest first, deleted ones left out), each with its latest job."""
-    books = session.exec(select(Book).where(Book.owner_id == user_id, col(Book.deleted_at).is_(None))
-                         .order_by(col(Book.created_at).desc(), col(Book.id).desc())).all()
+    books = session.exec(
+        select(Book)
+        .where(Book.owner_id == user_id, col(Book.deleted_at).is_(None))
+        .order_by(col(Book.created_at).desc(), col(Book.id).desc())
+    ).all()
     return [BookSummary(book, latest_job(session, book.id)) for book in books]
 
 
 def latest_job(session: Session, book_id: int) -> Job | None:
     """The newest job of a book (None before Start); check ownership of the book first."""
-    return session.exec(select(Job).where(Job.book_id == book_id).order_by(col(Job.created_at).desc())).first()
+    return session.exec(
+        select(Job).where(Job.book_id == book_id).order_by(col(Job.created_at).desc())
+    ).first()
 
 
 def job_chapters(session: Session, user_id: int, job_id: str) -> list[Chapter]:
     """The chapters of one of the user's jobs, in order, with status and audio key."""
     owned_job(session, user_id, job_id)
-    return list(session.exec(select(Chapter).where(Chapter.job_id == job_id).order_by(Chapter.index)).all())
+    return list(
+        session.exec(select(Chapter).where(Chapter.job_id == job_id).order_by(Chapter.index)).all()
+    )
 
 
 def job_files(session: Session, user_id: int, job_id: str) -> list[File]:
@@ -197,15 +257,22 @@ def cancel(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> 
     return queue.cancel(conn, settings, job_id, actor_id=user_id, owner_id=user_id)
 
 
-def save_playback(settings: Settings, user_id: int, book_id: int, chapter_index: int, position_s: float) -> None:
+def save_playback(
+    settings: Settings, user_id: int, book_id: int, chapter_index: int, position_s: float
+) -> None:
     """Remember where the user's player is in a book (chapter, seconds into it)."""
     with session_scope(settings.database_url) as session:
         book = owned_book(session, user_id, book_id)
-        book.playback = {"chapter_index": int(chapter_index), "position_s": round(max(0.0, float(position_s)), 1)}
+        book.playback = {
+            "chapter_index": int(chapter_index),
+            "position_s": round(max(0.0, float(position_s)), 1),
+        }
         session.add(book)
 
 
-def delete_book(conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, book_id: int) -> int:
+def delete_book(
+    conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, book_id: int
+) -> int:
     """Delete a book: cancel its running job, remove every stored file of the book and
     its jobs, and mark the row deleted (rows stay for usage and audit). Returns the
     number of stored objects removed. Raises NotFoundError."""

@@ -23,19 +23,24 @@ from pathlib import Path
 def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         return getattr(importlib.import_module("audiobook_app.platform_commands"), name)(args)
+
     return run
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     """Register submit, status, cancel, worker, doctor, db and admin on the ``audiobook`` parser."""
-    p = sub.add_parser("submit", help="queue a manuscript for conversion by the workers; prints the job id")
+    p = sub.add_parser(
+        "submit", help="queue a manuscript for conversion by the workers; prints the job id"
+    )
     p.add_argument("file", type=Path)
     p.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
     p.add_argument("--config", type=Path, help="YAML file overriding the defaults")
     p.set_defaults(run=_lazy("submit"))
     p = sub.add_parser("status", help="show a job's progress (--follow: until it ends)")
     p.add_argument("job_id")
-    p.add_argument("--follow", action="store_true", help="print every progress event until the job ends")
+    p.add_argument(
+        "--follow", action="store_true", help="print every progress event until the job ends"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per event")
     p.set_defaults(run=_lazy("status"))
     p = sub.add_parser("cancel", help="cancel a job")
@@ -55,4 +60,3 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=("create",))
     p.add_argument("--email", help="the admin's email (default: AUDIOBOOK_ADMIN_EMAIL)")
     p.set_defaults(run=_lazy("admin"))
-

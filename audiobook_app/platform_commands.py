@@ -40,8 +40,16 @@ def submit(args: argparse.Namespace) -> int:
         raise InputError(f"{args.file}: no such file") from None
     with session_scope(settings.database_url) as session:
         user = repo.get_or_create_user(session, settings.cli_user_email)
-    submission = service.submit(conn, settings, build_storage(settings), user, args.file.name, data,
-                                chapters=args.chapters, config=config)
+    submission = service.submit(
+        conn,
+        settings,
+        build_storage(settings),
+        user,
+        args.file.name,
+        data,
+        chapters=args.chapters,
+        config=config,
+    )
     print(submission.job_id)
     return 0
 
@@ -86,7 +94,11 @@ def worker(args: argparse.Namespace) -> int:
     from worker.main import run_worker  # imports RQ's worker machinery only here
 
     try:
-        run_worker([k.strip() for k in args.queues.split(",") if k.strip()], burst=args.burst, name=args.name)
+        run_worker(
+            [k.strip() for k in args.queues.split(",") if k.strip()],
+            burst=args.burst,
+            name=args.name,
+        )
     except ValueError as exc:
         raise InputError(str(exc)) from None
     return 0
@@ -113,7 +125,9 @@ def _admin_password(settings) -> str:
     if settings.admin_password is not None:
         return settings.admin_password.get_secret_value()
     if not sys.stdin.isatty():
-        raise InputError("no password: set AUDIOBOOK_ADMIN_PASSWORD, or run `audiobook admin create` in a terminal")
+        raise InputError(
+            "no password: set AUDIOBOOK_ADMIN_PASSWORD, or run `audiobook admin create` in a terminal"
+        )
     password = getpass.getpass("Password for the admin: ")
     if getpass.getpass("Same password again: ") != password:
         raise InputError("the two passwords differ; run the command again")
@@ -121,7 +135,9 @@ def _admin_password(settings) -> str:
 
 
 def admin(args: argparse.Namespace) -> int:
-    from audiobook_app.accounts.admin import create_first_admin  # argon2 and the accounts code only here
+    from audiobook_app.accounts.admin import (
+        create_first_admin,
+    )  # argon2 and the accounts code only here
 
     settings = get_settings()
     email = args.email or settings.admin_email

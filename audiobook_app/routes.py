@@ -19,26 +19,30 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse,
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
 )
 from starlette.routing import Route
-from sqlmodel import Session
 
 from audiobook_app import library
+from audiobook_app.db.models import FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.health import check_health, is_healthy
 from audiobook_app.settings import get_settings
 from audiobook_app.state.auth import SESSION_COOKIE, resolve
 from audiobook_app.state.clients import storage
 from audiobook_app.storage import LocalStorage, content_disposition
-from audiobook_app.db.models import FilePurpose
 from pipeline.encode import slugify
 from pipeline.errors import NotFoundError
 
@@ -103,32 +107,47 @@ def _respond(located: _Located | None, download: bool) -> Response:
         path = store.path_for(located.key)
         if not path.is_file():
             return PlainTextResponse("not found", status_code=404)
-        return FileResponse(path, media_type=located.mime, filename=located.name,
-                            content_disposition_type="attachment" if download else "inline")
-    url = store.download_url(located.key, expires_s=get_settings().download_url_ttl_s,
-                             filename=located.name if download else None)
+        return FileResponse(
+            path,
+            media_type=located.mime,
+            filename=located.name,
+            content_disposition_type="attachment" if download else "inline",
+        )
+    url = store.download_url(
+        located.key,
+        expires_s=get_settings().download_url_ttl_s,
+        filename=located.name if download else None,
+    )
     return RedirectResponse(url, status_code=307)
 
 
 async def serve_file(request: Request) -> Response:
     """``GET /files/{file_id}`` (see the module docstring)."""
     file_id = request.path_params["file_id"]
-    located = await run_in_threadpool(_as_owner, request.cookies.get(SESSION_COOKIE),
-                                      lambda session, user_id: _file(session, user_id, file_id))
+    located = await run_in_threadpool(
+        _as_owner,
+        request.cookies.get(SESSION_COOKIE),
+        lambda session, user_id: _file(session, user_id, file_id),
+    )
     return _respond(located, request.query_params.get("download") == "1")
 
 
 async def serve_cover(request: Request) -> Response:
     """``GET /covers/{book_id}`` (see the module docstring)."""
     book_id = request.path_params["book_id"]
-    located = await run_in_threadpool(_as_owner, request.cookies.get(SESSION_COOKIE),
-                                      lambda session, user_id: _cover(session, user_id, book_id))
+    located = await run_in_threadpool(
+        _as_owner,
+        request.cookies.get(SESSION_COOKIE),
+        lambda session, user_id: _cover(session, user_id, book_id),
+    )
     return _respond(located, False)
 
 
 def _chapter_files(session: Session, user_id: int, job_id: str) -> tuple[list[str], str]:
     job = library.owned_job(session, user_id, job_id)
-    files = [f.key for f in library.job_files(session, user_id, job_id) if f.purpose in CHAPTER_PURPOSES]
+    files = [
+        f.key for f in library.job_files(session, user_id, job_id) if f.purpose in CHAPTER_PURPOSES
+    ]
     return files, library.owned_book(session, user_id, job.book_id).title
 
 
@@ -163,17 +182,26 @@ async def serve_chapters_zip(request: Request) -> Response:
     delete-afterwards task: Granian sends files by path *after* the response call returns
     (ASGI pathsend), so deleting the file then raced Granian opening it (an intermittent
     404 "Not found" from the server itself)."""
-    made = await run_in_threadpool(_chapters_zip, request.cookies.get(SESSION_COOKIE), request.path_params["job_id"])
+    made = await run_in_threadpool(
+        _chapters_zip, request.cookies.get(SESSION_COOKIE), request.path_params["job_id"]
+    )
     if made is None:
         return PlainTextResponse("not found", status_code=404)
     handle, size, filename = made
-    return StreamingResponse(_read_and_close(handle), media_type="application/zip",
-                             headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)})
+    return StreamingResponse(
+        _read_and_close(handle),
+        media_type="application/zip",
+        headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)},
+    )
 
 
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts its own backend into (our routes take precedence)."""
-    return Starlette(routes=[Route(HEALTH_PATH, health, methods=["GET"]),
-                             Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
-                             Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
-                             Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"])])
+    return Starlette(
+        routes=[
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
+            Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
+            Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"]),
+        ]
+    )

@@ -48,17 +48,27 @@ class OAuthProviderSettings(BaseModel):
 class Settings(BaseSettings):
     """Platform settings (validated at start; see the module docstring for sources)."""
 
-    model_config = SettingsConfigDict(env_prefix="AUDIOBOOK_", env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AUDIOBOOK_", env_file=".env", extra="ignore", frozen=True
+    )
 
     environment: Literal["development", "production"] = "development"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None  # None: INFO for workers, else WARNING
-    secret_key: str = Field(DEV_SECRET_KEY, validation_alias=AliasChoices("SECRET_KEY", "AUDIOBOOK_SECRET_KEY"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = (
+        None  # None: INFO for workers, else WARNING
+    )
+    secret_key: str = Field(
+        DEV_SECRET_KEY, validation_alias=AliasChoices("SECRET_KEY", "AUDIOBOOK_SECRET_KEY")
+    )
 
     # Database: SQLite file by default; DATABASE_URL=postgresql+psycopg://... for PostgreSQL.
     database_url: str = Field(
-        f"sqlite:///{DATA_DIR / 'audiobook.db'}", validation_alias=AliasChoices("DATABASE_URL", "AUDIOBOOK_DATABASE_URL")
+        f"sqlite:///{DATA_DIR / 'audiobook.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "AUDIOBOOK_DATABASE_URL"),
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "AUDIOBOOK_REDIS_URL"))
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "AUDIOBOOK_REDIS_URL"),
+    )
 
     # Storage: a local folder by default, or any S3-compatible endpoint.
     storage_backend: Literal["local", "s3"] = "local"
@@ -72,7 +82,9 @@ class Settings(BaseSettings):
 
     # Web app (Reflex, prod mode): pages, websocket, uploads and /health on one port.
     web_port: int = Field(3000, ge=1, le=65535)
-    download_url_ttl_s: int = Field(3600, ge=10, le=7 * 24 * 3600)  # S3 caps presigned URLs at 7 days
+    download_url_ttl_s: int = Field(
+        3600, ge=10, le=7 * 24 * 3600
+    )  # S3 caps presigned URLs at 7 days
 
     # Uploads
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
@@ -120,9 +132,11 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> "Settings":
+    def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET_KEY:
-            raise ValueError("SECRET_KEY must be set in production (it signs file URLs and sessions)")
+            raise ValueError(
+                "SECRET_KEY must be set in production (it signs file URLs and sessions)"
+            )
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("AUDIOBOOK_S3_BUCKET is required with AUDIOBOOK_STORAGE_BACKEND=s3")
         if self.mail_backend == "smtp" and not self.smtp_host:
@@ -137,7 +151,9 @@ class Settings(BaseSettings):
         for provider in self.oauth_providers:
             if provider.name == name:
                 return provider
-        raise NotFoundError(f"no sign-in provider {name!r}; configured: {[p.name for p in self.oauth_providers]}")
+        raise NotFoundError(
+            f"no sign-in provider {name!r}; configured: {[p.name for p in self.oauth_providers]}"
+        )
 
     def queue_name(self, kind: Literal["cpu", "tts"]) -> str:
         """RQ queue name for a kind of work: ``cpu`` (parse, assemble) or ``tts`` (synthesis)."""
@@ -150,4 +166,6 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValueError as exc:
-        raise ConfigError(f"invalid settings: {exc}".splitlines()[0] + " " + str(exc).splitlines()[-1]) from None
+        raise ConfigError(
+            f"invalid settings: {exc}".splitlines()[0] + " " + str(exc).splitlines()[-1]
+        ) from None

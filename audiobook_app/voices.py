@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SAMPLE_LINE = ("It was a bright cold day in April, and the clocks were striking thirteen. "
-               "This is how your book will sound.")
+SAMPLE_LINE = (
+    "It was a bright cold day in April, and the clocks were striking thirteen. "
+    "This is how your book will sound."
+)
 
 
 @dataclass(frozen=True)

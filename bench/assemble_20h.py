@@ -77,17 +77,35 @@ def main() -> None:
     config = PipelineConfig().with_overrides(output={"formats": ["m4b", "mp3"]})
     out = work / "out"
     start = time.perf_counter()
-    book = assemble_book(plans, store, BookMetadata(title="Bench Book", author="Bench"), None, out, config,
-                         progress=lambda d, t: print(f"  chapter {d}/{t}  {time.perf_counter() - start:7.1f} s  "
-                                                    f"peak RSS {peak_rss_mib():6.0f} MiB", file=sys.stderr))
+    book = assemble_book(
+        plans,
+        store,
+        BookMetadata(title="Bench Book", author="Bench"),
+        None,
+        out,
+        config,
+        progress=lambda d, t: print(
+            f"  chapter {d}/{t}  {time.perf_counter() - start:7.1f} s  "
+            f"peak RSS {peak_rss_mib():6.0f} MiB",
+            file=sys.stderr,
+        ),
+    )
     wall = time.perf_counter() - start
     audio_s = sum(book.durations_s)
-    result = {"hours": round(audio_s / 3600, 3), "chapters": len(plans), "formats": ["m4b", "mp3"],
-              "wall_s": round(wall, 1), "realtime_factor": round(audio_s / wall, 1),
-              "peak_rss_mib": round(peak_rss_mib(), 1), "peak_rss_before_assemble_mib": round(rss_before, 1),
-              "m4b_mib": round(book.m4b.stat().st_size / 2**20, 1) if book.m4b else None}
-    print(f"assembled {audio_s / 3600:.2f} h in {len(plans)} chapters in {wall:.0f} s "
-          f"({audio_s / wall:.1f}x real time); peak RSS {result['peak_rss_mib']:.0f} MiB")
+    result = {
+        "hours": round(audio_s / 3600, 3),
+        "chapters": len(plans),
+        "formats": ["m4b", "mp3"],
+        "wall_s": round(wall, 1),
+        "realtime_factor": round(audio_s / wall, 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "peak_rss_before_assemble_mib": round(rss_before, 1),
+        "m4b_mib": round(book.m4b.stat().st_size / 2**20, 1) if book.m4b else None,
+    }
+    print(
+        f"assembled {audio_s / 3600:.2f} h in {len(plans)} chapters in {wall:.0f} s "
+        f"({audio_s / wall:.1f}x real time); peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
     print(json.dumps(result))
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)

@@ -35,30 +35,76 @@ def cli(book: Path, chapters: str, jobs: int) -> dict:
     """``audiobook convert`` from a fresh folder: wall time and audio seconds."""
     with tempfile.TemporaryDirectory() as out:
         start = time.monotonic()
-        subprocess.run([AUDIOBOOK, "convert", str(book), "-o", out, "--chapters", chapters, "--jobs", str(jobs)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                AUDIOBOOK,
+                "convert",
+                str(book),
+                "-o",
+                out,
+                "--chapters",
+                chapters,
+                "--jobs",
+                str(jobs),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         wall = time.monotonic() - start
-        audio = sum(c["duration_s"] for c in json.loads((Path(out) / "report.json").read_text())["chapters"])
-    return {"wall_s": round(wall, 2), "audio_s": round(audio, 1), "audio_s_per_s": round(audio / wall, 2)}
+        audio = sum(
+            c["duration_s"] for c in json.loads((Path(out) / "report.json").read_text())["chapters"]
+        )
+    return {
+        "wall_s": round(wall, 2),
+        "audio_s": round(audio, 1),
+        "audio_s_per_s": round(audio / wall, 2),
+    }
 
 
 def platform(book: Path, chapters: str, tts_workers: int) -> dict:
     """Submit to idle workers and follow the job to the end: wall time and audio seconds."""
     with tempfile.TemporaryDirectory() as root:
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{root}/db.sqlite", "AUDIOBOOK_STORAGE_ROOT": f"{root}/storage",
-               "AUDIOBOOK_WORK_DIR": f"{root}/work", "AUDIOBOOK_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-               "AUDIOBOOK_TTS_THREADS": "0" if tts_workers == 1 else "1"}
-        subprocess.run([AUDIOBOOK, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=root)
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{root}/db.sqlite",
+            "AUDIOBOOK_STORAGE_ROOT": f"{root}/storage",
+            "AUDIOBOOK_WORK_DIR": f"{root}/work",
+            "AUDIOBOOK_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+            "AUDIOBOOK_TTS_THREADS": "0" if tts_workers == 1 else "1",
+        }
+        subprocess.run(
+            [AUDIOBOOK, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=root
+        )
         layout = ["cpu,tts"] + ["tts"] * (tts_workers - 1)
-        workers = [subprocess.Popen([AUDIOBOOK, "worker", "--queues", q], env=env, cwd=root, start_new_session=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for q in layout]
+        workers = [
+            subprocess.Popen(
+                [AUDIOBOOK, "worker", "--queues", q],
+                env=env,
+                cwd=root,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for q in layout
+        ]
         try:
             time.sleep(5)  # let the workers register and go idle
             start = time.monotonic()
-            job = subprocess.run([AUDIOBOOK, "submit", str(book), "--chapters", chapters], env=env, cwd=root,
-                                 check=True, capture_output=True, text=True).stdout.strip()
-            events = subprocess.run([AUDIOBOOK, "status", job, "--follow", "--json"], env=env, cwd=root,
-                                    capture_output=True, text=True).stdout.splitlines()
+            job = subprocess.run(
+                [AUDIOBOOK, "submit", str(book), "--chapters", chapters],
+                env=env,
+                cwd=root,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            events = subprocess.run(
+                [AUDIOBOOK, "status", job, "--follow", "--json"],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+            ).stdout.splitlines()
             wall = time.monotonic() - start
         finally:
             for proc in workers:
@@ -68,8 +114,12 @@ def platform(book: Path, chapters: str, tts_workers: int) -> dict:
         if last["status"] != "completed":
             sys.exit(f"job {job} ended {last['status']}: {last['message']}")
         audio = _job_audio_s(env["DATABASE_URL"], job)
-    return {"wall_s": round(wall, 2), "audio_s": round(audio, 1), "audio_s_per_s": round(audio / wall, 2),
-            "events": len(events)}
+    return {
+        "wall_s": round(wall, 2),
+        "audio_s": round(audio, 1),
+        "audio_s_per_s": round(audio / wall, 2),
+        "events": len(events),
+    }
 
 
 def _job_audio_s(database_url: str, job_id: str) -> float:
@@ -89,8 +139,12 @@ def main() -> None:
     results: dict = {"book": args.book.name, "chapters": args.chapters, "cores": os.cpu_count()}
     for n in (1, 2):
         results[f"cli_jobs{n}"] = cli(args.book, args.chapters, n)
-        results[f"platform_{n}_tts_worker{'s' if n > 1 else ''}"] = p = platform(args.book, args.chapters, n)
-        results[f"overhead_vs_cli_{n}"] = round(1 - p["audio_s_per_s"] / results[f"cli_jobs{n}"]["audio_s_per_s"], 3)
+        results[f"platform_{n}_tts_worker{'s' if n > 1 else ''}"] = p = platform(
+            args.book, args.chapters, n
+        )
+        results[f"overhead_vs_cli_{n}"] = round(
+            1 - p["audio_s_per_s"] / results[f"cli_jobs{n}"]["audio_s_per_s"], 3
+        )
     one, two = results["platform_1_tts_worker"], results["platform_2_tts_workers"]
     results["speedup_2_vs_1_workers"] = round(two["audio_s_per_s"] / one["audio_s_per_s"], 3)
     print(json.dumps(results, indent=2))

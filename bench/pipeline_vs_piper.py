@@ -65,7 +65,10 @@ def measured(run) -> dict:
     result = run()
     after = _cpu_times()
     if before and after:
-        result["cpu_s"], result["steal_s"] = round(after[0] - before[0], 1), round(after[1] - before[1], 1)
+        result["cpu_s"], result["steal_s"] = (
+            round(after[0] - before[0], 1),
+            round(after[1] - before[1], 1),
+        )
     return result
 
 
@@ -84,11 +87,18 @@ def _init(threads: int, shipped: bool) -> None:
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    piper = PiperVoice(config=PiperConfig.from_dict(json.loads(Path(config_path()).read_text())),
-                       session=onnxruntime.InferenceSession(str(model_path()), options,
-                                                            providers=["CPUExecutionProvider"]))
-    synthesis = SynthesisConfig(length_scale=voice.length_scale, noise_scale=voice.noise_scale,
-                                noise_w_scale=voice.noise_w_scale, normalize_audio=False)
+    piper = PiperVoice(
+        config=PiperConfig.from_dict(json.loads(Path(config_path()).read_text())),
+        session=onnxruntime.InferenceSession(
+            str(model_path()), options, providers=["CPUExecutionProvider"]
+        ),
+    )
+    synthesis = SynthesisConfig(
+        length_scale=voice.length_scale,
+        noise_scale=voice.noise_scale,
+        noise_w_scale=voice.noise_w_scale,
+        normalize_audio=False,
+    )
     _engine = (piper, synthesis)
 
 
@@ -96,7 +106,10 @@ def _speak(text: str) -> float:
     """Seconds of speech synthesized for ``text``."""
     if isinstance(_engine, tuple):
         piper, synthesis = _engine
-        return sum(len(c.audio_float_array) for c in piper.synthesize(text, synthesis)) / piper.config.sample_rate
+        return (
+            sum(len(c.audio_float_array) for c in piper.synthesize(text, synthesis))
+            / piper.config.sample_rate
+        )
     return len(_engine.synthesize(text)) / _engine.sample_rate_hz
 
 
@@ -112,24 +125,42 @@ def raw_piper(paragraphs: list[str], processes: int, threads: int, shipped: bool
 
 
 # Runs a command and prints the peak RSS (KiB) of the largest process in its tree.
-_PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_PEAK_RSS = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def pipeline(book: Path, chapters: str, jobs: int) -> dict:
     """Run the real console script from a fresh folder; wall includes everything."""
     with tempfile.TemporaryDirectory() as out:
         start = time.monotonic()
-        cmd = [str(REPO / ".venv" / "bin" / "audiobook"), "convert", str(book), "-o", out,
-               "--chapters", chapters, "--jobs", str(jobs)]
-        done = subprocess.run([sys.executable, "-c", _PEAK_RSS, *cmd], check=True, capture_output=True, text=True)
+        cmd = [
+            str(REPO / ".venv" / "bin" / "audiobook"),
+            "convert",
+            str(book),
+            "-o",
+            out,
+            "--chapters",
+            chapters,
+            "--jobs",
+            str(jobs),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, *cmd], check=True, capture_output=True, text=True
+        )
         wall = time.monotonic() - start
         report = json.loads((Path(out) / "report.json").read_text())
     audio_s = sum(c["duration_s"] for c in report["chapters"])
     peak_rss_mb = int(done.stdout.split()[-1]) / 1024
-    return {"wall_s": round(wall, 2), "audio_s": round(audio_s, 1), "rtf": round(audio_s / wall, 2),
-            "stages_s": report["timings"],
-            "peak_rss_mb_largest_process_in_tree": round(peak_rss_mb), "acx_passed": report["passed"]}
+    return {
+        "wall_s": round(wall, 2),
+        "audio_s": round(audio_s, 1),
+        "rtf": round(audio_s / wall, 2),
+        "stages_s": report["timings"],
+        "peak_rss_mb_largest_process_in_tree": round(peak_rss_mb),
+        "acx_passed": report["passed"],
+    }
 
 
 def main() -> None:
@@ -140,25 +171,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="pipeline/raw pairs, run in turn")
     args = parser.parse_args()
     book = select_chapters(parse_file(args.book), args.chapters)
-    paragraphs = [b.text for c in book.chapters for b in c.blocks if b.kind is not BlockKind.SECTION_BREAK and b.text]
+    paragraphs = [
+        b.text
+        for c in book.chapters
+        for b in c.blocks
+        if b.kind is not BlockKind.SECTION_BREAK and b.text
+    ]
     words = book.words
     raw_key = f"raw_piper_{args.jobs}proc_1thread"
-    results = {"book": args.book.name, "chapters": args.chapters, "words": words, "cores": os.cpu_count(),
-               "raw_piper_1proc_default_threads": measured(lambda: raw_piper(paragraphs, 1, 0)), "rounds": []}
+    results = {
+        "book": args.book.name,
+        "chapters": args.chapters,
+        "words": words,
+        "cores": os.cpu_count(),
+        "raw_piper_1proc_default_threads": measured(lambda: raw_piper(paragraphs, 1, 0)),
+        "rounds": [],
+    }
     for _ in range(args.rounds):
         pipe = measured(lambda: pipeline(args.book, args.chapters, args.jobs))
         raw = measured(lambda: raw_piper(paragraphs, args.jobs, 1))
         engine = measured(lambda: raw_piper(paragraphs, args.jobs, 1, shipped=False))
         best_raw = min(results["raw_piper_1proc_default_threads"]["wall_s"], raw["wall_s"])
-        ratio = {"throughput_ratio_pipeline_vs_best_raw": round(best_raw / pipe["wall_s"], 3),
-                 "synthesis_wall_ratio_engine_vs_raw": round(raw["wall_s"] / engine["wall_s"], 3)}
+        ratio = {
+            "throughput_ratio_pipeline_vs_best_raw": round(best_raw / pipe["wall_s"], 3),
+            "synthesis_wall_ratio_engine_vs_raw": round(raw["wall_s"] / engine["wall_s"], 3),
+        }
         if "cpu_s" in pipe and "cpu_s" in raw:
             ratio["cpu_ratio_raw_vs_pipeline"] = round(raw["cpu_s"] / pipe["cpu_s"], 3)
             ratio["synthesis_cpu_ratio_raw_vs_engine"] = round(raw["cpu_s"] / engine["cpu_s"], 3)
-        results["rounds"].append({"pipeline": pipe, raw_key: raw, f"engine_{args.jobs}proc_1thread": engine, **ratio})
+        results["rounds"].append(
+            {"pipeline": pipe, raw_key: raw, f"engine_{args.jobs}proc_1thread": engine, **ratio}
+        )
     ratios = sorted(r["throughput_ratio_pipeline_vs_best_raw"] for r in results["rounds"])
-    results["median_throughput_ratio"] = ratios[len(ratios) // 2] if len(ratios) % 2 else round(
-        (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 3)
+    results["median_throughput_ratio"] = (
+        ratios[len(ratios) // 2]
+        if len(ratios) % 2
+        else round((ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 3)
+    )
     results["target_ratio"] = 0.85
     print(json.dumps(results, indent=2))
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -37,10 +38,24 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import lfilter
 
 from pipeline.audio import (
-    BLOCK_SAMPLES, TP_CONTEXT, ContextBlocks, db_to_amplitude, power_to_db, sum_of_squares, true_peak_envelope_over,
+    BLOCK_SAMPLES,
+    TP_CONTEXT,
+    ContextBlocks,
+    db_to_amplitude,
+    power_to_db,
+    sum_of_squares,
+    true_peak_envelope_over,
 )
 from pipeline.config import WORK_DIR, PipelineConfig
-from pipeline.encode import M4bWriter, Mp3Writer, SoundFileWriter, Tags, ThreadedSink, safe_filename, slugify
+from pipeline.encode import (
+    M4bWriter,
+    Mp3Writer,
+    SoundFileWriter,
+    Tags,
+    ThreadedSink,
+    safe_filename,
+    slugify,
+)
 from pipeline.errors import EncodingError
 from pipeline.models import BookMetadata, ChapterPlan, Cover
 from pipeline.store import SegmentStore
@@ -97,7 +112,9 @@ class TruePeakLimiter:
 
     def _process(self, buf: np.ndarray, pre: int, post: int) -> np.ndarray:
         core = buf[pre : len(buf) - post]
-        env = true_peak_envelope_over(buf, TP_CONTEXT, TP_CONTEXT, self._ceiling)  # exact above the ceiling
+        env = true_peak_envelope_over(
+            buf, TP_CONTEXT, TP_CONTEXT, self._ceiling
+        )  # exact above the ceiling
         need = np.minimum(1.0, self._ceiling / np.maximum(env, 1e-12))
         if need.min() >= 1.0:
             return core.copy()
@@ -126,7 +143,9 @@ def _pink_loop(rms_db: float) -> np.ndarray:
     end runs on into its start (it is filtered twice over, the second pass kept)."""
     n = ROOM_TONE_LOOP_SAMPLES
     white = np.random.default_rng(0x70AE).standard_normal(n)
-    pink = lfilter(_PINK_B, _PINK_A, np.concatenate((white, white)))[n:]  # the filter has settled by then
+    pink = lfilter(_PINK_B, _PINK_A, np.concatenate((white, white)))[
+        n:
+    ]  # the filter has settled by then
     return (pink * db_to_amplitude(rms_db) / np.sqrt(np.mean(pink**2))).astype(np.float32)
 
 
@@ -158,7 +177,9 @@ def _require_stored(plan: ChapterPlan, store: SegmentStore) -> None:
         raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
     for seg in plan.segments:
         if not store.has(seg.id):
-            raise EncodingError(f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)")
+            raise EncodingError(
+                f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)"
+            )
 
 
 def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate: int) -> _Layout:
@@ -179,7 +200,9 @@ def master_rate(plans: Sequence[ChapterPlan], store: SegmentStore) -> int:
     return sf.info(str(store.path(seg.id))).samplerate if seg and store.has(seg.id) else 22050
 
 
-def _render(plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: PipelineConfig) -> Iterator[np.ndarray]:
+def _render(
+    plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: PipelineConfig
+) -> Iterator[np.ndarray]:
     """Input-rate blocks: head tone, segments with pauses, tail tone (tone = zeros here)."""
     m = config.mastering
     yield np.zeros(round(m.head_room_tone_ms * rate_hz / 1000), np.float32)
@@ -195,7 +218,9 @@ def _render(plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: Pipeli
     yield np.zeros(round(m.tail_room_tone_ms * rate_hz / 1000), np.float32)
 
 
-def _pass1(plan: ChapterPlan, store: SegmentStore, layout: _Layout, config: PipelineConfig, tmp: Path) -> float:
+def _pass1(
+    plan: ChapterPlan, store: SegmentStore, layout: _Layout, config: PipelineConfig, tmp: Path
+) -> float:
     """Render the chapter to raw float32 ``tmp`` at the mastering rate; return its gain in dB."""
     written, sumsq = 0, 0.0
     with open(tmp, "wb") as f:
@@ -235,8 +260,12 @@ def _limited_gain(tmp: Path, gain_db: float, layout: _Layout, config: PipelineCo
     x = np.fromfile(tmp, dtype=np.float32)
     for _ in range(3):
         limiter = TruePeakLimiter(m.true_peak_ceiling_dbtp, layout.rate_hz)
-        y = np.concatenate((limiter.push(x * np.float32(db_to_amplitude(gain_db))), limiter.finish()))
-        deficit = m.target_rms_db - power_to_db(sum_of_squares(y.astype(np.float64)) / max(len(y), 1))
+        y = np.concatenate(
+            (limiter.push(x * np.float32(db_to_amplitude(gain_db))), limiter.finish())
+        )
+        deficit = m.target_rms_db - power_to_db(
+            sum_of_squares(y.astype(np.float64)) / max(len(y), 1)
+        )
         if deficit <= 0.25 or gain_db >= MAX_GAIN_DB:
             break
         gain_db = min(MAX_GAIN_DB, gain_db + deficit)
@@ -248,7 +277,11 @@ class _Upsampler:
     output length of ``samples_out``."""
 
     def __init__(self, rate_in: int, rate_out: int, samples_out: int):
-        self._stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32") if rate_in != rate_out else None
+        self._stream = (
+            soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32")
+            if rate_in != rate_out
+            else None
+        )
         self._left = samples_out
 
     def push(self, y: np.ndarray, last: bool = False) -> np.ndarray:
@@ -261,8 +294,15 @@ class _Upsampler:
         return y
 
 
-def _pass2(tmp: Path, gain_db: float, seed: int, sinks: list[ThreadedSink], feed: BinaryIO | None,
-           config: PipelineConfig, layout: _Layout) -> None:
+def _pass2(
+    tmp: Path,
+    gain_db: float,
+    seed: int,
+    sinks: list[ThreadedSink],
+    feed: BinaryIO | None,
+    config: PipelineConfig,
+    layout: _Layout,
+) -> None:
     """Gain, limit, add room tone at the mastering rate; write the M4B feed (turned down
     by :data:`AAC_HEADROOM_DB`) and feed every chapter-file sink, upsampled, block by block."""
     m = config.mastering
@@ -306,9 +346,11 @@ class BookInfo:
     year: str | None = None
 
     @classmethod
-    def of(cls, metadata: BookMetadata, narrator: str = DEFAULT_NARRATOR) -> "BookInfo":
+    def of(cls, metadata: BookMetadata, narrator: str = DEFAULT_NARRATOR) -> BookInfo:
         """Tags from parsed metadata ("Untitled" / "Unknown" stand in for missing ones)."""
-        return cls(metadata.title or "Untitled", metadata.author or "Unknown", narrator, metadata.year)
+        return cls(
+            metadata.title or "Untitled", metadata.author or "Unknown", narrator, metadata.year
+        )
 
 
 @dataclass(frozen=True)
@@ -335,11 +377,21 @@ class MasteredChapter:
 
 
 def _work_dir(out_dir: Path) -> Path:
-    return Path(out_dir) / WORK_DIR / "assemble"  # scratch only: WORK_DIR/segments is the checkpoint
+    return (
+        Path(out_dir) / WORK_DIR / "assemble"
+    )  # scratch only: WORK_DIR/segments is the checkpoint
 
 
-def master_chapter(plan: ChapterPlan, store: SegmentStore, out_dir: Path, config: PipelineConfig,
-                   book: BookInfo, *, rate_hz: int, m4b_feed: bool = False) -> MasteredChapter:
+def master_chapter(
+    plan: ChapterPlan,
+    store: SegmentStore,
+    out_dir: Path,
+    config: PipelineConfig,
+    book: BookInfo,
+    *,
+    rate_hz: int,
+    m4b_feed: bool = False,
+) -> MasteredChapter:
     """Master one chapter and encode its chapter files; deterministic (same inputs, same bytes).
 
     Writes ``out_dir/mp3/NN - <title>.mp3`` (and ``wav/``, ``flac/`` alike; NN is
@@ -355,14 +407,20 @@ def master_chapter(plan: ChapterPlan, store: SegmentStore, out_dir: Path, config
     tmp = work / f"chapter-{plan.index:04d}.f32"
     feed_path = work / f"chapter-{plan.index:04d}.m4b.f32" if m4b_feed else None
     name = f"{plan.index:02d} - {safe_filename(plan.title)}"
-    tags = Tags(plan.title, book.title, book.author, book.narrator, track=plan.index, year=book.year)
+    tags = Tags(
+        plan.title, book.title, book.author, book.narrator, track=plan.index, year=book.year
+    )
     out_rate = config.mastering.sample_rate_hz
     formats = [f for f in CHAPTER_FORMATS if f in config.output.formats]
     sinks: list[ThreadedSink] = []
     try:
         gain = _limited_gain(tmp, _pass1(plan, store, lay, config, tmp), lay, config)
         for f in formats:
-            sinks.append(ThreadedSink(_chapter_writer(Path(out_dir) / f / f"{name}.{f}", f, out_rate, tags, config)))
+            sinks.append(
+                ThreadedSink(
+                    _chapter_writer(Path(out_dir) / f / f"{name}.{f}", f, out_rate, tags, config)
+                )
+            )
         with open(feed_path, "wb") if feed_path else contextlib.nullcontext() as feed:
             _pass2(tmp, gain, plan.index, sinks, feed, config, lay)
         files = {f: sink.close() for f, sink in zip(formats, sinks)}
@@ -412,8 +470,17 @@ class BookAssembler:
     :class:`EncodingError` when the M4B encoder cannot start or fails.
     """
 
-    def __init__(self, plans: Sequence[ChapterPlan], metadata: BookMetadata, cover: Cover | None,
-                 out_dir: Path, config: PipelineConfig, *, rate_hz: int, narrator: str = DEFAULT_NARRATOR):
+    def __init__(
+        self,
+        plans: Sequence[ChapterPlan],
+        metadata: BookMetadata,
+        cover: Cover | None,
+        out_dir: Path,
+        config: PipelineConfig,
+        *,
+        rate_hz: int,
+        narrator: str = DEFAULT_NARRATOR,
+    ):
         if not plans:
             raise ValueError("assemble_book needs at least one chapter plan")
         self.plans, self.info = tuple(plans), BookInfo.of(metadata, narrator)
@@ -421,11 +488,20 @@ class BookAssembler:
         self._chapters: list[MasteredChapter] = []
         self._m4b: ThreadedSink | None = None
         if "m4b" in config.output.formats:
-            writer = M4bWriter(self.out_dir / f"{slugify(metadata.title)}.m4b", rate_hz,
-                               config.output.aac_bitrate_kbps,
-                               Tags(self.info.title, self.info.title, self.info.author, self.info.narrator,
-                                    year=self.info.year),
-                               [(p.title, 1) for p in self.plans], cover)  # markers are set at close()
+            writer = M4bWriter(
+                self.out_dir / f"{slugify(metadata.title)}.m4b",
+                rate_hz,
+                config.output.aac_bitrate_kbps,
+                Tags(
+                    self.info.title,
+                    self.info.title,
+                    self.info.author,
+                    self.info.narrator,
+                    year=self.info.year,
+                ),
+                [(p.title, 1) for p in self.plans],
+                cover,
+            )  # markers are set at close()
             self._m4b = ThreadedSink(_M4bFeed(writer))
 
     @property
@@ -443,8 +519,10 @@ class BookAssembler:
         one, or has no M4B feed although the M4B is wanted."""
         expected = self.plans[self.done].index if self.done < len(self.plans) else None
         if chapter.index != expected or chapter.rate_hz != self.rate_hz:
-            raise ValueError(f"chapter {chapter.index} at {chapter.rate_hz} Hz added where chapter "
-                             f"{expected} at {self.rate_hz} Hz was due")
+            raise ValueError(
+                f"chapter {chapter.index} at {chapter.rate_hz} Hz added where chapter "
+                f"{expected} at {self.rate_hz} Hz was due"
+            )
         if self._m4b is not None:
             if chapter.m4b_feed is None:
                 raise ValueError(f"chapter {chapter.index} was mastered without its M4B feed")
@@ -459,14 +537,19 @@ class BookAssembler:
         samples = [c.samples for c in self._chapters]
         m4b_path = m4b_true_peak = None
         if self._m4b is not None:
-            m4b_path, m4b_true_peak = self._m4b.close([(p.title, n) for p, n in zip(self.plans, samples)])
+            m4b_path, m4b_true_peak = self._m4b.close(
+                [(p.title, n) for p, n in zip(self.plans, samples)]
+            )
             self._m4b = None
         self._cleanup()
         starts = np.concatenate(([0], np.cumsum(samples)[:-1]))
         return AssembledBook(
             m4b=m4b_path,
-            files={f: tuple(c.files[f] for c in self._chapters)
-                   for f in CHAPTER_FORMATS if f in self.config.output.formats},
+            files={
+                f: tuple(c.files[f] for c in self._chapters)
+                for f in CHAPTER_FORMATS
+                if f in self.config.output.formats
+            },
             chapter_indices=tuple(p.index for p in self.plans),
             titles=tuple(p.title for p in self.plans),
             durations_s=tuple(n / self.rate_hz for n in samples),
@@ -493,7 +576,7 @@ class BookAssembler:
         with contextlib.suppress(OSError):
             work.parent.rmdir()  # only when empty: .work/segments is the checkpoint
 
-    def __enter__(self) -> "BookAssembler":
+    def __enter__(self) -> BookAssembler:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -521,9 +604,15 @@ def assemble_book(
     for plan in plans:  # fail fast on a missing segment, before writing anything
         _require_stored(plan, store)
     rate = master_rate(plans, store)
-    with BookAssembler(plans, metadata, cover, out_dir, config, rate_hz=rate, narrator=narrator) as book:
+    with BookAssembler(
+        plans, metadata, cover, out_dir, config, rate_hz=rate, narrator=narrator
+    ) as book:
         for done, plan in enumerate(plans, start=1):
-            book.add(master_chapter(plan, store, out_dir, config, book.info, rate_hz=rate, m4b_feed=book.wants_m4b))
+            book.add(
+                master_chapter(
+                    plan, store, out_dir, config, book.info, rate_hz=rate, m4b_feed=book.wants_m4b
+                )
+            )
             if progress:
                 progress(done, len(plans))
         return book.close()

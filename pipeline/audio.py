@@ -17,9 +17,9 @@ submission requirements and ITU-R BS.1770-4:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -62,7 +62,9 @@ def _interpolation_phases() -> np.ndarray:
     h = OVERSAMPLE * firwin(2 * OVERSAMPLE * half + 1, 1.0 / OVERSAMPLE, window=("kaiser", 8.0))
     h = np.pad(h, (0, OVERSAMPLE))  # taps past the end are zero
     center = OVERSAMPLE * half
-    return np.array([[h[OVERSAMPLE * d + k + center] for d in range(-half, half + 1)] for k in (1, 2, 3)])
+    return np.array(
+        [[h[OVERSAMPLE * d + k + center] for d in range(-half, half + 1)] for k in (1, 2, 3)]
+    )
 
 
 _PHASES = _interpolation_phases().astype(np.float32)  # float32: 1.5x faster, error < 1e-5 dB
@@ -86,7 +88,9 @@ class ContextBlocks:
     ``post`` of look-ahead around each processed span; edges see zeros (like a zero-padded
     whole-signal computation). ``fn`` returns the result for ``window[pre:-post]``."""
 
-    def __init__(self, pre: int, post: int, fn: Callable[[np.ndarray, int, int], np.ndarray | None]):
+    def __init__(
+        self, pre: int, post: int, fn: Callable[[np.ndarray, int, int], np.ndarray | None]
+    ):
         self._pre, self._post, self._fn = pre, post, fn
         self._buf = np.zeros(pre, dtype=np.float32)
 
@@ -135,7 +139,9 @@ def true_peak_envelope_over(buf: np.ndarray, pre: int, post: int, threshold: flo
     reach[-1] = max(reach[-1], float(mag[len(x) - post :].max(initial=0.0)))
     for first, last in _runs(np.flatnonzero(reach * _TP_GAIN_BOUND > threshold)):
         lo, hi = first * _TP_SPAN, min((last + 1) * _TP_SPAN, len(env))
-        env[lo:hi] = true_peak_envelope(x[pre + lo - TP_CONTEXT : pre + hi + TP_CONTEXT], TP_CONTEXT, TP_CONTEXT)
+        env[lo:hi] = true_peak_envelope(
+            x[pre + lo - TP_CONTEXT : pre + hi + TP_CONTEXT], TP_CONTEXT, TP_CONTEXT
+        )
     return env
 
 
@@ -308,9 +314,11 @@ class ChapterMeter:
         w = np.concatenate((self._nf_tail, frame_ms))
         if len(w) >= NF_WINDOW_FRAMES:
             c = np.concatenate(([0.0], np.cumsum(w)))
-            self._nf_min = min(self._nf_min, float((c[NF_WINDOW_FRAMES:] - c[:-NF_WINDOW_FRAMES]).min()
-                                                   / NF_WINDOW_FRAMES))
-        self._nf_tail = w[max(0, len(w) - (NF_WINDOW_FRAMES - 1)):]
+            self._nf_min = min(
+                self._nf_min,
+                float((c[NF_WINDOW_FRAMES:] - c[:-NF_WINDOW_FRAMES]).min() / NF_WINDOW_FRAMES),
+            )
+        self._nf_tail = w[max(0, len(w) - (NF_WINDOW_FRAMES - 1)) :]
 
     def _tone(self, frame_ms: np.ndarray) -> None:
         loud = np.flatnonzero(frame_ms >= self._threshold_ms)
@@ -363,7 +371,11 @@ def iter_blocks(path: str | Path, block: int = BLOCK_SAMPLES) -> tuple[int, Iter
         with container:
             for frame in container.decode(stream):
                 arr = frame.to_ndarray().astype(np.float32)
-                yield arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+                yield (
+                    arr.mean(axis=0)
+                    if frame.format.is_planar
+                    else arr.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+                )
 
     return stream.rate, rebuffer(frames(), block)
 

@@ -64,10 +64,12 @@ class OutputConfig(_Frozen):
     aac_bitrate_kbps: int = Field(64, ge=32, le=256)  # M4B: AAC mono at 22050 Hz
 
     @model_validator(mode="after")
-    def _known_formats(self) -> "OutputConfig":
+    def _known_formats(self) -> OutputConfig:
         unknown = set(self.formats) - {"m4b", "mp3", "wav", "flac"}
         if unknown or not self.formats:
-            raise ValueError(f"formats must be some of m4b, mp3, wav, flac (got {sorted(unknown) or 'none'})")
+            raise ValueError(
+                f"formats must be some of m4b, mp3, wav, flac (got {sorted(unknown) or 'none'})"
+            )
         return self
 
 
@@ -88,7 +90,7 @@ class PipelineConfig(_Frozen):
     lexicon: dict[str, str] = Field(default_factory=dict)
     speak_chapter_titles: bool = True
 
-    def with_overrides(self, **sections: dict) -> "PipelineConfig":
+    def with_overrides(self, **sections: dict) -> PipelineConfig:
         """A copy with some sections' fields replaced, validated like a YAML file.
 
         Raises :class:`ConfigError` on unknown keys or out-of-range values.

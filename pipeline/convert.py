@@ -19,18 +19,35 @@ from pathlib import Path
 
 from pipeline.analyze import analyze
 from pipeline.annotate import annotate_chapter
-from pipeline.assemble import AssembledBook, BookAssembler, BookInfo, MasteredChapter, assemble_book, master_chapter
+from pipeline.assemble import (
+    AssembledBook,
+    BookAssembler,
+    BookInfo,
+    MasteredChapter,
+    assemble_book,
+    master_chapter,
+)
 from pipeline.config import WORK_DIR, PipelineConfig
 from pipeline.errors import ChapterSelectionError
-from pipeline.generate import (GenerationStats, SegmentCallback, generate, pending_segments, start_fork_server,
-                               start_workers)
+from pipeline.generate import (
+    GenerationStats,
+    SegmentCallback,
+    generate,
+    pending_segments,
+    start_fork_server,
+    start_workers,
+)
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.parse import parse_file
 from pipeline.segment import segment_chapter
 from pipeline.store import SegmentStore
 from pipeline.tts import engine_sample_rate, engine_settings
 from pipeline.validate import (
-    CHAPTER_FILE_PREFERENCE, ChapterReport, ValidationReport, validate_book, validate_chapter,
+    CHAPTER_FILE_PREFERENCE,
+    ChapterReport,
+    ValidationReport,
+    validate_book,
+    validate_chapter,
 )
 
 STAGES = ("parse", "analyze", "annotate", "segment", "generate", "assemble", "validate")
@@ -98,7 +115,9 @@ def plan_chapters(book: Book, language: str, config: PipelineConfig) -> tuple[Ch
     plans = []
     for chapter in book.chapters:
         spoken = annotate_chapter(chapter, config.lexicon, language)
-        plan = segment_chapter(spoken, config, engine=voice.engine, voice=voice.narrator, settings=settings)
+        plan = segment_chapter(
+            spoken, config, engine=voice.engine, voice=voice.narrator, settings=settings
+        )
         plans.append(replace(plan, title=chapter.title))
     return tuple(plans)
 
@@ -141,23 +160,44 @@ def convert(
             )
         else:
             rate = engine_sample_rate(config.voice)
-            with BookAssembler(plans, book.metadata, book.cover, out_dir, config, rate_hz=rate,
-                               narrator=narrator_credit(config)) as assembler:
+            with BookAssembler(
+                plans,
+                book.metadata,
+                book.cover,
+                out_dir,
+                config,
+                rate_hz=rate,
+                narrator=narrator_credit(config),
+            ) as assembler:
                 try:
                     mastering = _PoolMastering(plans, store, assembler, workers, emit)
-                    stats = _generate(plans, store, config, jobs, workers, emit, mastering.segment_stored)
+                    stats = _generate(
+                        plans, store, config, jobs, workers, emit, mastering.segment_stored
+                    )
                     generated = time.monotonic()
                     reports = mastering.finish()
                 finally:  # before the assembler aborts, so no chapter is still being written
                     workers.shutdown(cancel_futures=True)
                 outputs = assembler.close()
             assembled = time.monotonic()
-            report, report_path = _validate_and_report(outputs, plans, out_dir, config, analysis, stats, emit,
-                                                       generated, assembled, reports)
+            report, report_path = _validate_and_report(
+                outputs,
+                plans,
+                out_dir,
+                config,
+                analysis,
+                stats,
+                emit,
+                generated,
+                assembled,
+                reports,
+            )
     finally:
         if workers is not None:
             workers.shutdown(cancel_futures=True)
-    return ConvertResult(analysis, plans, stats, outputs, report, report_path, time.monotonic() - started)
+    return ConvertResult(
+        analysis, plans, stats, outputs, report, report_path, time.monotonic() - started
+    )
 
 
 def plan_book(
@@ -190,26 +230,43 @@ def finish_book(
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
     started = time.monotonic()
     outputs = assemble_book(
-        plans, store, metadata, cover, out_dir, config,
+        plans,
+        store,
+        metadata,
+        cover,
+        out_dir,
+        config,
         narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
     )
-    report, report_path = _validate_and_report(outputs, plans, out_dir, config, analysis, stats, emit,
-                                               started, time.monotonic())
+    report, report_path = _validate_and_report(
+        outputs, plans, out_dir, config, analysis, stats, emit, started, time.monotonic()
+    )
     return outputs, report, report_path
 
 
-def _validate_and_report(outputs: AssembledBook, plans: Sequence[ChapterPlan], out_dir: Path,
-                         config: PipelineConfig, analysis: BookAnalysis, stats: GenerationStats,
-                         emit: ProgressCallback, generated: float, assembled: float,
-                         chapter_reports: Sequence[ChapterReport] = ()) -> tuple[ValidationReport, Path]:
+def _validate_and_report(
+    outputs: AssembledBook,
+    plans: Sequence[ChapterPlan],
+    out_dir: Path,
+    config: PipelineConfig,
+    analysis: BookAnalysis,
+    stats: GenerationStats,
+    emit: ProgressCallback,
+    generated: float,
+    assembled: float,
+    chapter_reports: Sequence[ChapterReport] = (),
+) -> tuple[ValidationReport, Path]:
     """Validate (the chapters not in ``chapter_reports``, and the M4B) and write
     ``report.json``; ``generated``/``assembled`` are the monotonic times synthesis and
     assembly ended."""
     emit(ProgressEvent("validate", 0, 1))
     report = validate_book(outputs, plans, config, chapter_reports)
-    timings = {"generate_s": round(stats.wall_s, 2), "assemble_after_generate_s": round(assembled - generated, 2),
-               "validate_after_assemble_s": round(time.monotonic() - assembled, 2)}
+    timings = {
+        "generate_s": round(stats.wall_s, 2),
+        "assemble_after_generate_s": round(assembled - generated, 2),
+        "validate_after_assemble_s": round(time.monotonic() - assembled, 2),
+    }
     report_path = write_report(out_dir / "report.json", analysis, stats, report, timings)
     emit(ProgressEvent("validate", 1, 1))
     return report, report_path
@@ -233,8 +290,10 @@ def rename_chapters(book: Book, titles: dict[int, str]) -> Book:
     """``book`` with chapter titles replaced by ``titles`` (chapter index -> title; blank
     titles and unknown indices are ignored). Titles name files and chapter markers and
     are read aloud."""
-    chapters = tuple(replace(c, title=titles[c.index].strip()) if titles.get(c.index, "").strip() else c
-                     for c in book.chapters)
+    chapters = tuple(
+        replace(c, title=titles[c.index].strip()) if titles.get(c.index, "").strip() else c
+        for c in book.chapters
+    )
     return Book(book.metadata, chapters, book.source_format, book.cover, book.warnings)
 
 
@@ -262,8 +321,15 @@ def _generate(
     return generate(segments, store, config.voice, jobs=jobs, pool=workers, on_segment=on_segment)
 
 
-def _master_and_validate(plan: ChapterPlan, store: SegmentStore, out_dir: Path, config: PipelineConfig,
-                         book: BookInfo, rate_hz: int, m4b_feed: bool) -> tuple[MasteredChapter, ChapterReport | None]:
+def _master_and_validate(
+    plan: ChapterPlan,
+    store: SegmentStore,
+    out_dir: Path,
+    config: PipelineConfig,
+    book: BookInfo,
+    rate_hz: int,
+    m4b_feed: bool,
+) -> tuple[MasteredChapter, ChapterReport | None]:
     """Runs in a synthesis process: master one chapter, then validate its chapter file
     (None when only the M4B is written; validate_book measures the M4B then)."""
     chapter = master_chapter(plan, store, out_dir, config, book, rate_hz=rate_hz, m4b_feed=m4b_feed)
@@ -282,11 +348,25 @@ class _PoolMastering:
     over (a stage bar that switched back and forth would help nobody).
     """
 
-    def __init__(self, plans: Sequence[ChapterPlan], store: SegmentStore, assembler: BookAssembler,
-                 pool: ProcessPoolExecutor, emit: ProgressCallback):
-        self._plans, self._store, self._assembler, self._pool, self._emit = plans, store, assembler, pool, emit
+    def __init__(
+        self,
+        plans: Sequence[ChapterPlan],
+        store: SegmentStore,
+        assembler: BookAssembler,
+        pool: ProcessPoolExecutor,
+        emit: ProgressCallback,
+    ):
+        self._plans, self._store, self._assembler, self._pool, self._emit = (
+            plans,
+            store,
+            assembler,
+            pool,
+            emit,
+        )
         stored = store.stored_ids()
-        self._waiting = {p.index: {s.id for s in p.segments} - stored for p in plans}  # chapters not yet submitted
+        self._waiting = {
+            p.index: {s.id for s in p.segments} - stored for p in plans
+        }  # chapters not yet submitted
         self._futures: dict[int, Future] = {}
         self._reports: list[ChapterReport | None] = []
         self._submit_ready()
@@ -296,8 +376,15 @@ class _PoolMastering:
             if plan.index in self._waiting and not self._waiting[plan.index]:
                 del self._waiting[plan.index]
                 self._futures[plan.index] = self._pool.submit(
-                    _master_and_validate, plan, self._store, self._assembler.out_dir, self._assembler.config,
-                    self._assembler.info, self._assembler.rate_hz, self._assembler.wants_m4b)
+                    _master_and_validate,
+                    plan,
+                    self._store,
+                    self._assembler.out_dir,
+                    self._assembler.config,
+                    self._assembler.info,
+                    self._assembler.rate_hz,
+                    self._assembler.wants_m4b,
+                )
 
     def segment_stored(self, seg: Segment, _duration_s: float = 0.0) -> None:
         for waiting in self._waiting.values():
@@ -325,8 +412,13 @@ class _PoolMastering:
         return [r for r in self._reports if r is not None]
 
 
-def write_report(path: Path, analysis: BookAnalysis, stats: GenerationStats, report: ValidationReport,
-                 timings: dict[str, float] | None = None) -> Path:
+def write_report(
+    path: Path,
+    analysis: BookAnalysis,
+    stats: GenerationStats,
+    report: ValidationReport,
+    timings: dict[str, float] | None = None,
+) -> Path:
     """Write ``report.json`` atomically: the validation report plus book and
     generation summaries (segments synthesized vs reused, real-time factor) and the
     wall seconds of the generate, assemble and validate stages."""

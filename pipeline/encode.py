@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import lameenc
@@ -82,8 +83,14 @@ class SoundFileWriter:
         self.final, self._tmp = final, _tmp_path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._file = sf.SoundFile(self._tmp, "w", rate_hz, 1, format=fmt.upper(), subtype="PCM_16")
-            self._file.title, self._file.artist, self._file.album = tags.title, tags.artist, tags.album
+            self._file = sf.SoundFile(
+                self._tmp, "w", rate_hz, 1, format=fmt.upper(), subtype="PCM_16"
+            )
+            self._file.title, self._file.artist, self._file.album = (
+                tags.title,
+                tags.artist,
+                tags.album,
+            )
             self._file.genre = "Audiobook"
             if tags.track is not None:
                 self._file.tracknumber = str(tags.track)
@@ -91,7 +98,9 @@ class SoundFileWriter:
                 self._file.date = tags.year
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             self.abort()
-            raise EncodingError(f"cannot start {fmt.upper()} encoder for {final.name}: {exc}") from None
+            raise EncodingError(
+                f"cannot start {fmt.upper()} encoder for {final.name}: {exc}"
+            ) from None
 
     def write(self, block: np.ndarray) -> None:
         try:
@@ -199,11 +208,23 @@ class M4bWriter:
     is closed instead of after a second pass over the whole book.
     """
 
-    def __init__(self, final: Path, rate_hz: int, kbps: int, tags: Tags,
-                 chapters: list[tuple[str, int]], cover: Cover | None, aac_rate_hz: int = 22050):
+    def __init__(
+        self,
+        final: Path,
+        rate_hz: int,
+        kbps: int,
+        tags: Tags,
+        chapters: list[tuple[str, int]],
+        cover: Cover | None,
+        aac_rate_hz: int = 22050,
+    ):
         self.final, self._tmp, self.rate_hz = final, _tmp_path(final), aac_rate_hz
         self._pts, self._chapter_rate_hz = 0, rate_hz
-        self._resampler = soxr.ResampleStream(rate_hz, aac_rate_hz, 1, dtype="float32") if rate_hz != aac_rate_hz else None
+        self._resampler = (
+            soxr.ResampleStream(rate_hz, aac_rate_hz, 1, dtype="float32")
+            if rate_hz != aac_rate_hz
+            else None
+        )
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._out = av.open(str(self._tmp), "w", format="mp4")
@@ -216,7 +237,7 @@ class M4bWriter:
             self._decoder.sample_rate, self._decoder.layout = aac_rate_hz, "mono"
             self._true_peak = TruePeakMeter()
             self._out.metadata.update(_m4b_tags(tags))
-            self._out.set_chapters(_chapter_entries(chapters, rate_hz))
+            self._out.set_chapters(_chapter_entries(chapters, rate_hz))  # type: ignore[arg-type]
             if cover is not None:
                 self._add_cover(cover)
         except (av.FFmpegError, ValueError) as exc:
@@ -271,7 +292,7 @@ class M4bWriter:
             self._measure(None)
             self._true_peak.finish()
             if chapters is not None:
-                self._out.set_chapters(_chapter_entries(chapters, self._chapter_rate_hz))
+                self._out.set_chapters(_chapter_entries(chapters, self._chapter_rate_hz))  # type: ignore[arg-type]
             self._out.close()
         except av.FFmpegError as exc:
             self.abort()
@@ -291,8 +312,14 @@ class M4bWriter:
 
 
 def _m4b_tags(tags: Tags) -> dict[str, str]:
-    out = {"title": tags.title, "album": tags.album, "artist": tags.artist,
-           "album_artist": tags.artist, "composer": tags.narrator, "genre": "Audiobook"}
+    out = {
+        "title": tags.title,
+        "album": tags.album,
+        "artist": tags.artist,
+        "album_artist": tags.artist,
+        "composer": tags.narrator,
+        "genre": "Audiobook",
+    }
     if tags.year:
         out["date"] = tags.year
     return out
@@ -301,8 +328,15 @@ def _m4b_tags(tags: Tags) -> dict[str, str]:
 def _chapter_entries(chapters: list[tuple[str, int]], rate_hz: int) -> list[dict]:
     entries, start = [], 0
     for i, (title, samples) in enumerate(chapters):
-        entries.append({"id": i + 1, "start": start, "end": start + samples,
-                        "time_base": Fraction(1, rate_hz), "metadata": {"title": title}})
+        entries.append(
+            {
+                "id": i + 1,
+                "start": start,
+                "end": start + samples,
+                "time_base": Fraction(1, rate_hz),
+                "metadata": {"title": title},
+            }
+        )
         start += samples
     return entries
 
@@ -323,7 +357,9 @@ class ThreadedSink:
         self.sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"encode-{sink.final.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"encode-{sink.final.name}", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
@@ -338,7 +374,7 @@ class ThreadedSink:
         if self._error is not None:
             raise self._error
 
-    def write(self, block: np.ndarray) -> None:
+    def write(self, block: Any) -> None:
         self._raise()
         self._queue.put(block)
 
@@ -347,7 +383,7 @@ class ThreadedSink:
             self._queue.put(self._STOP)
             self._thread.join()
 
-    def close(self, *args) -> Path:
+    def close(self, *args: Any) -> Any:
         """Wait for queued blocks, then finish the file (``args`` go to the writer's ``close``)."""
         self._drain()
         self._raise()

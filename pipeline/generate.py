@@ -13,10 +13,10 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
-from multiprocessing import forkserver
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
+from multiprocessing import forkserver
 
 import numpy as np
 
@@ -58,7 +58,9 @@ def pending_segments(segments: Sequence[Segment], store: SegmentStore) -> list[S
     return todo
 
 
-def start_fork_server(preload: Sequence[str] = (), voice: VoiceConfig | None = None) -> multiprocessing.context.BaseContext:
+def start_fork_server(
+    preload: Sequence[str] = (), voice: VoiceConfig | None = None
+) -> multiprocessing.context.BaseContext:
     """Start (once per process) the server that forks the synthesis workers, and return
     its context. It imports the engine and the ``preload`` modules (whatever else the
     caller will run in the pool) once for all workers, 1.7 s of CPU each otherwise, and
@@ -70,7 +72,9 @@ def start_fork_server(preload: Sequence[str] = (), voice: VoiceConfig | None = N
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pipeline.tts.piper", "pipeline.tts.preloaded", *preload])
     if voice is not None:
-        os.environ[preloaded.VOICE_ENV] = voice.model_dump_json()  # read (and dropped) by the server
+        os.environ[preloaded.VOICE_ENV] = (
+            voice.model_dump_json()
+        )  # read (and dropped) by the server
     try:
         forkserver.ensure_running()
     finally:
@@ -78,7 +82,9 @@ def start_fork_server(preload: Sequence[str] = (), voice: VoiceConfig | None = N
     return context
 
 
-def start_workers(voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor | None:
+def start_workers(
+    voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()
+) -> ProcessPoolExecutor | None:
     """Start ``jobs`` synthesis processes (``None`` for ``jobs <= 1``) and return once
     they are forked. Workers fork from :func:`start_fork_server` (started here with
     ``preload`` and ``voice`` unless it already runs), which forks only once its preloading
@@ -87,7 +93,9 @@ def start_workers(voice: VoiceConfig, jobs: int, preload: Sequence[str] = ()) ->
     if jobs <= 1:
         return None
     context = start_fork_server(preload, voice)
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(voice,))
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(voice,)
+    )
     for _ in range(jobs):
         pool.submit(_worker_ready)
     return pool
@@ -115,7 +123,9 @@ def generate(
     if todo and jobs <= 1:
         audio_s = _store_all(_synthesize_serial(todo, voice), store, on_segment)
     elif todo:
-        with nullcontext(pool) if pool else start_workers(voice, jobs) as workers:
+        started_pool = pool or start_workers(voice, jobs)
+        assert started_pool is not None  # jobs > 1
+        with nullcontext(pool) if pool else started_pool as workers:
             audio_s = _store_all(_synthesize_parallel(todo, workers, jobs), store, on_segment)
     return GenerationStats(
         segments_total=unique_total,
@@ -127,7 +137,9 @@ def generate(
 
 
 def _store_all(
-    results: Iterator[tuple[Segment, np.ndarray, int]], store: SegmentStore, on_segment: SegmentCallback | None
+    results: Iterator[tuple[Segment, np.ndarray, int]],
+    store: SegmentStore,
+    on_segment: SegmentCallback | None,
 ) -> float:
     """Store each result the moment it arrives; return the seconds of audio stored."""
     audio_s = 0.0
@@ -140,7 +152,9 @@ def _store_all(
     return audio_s
 
 
-def _synthesize_serial(todo: list[Segment], voice: VoiceConfig) -> Iterator[tuple[Segment, np.ndarray, int]]:
+def _synthesize_serial(
+    todo: list[Segment], voice: VoiceConfig
+) -> Iterator[tuple[Segment, np.ndarray, int]]:
     engine = load_engine(voice)
     for seg in todo:
         yield seg, engine.synthesize(seg.text), engine.sample_rate_hz

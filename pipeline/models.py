@@ -179,8 +179,12 @@ class ChapterPlan:
 
 def plan_to_dict(plan: ChapterPlan) -> dict:
     """A :class:`ChapterPlan` as JSON-ready data (how workers hand plans to each other)."""
-    return {"index": plan.index, "title": plan.title, "words": plan.words,
-            "segments": [{**seg.__dict__, "kind": str(seg.kind)} for seg in plan.segments]}
+    return {
+        "index": plan.index,
+        "title": plan.title,
+        "words": plan.words,
+        "segments": [{**seg.__dict__, "kind": str(seg.kind)} for seg in plan.segments],
+    }
 
 
 def plan_from_dict(data: dict) -> ChapterPlan:

@@ -33,7 +33,7 @@ from pipeline.models import Block, BlockKind, Chapter, ChapterPlan, Segment, Seg
 _LOCAL = threading.local()  # pysbd's Segmenter keeps per-call state: one per thread
 _CLOSERS = "”’»)]}"
 _CLAUSE_MARKS = ";:,—–"
-_LINE_END_PUNCT = tuple(".,;:!?—–-…\"”’)]")
+_LINE_END_PUNCT = tuple('.,;:!?—–-…"”’)]')
 # A certain sentence end: a lower-case word (not an abbreviation pysbd knows) and
 # . ! or ?, closers, a space, then a capital. Text between such ends that holds no other
 # stop is one sentence and skips pysbd (whose per-call regex compiling dominates).
@@ -193,7 +193,7 @@ def _speakable(text: str) -> bool:
 
 def _body_texts(blocks: Iterable[Block], config: PipelineConfig) -> list[tuple[str, int]]:
     """(text, pause_after_ms) for the body, before the last pause is zeroed."""
-    pauses, drafts = config.pauses, []
+    pauses, drafts = config.pauses, list[tuple[str, int]]()
     for block in blocks:
         if block.kind is BlockKind.SECTION_BREAK:
             if drafts:

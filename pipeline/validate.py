@@ -14,9 +14,10 @@ streamed (see :mod:`pipeline.audio`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any
 
 import av
 import numpy as np
@@ -78,9 +79,15 @@ class ValidationReport:
 
     def failures(self) -> list[str]:
         """Every failed check as "chapter N: name (value, target)" lines."""
-        out = [f"chapter {c.index}: {k.name} ({k.value}, want {k.target})"
-               for c in self.chapters for k in c.checks if not k.passed]
-        return out + [f"m4b: {k.name} ({k.value}, want {k.target})" for k in self.m4b_checks if not k.passed]
+        out = [
+            f"chapter {c.index}: {k.name} ({k.value}, want {k.target})"
+            for c in self.chapters
+            for k in c.checks
+            if not k.passed
+        ]
+        return out + [
+            f"m4b: {k.name} ({k.value}, want {k.target})" for k in self.m4b_checks if not k.passed
+        ]
 
     def to_dict(self) -> dict:
         """JSON-ready: ``{"passed", "summary", "chapters": [...], "m4b": {...}}``."""
@@ -88,21 +95,41 @@ class ValidationReport:
         chapters = []
         for c in self.chapters:
             levels = {k: _round(v) for k, v in asdict(c.measurement).items()}
-            chapters.append({"index": c.index, "title": c.title, "file": c.file, "passed": c.passed,
-                             **levels, "words": c.words, "words_per_minute": _round(c.words_per_minute),
-                             "checks": {k.name: {"passed": k.passed, "value": _round(k.value), "target": k.target}
-                                        for k in c.checks}})
+            chapters.append(
+                {
+                    "index": c.index,
+                    "title": c.title,
+                    "file": c.file,
+                    "passed": c.passed,
+                    **levels,
+                    "words": c.words,
+                    "words_per_minute": _round(c.words_per_minute),
+                    "checks": {
+                        k.name: {"passed": k.passed, "value": _round(k.value), "target": k.target}
+                        for k in c.checks
+                    },
+                }
+            )
         return {
             "passed": self.passed,
-            "summary": {"chapters": len(self.chapters),
-                        "chapters_passed": sum(c.passed for c in self.chapters),
-                        "checks": len(checks), "checks_failed": sum(not k.passed for k in checks),
-                        "failures": self.failures()},
+            "summary": {
+                "chapters": len(self.chapters),
+                "chapters_passed": sum(c.passed for c in self.chapters),
+                "checks": len(checks),
+                "checks_failed": sum(not k.passed for k in checks),
+                "failures": self.failures(),
+            },
             "chapters": chapters,
-            "m4b": None if self.m4b_file is None else {
-                "file": self.m4b_file, "passed": all(k.passed for k in self.m4b_checks),
-                "checks": {k.name: {"passed": k.passed, "value": _round(k.value), "target": k.target}
-                           for k in self.m4b_checks}},
+            "m4b": None
+            if self.m4b_file is None
+            else {
+                "file": self.m4b_file,
+                "passed": all(k.passed for k in self.m4b_checks),
+                "checks": {
+                    k.name: {"passed": k.passed, "value": _round(k.value), "target": k.target}
+                    for k in self.m4b_checks
+                },
+            },
         }
 
 
@@ -144,13 +171,25 @@ def mp3_format_checks(path: Path, kbps: int, rate_hz: int) -> list[Check]:
             rates.add(_MP3_RATES[(head[2] >> 2) & 3] if (head[1] >> 3) & 3 == 3 else -1)
             modes.add("mono" if head[3] >> 6 == 3 else "stereo")
     return [
-        Check("mp3_cbr_bitrate", bitrates == {kbps}, ",".join(map(str, sorted(bitrates))), f"CBR {kbps} kbps"),
-        Check("mp3_sample_rate", rates == {rate_hz}, ",".join(map(str, sorted(rates))), f"{rate_hz} Hz"),
+        Check(
+            "mp3_cbr_bitrate",
+            bitrates == {kbps},
+            ",".join(map(str, sorted(bitrates))),
+            f"CBR {kbps} kbps",
+        ),
+        Check(
+            "mp3_sample_rate",
+            rates == {rate_hz},
+            ",".join(map(str, sorted(rates))),
+            f"{rate_hz} Hz",
+        ),
         Check("mp3_mono", modes == {"mono"}, ",".join(sorted(modes)), "mono"),
     ]
 
 
-def _m4b_chapter_blocks(path: Path, starts_s: Sequence[float]) -> Iterator[tuple[int, int, np.ndarray]]:
+def _m4b_chapter_blocks(
+    path: Path, starts_s: Sequence[float]
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield ``(chapter position, rate, block)`` from the decoded M4B, split at the starts."""
     rate, blocks = iter_blocks(path)
     bounds = [round(s * rate) for s in starts_s[1:]] + [np.iinfo(np.int64).max]
@@ -171,21 +210,42 @@ def _m4b_checks(book: AssembledBook, per_chapter: bool) -> tuple[list[Check], li
         chapters, tags, duration = c.chapters(), dict(c.metadata), (c.duration or 0) / 1e6
         cover = any(s.disposition & av.stream.Disposition.attached_pic for s in c.streams)
     titles = [ch["metadata"].get("title", "") for ch in chapters]
-    starts = [float(ch["start"] * ch["time_base"]) for ch in chapters]
+    starts = [float(ch["start"] * (ch["time_base"] or 1)) for ch in chapters]
     expected = sum(book.durations_s)
     checks = [
-        Check("chapter_count", len(chapters) == len(book.titles), len(chapters), str(len(book.titles))),
-        Check("chapter_titles", titles == list(book.titles), " | ".join(titles), "the plan's titles"),
-        Check("chapter_starts", len(starts) == len(book.starts_s) and all(
-            abs(a - b) <= M4B_START_TOLERANCE_S for a, b in zip(starts, book.starts_s)),
-            ",".join(f"{s:.2f}" for s in starts), f"cumulative within {M4B_START_TOLERANCE_S} s"),
-        Check("duration", abs(duration - expected) <= M4B_DURATION_TOLERANCE_S, duration,
-              f"{expected:.2f} +- {M4B_DURATION_TOLERANCE_S} s"),
-        Check("cover", cover or not book.has_cover, "present" if cover else "absent", "attached picture"),
-        Check("tags", all(tags.get(k) for k in M4B_REQUIRED_TAGS),
-              ",".join(k for k in M4B_REQUIRED_TAGS if tags.get(k)), ",".join(M4B_REQUIRED_TAGS)),
+        Check(
+            "chapter_count", len(chapters) == len(book.titles), len(chapters), str(len(book.titles))
+        ),
+        Check(
+            "chapter_titles", titles == list(book.titles), " | ".join(titles), "the plan's titles"
+        ),
+        Check(
+            "chapter_starts",
+            len(starts) == len(book.starts_s)
+            and all(abs(a - b) <= M4B_START_TOLERANCE_S for a, b in zip(starts, book.starts_s)),
+            ",".join(f"{s:.2f}" for s in starts),
+            f"cumulative within {M4B_START_TOLERANCE_S} s",
+        ),
+        Check(
+            "duration",
+            abs(duration - expected) <= M4B_DURATION_TOLERANCE_S,
+            duration,
+            f"{expected:.2f} +- {M4B_DURATION_TOLERANCE_S} s",
+        ),
+        Check(
+            "cover",
+            cover or not book.has_cover,
+            "present" if cover else "absent",
+            "attached picture",
+        ),
+        Check(
+            "tags",
+            all(tags.get(k) for k in M4B_REQUIRED_TAGS),
+            ",".join(k for k in M4B_REQUIRED_TAGS if tags.get(k)),
+            ",".join(M4B_REQUIRED_TAGS),
+        ),
     ]
-    true_peak, meters = book.m4b_true_peak_dbtp, {}
+    true_peak, meters = book.m4b_true_peak_dbtp, dict[int, Any]()
     if per_chapter or true_peak is None:
         tp = TruePeakMeter()
         for chapter, rate, block in _m4b_chapter_blocks(path, book.starts_s):
@@ -209,16 +269,24 @@ def validate_chapter(path: Path, plan: ChapterPlan, config: PipelineConfig) -> C
     return _chapter_report(plan, path, m, config)
 
 
-def _chapter_report(plan: ChapterPlan, path: Path, m: Measurement, config: PipelineConfig) -> ChapterReport:
+def _chapter_report(
+    plan: ChapterPlan, path: Path, m: Measurement, config: PipelineConfig
+) -> ChapterReport:
     checks = level_checks(m, plan.words)
     if path.suffix == ".mp3":
-        checks += mp3_format_checks(path, config.output.mp3_bitrate_kbps, config.mastering.sample_rate_hz)
+        checks += mp3_format_checks(
+            path, config.output.mp3_bitrate_kbps, config.mastering.sample_rate_hz
+        )
     wpm = plan.words / (m.duration_s / 60) if m.duration_s > 0 else None
     return ChapterReport(plan.index, plan.title, str(path), m, plan.words, wpm, tuple(checks))
 
 
-def validate_book(assembled: AssembledBook, plans: Sequence[ChapterPlan], config: PipelineConfig,
-                  chapter_reports: Sequence[ChapterReport] | None = None) -> ValidationReport:
+def validate_book(
+    assembled: AssembledBook,
+    plans: Sequence[ChapterPlan],
+    config: PipelineConfig,
+    chapter_reports: Sequence[ChapterReport] | None = None,
+) -> ValidationReport:
     """Measure every encoded chapter file (and the M4B) and check them against ACX.
 
     ``plans`` give each chapter's word count (matched by position with ``assembled``).
@@ -229,15 +297,18 @@ def validate_book(assembled: AssembledBook, plans: Sequence[ChapterPlan], config
     if len(plans) != len(assembled.titles):
         raise ValueError(f"{len(plans)} plans for {len(assembled.titles)} assembled chapters")
     fmt = next((f for f in CHAPTER_FILE_PREFERENCE if assembled.files.get(f)), None)
-    m4b_checks, m4b_levels = ([], [])
+    m4b_checks: list[Check] = []
+    m4b_levels: list[Measurement] = []
     if assembled.m4b is not None:
         m4b_checks, m4b_levels = _m4b_checks(assembled, per_chapter=fmt is None)
     reports = list(chapter_reports or ())
-    for i, plan in enumerate(plans[len(reports):], start=len(reports)):
+    for i, plan in enumerate(plans[len(reports) :], start=len(reports)):
         if fmt:
             reports.append(validate_chapter(assembled.files[fmt][i], plan, config))
         else:
+            assert assembled.m4b is not None
             reports.append(_chapter_report(plan, assembled.m4b, m4b_levels[i], config))
     passed = all(r.passed for r in reports) and all(k.passed for k in m4b_checks)
-    return ValidationReport(passed, tuple(reports), tuple(m4b_checks),
-                            str(assembled.m4b) if assembled.m4b else None)
+    return ValidationReport(
+        passed, tuple(reports), tuple(m4b_checks), str(assembled.m4b) if assembled.m4b else None
+    )

@@ -30,8 +30,12 @@ def main() -> None:
         audio = engine.synthesize(SAMPLE_LINE)
         audio = audio * (PEAK / max(float(np.abs(audio).max()), 1e-9))
         path = out / f"{voice.id}.ogg"
-        sf.write(path, audio.astype(np.float32), engine.sample_rate_hz, format="OGG", subtype="VORBIS")
-        print(f"{path.relative_to(REPO)}: {len(audio) / engine.sample_rate_hz:.1f} s, {path.stat().st_size} bytes")
+        sf.write(
+            path, audio.astype(np.float32), engine.sample_rate_hz, format="OGG", subtype="VORBIS"
+        )
+        print(
+            f"{path.relative_to(REPO)}: {len(audio) / engine.sample_rate_hz:.1f} s, {path.stat().st_size} bytes"
+        )
 
 
 if __name__ == "__main__":

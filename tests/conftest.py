@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, make_url, pool, text
@@ -24,7 +24,9 @@ from sqlalchemy.exc import OperationalError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = Path(os.environ.get("AUDIOBOOK_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
-PG_SERVER = os.environ.get("AUDIOBOOK_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_SERVER = os.environ.get(
+    "AUDIOBOOK_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -46,7 +48,10 @@ def corpus() -> Path:
 def _admin_engine():
     url = make_url(PG_SERVER).set(database="postgres")
     return create_engine(
-        url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool, connect_args={"connect_timeout": 5}
+        url,
+        isolation_level="AUTOCOMMIT",
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": 5},
     )
 
 

@@ -133,7 +133,10 @@ def test_engine_failure_exits_1_with_log(story, tmp_path):
     out = tmp_path / "out"
     proc = run_cli("convert", str(story), "-o", str(out), "--config", str(config), "--jobs", "1")
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith("audiobook: failed: Piper voice") and len(proc.stderr.strip().splitlines()) == 1
+    assert (
+        proc.stderr.startswith("audiobook: failed: Piper voice")
+        and len(proc.stderr.strip().splitlines()) == 1
+    )
     assert "EngineError" in (out / ".work" / "error.log").read_text()
 
 
@@ -144,7 +147,18 @@ def test_missing_file_exits_2(tmp_path):
 
 def test_convert_selected_chapter_and_formats(story, tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("convert", str(story), "-o", str(out), "--chapters", "2", "--format", "mp3,flac", "--jobs", "2")
+    proc = run_cli(
+        "convert",
+        str(story),
+        "-o",
+        str(out),
+        "--chapters",
+        "2",
+        "--format",
+        "mp3,flac",
+        "--jobs",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in sorted((out / "mp3").iterdir())] == ["02 - Chapter 2.mp3"]
     assert [p.name for p in sorted((out / "flac").iterdir())] == ["02 - Chapter 2.flac"]
@@ -163,7 +177,9 @@ def test_sigkill_mid_book_then_rerun_resumes_without_resynthesis(story, tmp_path
     the same command: it completes, synthesizing exactly the segments not stored."""
     out = tmp_path / "out"
     args = [AUDIOBOOK, "convert", str(story), "-o", str(out), "--jobs", "2", "--format", "mp3"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while len(_stored(out)) < 4 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -26,7 +26,11 @@ def waste_land(corpus, tmp_path_factory):
     book = corpus / "epub" / "the-waste-land_idpf-epub3.epub"
     out = tmp_path_factory.mktemp("waste-land")
     info = json.loads(run_cli("inspect", str(book), "--json").stdout)
-    proc = subprocess.run([AUDIOBOOK, "convert", str(book), "-o", str(out), "--jobs", "2"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [AUDIOBOOK, "convert", str(book), "-o", str(out), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return info, out
 
@@ -45,7 +49,9 @@ def test_m4b_chapters_tags_cover_and_duration(waste_land):
         chapters = container.chapters()
         tags = container.metadata
         duration_s = container.duration / av.time_base
-        has_cover = any(s.disposition & av.stream.Disposition.attached_pic for s in container.streams.video)
+        has_cover = any(
+            s.disposition & av.stream.Disposition.attached_pic for s in container.streams.video
+        )
         audio = container.streams.audio[0]
         assert (audio.codec_context.name, audio.rate, audio.channels) == ("aac", 22050, 1)
     assert [c["metadata"]["title"] for c in chapters] == [c["title"] for c in info["chapters"]]

@@ -88,10 +88,14 @@ class TaskContext:
                 session.flush()  # the fields above, before refresh() reloads the row
                 if "progress" in values:
                     new = float(values["progress"])
-                    session.execute(update(Job).where(Job.id == job.id).values(
-                        progress=case((Job.progress > new, Job.progress), else_=new)))
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == job.id)
+                        .values(progress=case((Job.progress > new, Job.progress), else_=new))
+                    )
                     session.refresh(job)
                 return job
+
         self.job = retrying(write)
         events.publish(self.conn, self.settings, self.job)
         return self.job
@@ -109,8 +113,12 @@ def run_task(task_id: str, body: Callable[[TaskContext], Finisher | None]) -> bo
     events.publish(conn, settings, job)
     ctx = TaskContext(settings, conn, build_storage(settings), task, job)
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(settings, task, ctx.superseded, stop), daemon=True,
-                            name=f"lease {task_id}")
+    beat = threading.Thread(
+        target=_heartbeat,
+        args=(settings, task, ctx.superseded, stop),
+        daemon=True,
+        name=f"lease {task_id}",
+    )
     beat.start()
     try:
         finisher = body(ctx)
@@ -143,14 +151,28 @@ def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
     with session_scope(settings.database_url) as session:
         task = repo.get_task(session, task_id)
         job = repo.get_job(session, task.job_id)
-        if JobStatus(job.status).is_final or task.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
-            log.info("task %s skipped: job %s is %s, task %s", task_id, job.id, job.status, task.status)
+        if JobStatus(job.status).is_final or task.status in (
+            TaskStatus.COMPLETED,
+            TaskStatus.CANCELLED,
+        ):
+            log.info(
+                "task %s skipped: job %s is %s, task %s", task_id, job.id, job.status, task.status
+            )
             return None
         rq_job = get_current_job()
         if rq_job is not None and task.rq_job_id not in (None, rq_job.id):
-            log.info("stale run %s of task %s skipped (current run: %s)", rq_job.id, task_id, task.rq_job_id)
+            log.info(
+                "stale run %s of task %s skipped (current run: %s)",
+                rq_job.id,
+                task_id,
+                task.rq_job_id,
+            )
             return None
-        task.status, task.attempts, task.started_at = TaskStatus.RUNNING, task.attempts + 1, utcnow()
+        task.status, task.attempts, task.started_at = (
+            TaskStatus.RUNNING,
+            task.attempts + 1,
+            utcnow(),
+        )
         task.lease_expires_at = utcnow() + timedelta(seconds=settings.task_lease_s)
         if job.status == JobStatus.QUEUED:
             job.status, job.started_at = JobStatus.PROCESSING, job.started_at or utcnow()
@@ -159,7 +181,9 @@ def _start(settings: Settings, task_id: str) -> tuple[Task, Job] | None:
         return task, job
 
 
-def _heartbeat(settings: Settings, task: Task, superseded: threading.Event, stop: threading.Event) -> None:
+def _heartbeat(
+    settings: Settings, task: Task, superseded: threading.Event, stop: threading.Event
+) -> None:
     while not stop.wait(settings.heartbeat_interval_s):
         try:
             with session_scope(settings.database_url) as session:
@@ -171,7 +195,9 @@ def _heartbeat(settings: Settings, task: Task, superseded: threading.Event, stop
         if renewed:
             continue
         if not mine:
-            log.warning("task %s (run %s) was resumed elsewhere; this run stops", task.id, task.rq_job_id)
+            log.warning(
+                "task %s (run %s) was resumed elsewhere; this run stops", task.id, task.rq_job_id
+            )
             superseded.set()
         return
 

@@ -53,15 +53,27 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
     # above its blocking dequeue (~7 min) only for connections made after the Worker is
     # built, so a connection the watchdog opened first would time out every idle dequeue.
     watchdog_conn = queue.connect(settings)
-    threading.Thread(target=_watchdog, args=(watchdog_conn, settings, stop), daemon=True, name="watchdog").start()
+    threading.Thread(
+        target=_watchdog, args=(watchdog_conn, settings, stop), daemon=True, name="watchdog"
+    ).start()
     try:
         while not stop.is_set():
-            worker = _Worker([queue.queue(conn, settings, k) for k in kinds], connection=conn,
-                                  serializer=JSONSerializer, name=f"{name}-{time.time_ns()}" if name else None)
+            worker = _Worker(
+                [queue.queue(conn, settings, k) for k in kinds],
+                connection=conn,
+                serializer=JSONSerializer,
+                name=f"{name}-{time.time_ns()}" if name else None,
+            )
             try:
-                worker.work(with_scheduler=True, burst=burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+                worker.work(
+                    with_scheduler=True,
+                    burst=burst,
+                    logging_level=logging.getLevelName(log.getEffectiveLevel()),
+                )
             except redis.RedisError as exc:
-                log.warning("worker lost Redis (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY_S)
+                log.warning(
+                    "worker lost Redis (%s); reconnecting in %.0f s", exc, RECONNECT_DELAY_S
+                )
             if burst or worker.stop_signalled:
                 break
             time.sleep(RECONNECT_DELAY_S)  # RQ quits on Redis errors; serve again once it is back

@@ -25,7 +25,7 @@ import json
 import shutil
 import time
 from dataclasses import asdict
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import soundfile as sf
@@ -33,7 +33,17 @@ from sqlmodel import Session
 
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
-    BookStatus, Chapter, ChapterStatus, FilePurpose, Job, JobStatus, Segment, SegmentStatus, Task, TaskKind, utcnow,
+    BookStatus,
+    Chapter,
+    ChapterStatus,
+    FilePurpose,
+    Job,
+    JobStatus,
+    Segment,
+    SegmentStatus,
+    Task,
+    TaskKind,
+    utcnow,
 )
 from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.jobs.notify import notify_job_ended
@@ -42,17 +52,29 @@ from audiobook_app.storage import build_storage, chapter_texts_key, user_key
 from pipeline.analyze import analyze
 from pipeline.assemble import BookInfo, master_chapter, master_rate
 from pipeline.config import PipelineConfig, VoiceConfig
-from pipeline.convert import finish_book, narrator_credit, plan_book, rename_chapters, select_chapters
+from pipeline.convert import (
+    finish_book,
+    narrator_credit,
+    plan_book,
+    rename_chapters,
+    select_chapters,
+)
 from pipeline.errors import InputError
-from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from pipeline.generate import GenerationStats
 from pipeline.models import (
-    BookAnalysis, BookMetadata, ChapterAnalysis, ChapterPlan, Cover, plan_from_dict, plan_to_dict,
+    BookAnalysis,
+    BookMetadata,
+    ChapterAnalysis,
+    ChapterPlan,
+    Cover,
+    plan_from_dict,
+    plan_to_dict,
 )
 from pipeline.parse import parse_bytes
 from pipeline.store import SegmentStore
 from pipeline.tts import load_engine
 from pipeline.tts.base import TTSEngine
+from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from worker.context import Finisher, TaskContext, run_task
 
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
@@ -96,19 +118,36 @@ def inspect(book_id: int) -> None:
         analysis = analyze(book)
     except InputError as exc:
         message = str(exc)
-        retrying(lambda: _record_inspection(settings, book_id, status=BookStatus.REJECTED, error=message))
+        retrying(
+            lambda: _record_inspection(settings, book_id, status=BookStatus.REJECTED, error=message)
+        )
         return
     cover_key = None
     if book.cover:
         cover_key = user_key(owner_id, "books", str(book_id), "cover")
         storage.put_bytes(cover_key, book.cover.data, book.cover.mime)
     texts = [{"index": c.index, "title": c.title, "text": c.text} for c in book.chapters]
-    storage.put_bytes(chapter_texts_key(owner_id, book_id), json.dumps(texts).encode(), "application/json")
-    retrying(lambda: _record_inspection(
-        settings, book_id, status=BookStatus.READY, error=None, cover_key=cover_key, title=analysis.title,
-        author=analysis.author, language=analysis.language, source_format=book.source_format, words=analysis.words,
-        estimated_duration_s=analysis.estimated_duration_s,
-        chapters=[{"index": c.index, "title": c.title, "words": c.words} for c in analysis.chapters]))
+    storage.put_bytes(
+        chapter_texts_key(owner_id, book_id), json.dumps(texts).encode(), "application/json"
+    )
+    retrying(
+        lambda: _record_inspection(
+            settings,
+            book_id,
+            status=BookStatus.READY,
+            error=None,
+            cover_key=cover_key,
+            title=analysis.title,
+            author=analysis.author,
+            language=analysis.language,
+            source_format=book.source_format,
+            words=analysis.words,
+            estimated_duration_s=analysis.estimated_duration_s,
+            chapters=[
+                {"index": c.index, "title": c.title, "words": c.words} for c in analysis.chapters
+            ],
+        )
+    )
 
 
 def _record_inspection(settings, book_id: int, **values) -> None:
@@ -133,7 +172,9 @@ def _prepare(ctx: TaskContext) -> Finisher:
     with session_scope(settings.database_url) as session:
         book_row = repo.get_book(session, job.book_id)
     book = parse_bytes(ctx.storage.get_bytes(book_row.source_key), book_row.source_filename)
-    book = rename_chapters(book, {c["index"]: c["title"] for c in book_row.chapters})  # the author's titles
+    book = rename_chapters(
+        book, {c["index"]: c["title"] for c in book_row.chapters}
+    )  # the author's titles
     full_chapters = [{"index": c.index, "title": c.title, "words": c.words} for c in book.chapters]
     book = select_chapters(book, job.chapters_spec)
     config = PipelineConfig.model_validate(job.config)
@@ -143,28 +184,63 @@ def _prepare(ctx: TaskContext) -> Finisher:
     if book.cover:
         cover = {"key": _job_key(job, "cover"), "mime": book.cover.mime}
         ctx.storage.put_bytes(cover["key"], book.cover.data, book.cover.mime)
-    plan_doc = {"metadata": asdict(book.metadata), "cover": cover, "analysis": asdict(analysis),
-                "chapters": [plan_to_dict(p) for p in plans]}
-    ctx.storage.put_bytes(_job_key(job, "plan.json"), json.dumps(plan_doc).encode(), "application/json")
+    plan_doc = {
+        "metadata": asdict(book.metadata),
+        "cover": cover,
+        "analysis": asdict(analysis),
+        "chapters": [plan_to_dict(p) for p in plans],
+    }
+    ctx.storage.put_bytes(
+        _job_key(job, "plan.json"), json.dumps(plan_doc).encode(), "application/json"
+    )
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         book_row = repo.get_book(session, job_row.book_id)
-        if book_row.status != BookStatus.READY:  # a CLI submit: no inspect job described the whole book
+        if (
+            book_row.status != BookStatus.READY
+        ):  # a CLI submit: no inspect job described the whole book
             book_row.title = analysis.title
             book_row.author, book_row.language = analysis.author, analysis.language
-            book_row.source_format, book_row.status, book_row.error = book.source_format, BookStatus.READY, None
-            book_row.words, book_row.estimated_duration_s = analysis.words, analysis.estimated_duration_s
+            book_row.source_format, book_row.status, book_row.error = (
+                book.source_format,
+                BookStatus.READY,
+                None,
+            )
+            book_row.words, book_row.estimated_duration_s = (
+                analysis.words,
+                analysis.estimated_duration_s,
+            )
         book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
         session.add(book_row)
-        rows = [(Chapter(job_id=job_row.id, index=p.index, title=p.title, words=p.words),
-                 [Segment(job_id=job_row.id, chapter_index=p.index, position=s.index, segment_hash=s.id,
-                          chars=len(s.text), audio_key=_segment_key(job_row, s.id)) for s in p.segments])
-                for p in plans]
+        rows = [
+            (
+                Chapter(job_id=job_row.id, index=p.index, title=p.title, words=p.words),
+                [
+                    Segment(
+                        job_id=job_row.id,
+                        chapter_index=p.index,
+                        position=s.index,
+                        segment_hash=s.id,
+                        chars=len(s.text),
+                        audio_key=_segment_key(job_row, s.id),
+                    )
+                    for s in p.segments
+                ],
+            )
+            for p in plans
+        ]
         repo.add_chapters_and_segments(session, job_row, rows)
-        job_row.stage, job_row.progress, job_row.synth_started_at = "generate", PREPARE_SHARE, utcnow()
+        job_row.stage, job_row.progress, job_row.synth_started_at = (
+            "generate",
+            PREPARE_SHARE,
+            utcnow(),
+        )
         job_row.timings = {**job_row.timings, "prepare_s": round(time.monotonic() - started, 2)}
-        return [repo.add_task(session, job_row, TaskKind.SYNTHESIZE, chapter_index=p.index, batch=b)
-                for p in plans for b in range(len(batches(p, settings.synth_batch_chars)))]
+        return [
+            repo.add_task(session, job_row, TaskKind.SYNTHESIZE, chapter_index=p.index, batch=b)
+            for p in plans
+            for b in range(len(batches(p, settings.synth_batch_chars)))
+        ]
 
     return finish
 
@@ -203,7 +279,9 @@ def _load_plan(ctx: TaskContext) -> dict:
 
 def _synthesize(ctx: TaskContext) -> Finisher:
     job, task = ctx.job, ctx.task
-    plan = next(plan_from_dict(p) for p in _load_plan(ctx)["chapters"] if p["index"] == task.chapter_index)
+    plan = next(
+        plan_from_dict(p) for p in _load_plan(ctx)["chapters"] if p["index"] == task.chapter_index
+    )
     positions = set(batches(plan, ctx.settings.synth_batch_chars)[task.batch or 0])
     config = PipelineConfig.model_validate(job.config)
     retrying(lambda: _chapter_started(ctx, task.chapter_index))
@@ -218,21 +296,30 @@ def _synthesize(ctx: TaskContext) -> Finisher:
             sf.write(buf, audio.clip(-1, 1), engine.sample_rate_hz, format="FLAC", subtype="PCM_24")
             ctx.storage.put_bytes(key, buf.getvalue(), "audio/flac")
             duration, synthesized = len(audio) / engine.sample_rate_hz, 1
-        retrying(lambda: _segment_done(ctx, seg.chapter_index, seg.index, duration, synthesized))
+        retrying(partial(_segment_done, ctx, seg.chapter_index, seg.index, duration, synthesized))
         _report_synthesis(ctx, seg.chapter_index)
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         tasks = repo.job_tasks(session, job_row.id, TaskKind.SYNTHESIZE)
-        done = {t.id for t in tasks if t.status == "completed"}  # this task included (completed just before)
+        done = {
+            t.id for t in tasks if t.status == "completed"
+        }  # this task included (completed just before)
         followups = []
         chapter = [t for t in tasks if t.chapter_index == task.chapter_index]
-        if all(t.id in done for t in chapter) and not repo.job_tasks(session, job_row.id, TaskKind.MASTER,
-                                                                      chapter_index=task.chapter_index):
-            followups.append(repo.add_task(session, job_row, TaskKind.MASTER, chapter_index=task.chapter_index))
+        if all(t.id in done for t in chapter) and not repo.job_tasks(
+            session, job_row.id, TaskKind.MASTER, chapter_index=task.chapter_index
+        ):
+            followups.append(
+                repo.add_task(session, job_row, TaskKind.MASTER, chapter_index=task.chapter_index)
+            )
         if len(done) < len(tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
             return followups
         job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
-        synth_s = (utcnow() - job_row.synth_started_at).total_seconds() if job_row.synth_started_at else 0.0
+        synth_s = (
+            (utcnow() - job_row.synth_started_at).total_seconds()
+            if job_row.synth_started_at
+            else 0.0
+        )
         job_row.timings = {**job_row.timings, "generate_s": round(synth_s, 2)}
         session.add(job_row)
         return followups + [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
@@ -252,10 +339,16 @@ def _stored_duration(ctx: TaskContext, key: str) -> float | None:
     return sf.info(io.BytesIO(ctx.storage.get_bytes(key))).duration
 
 
-def _segment_done(ctx: TaskContext, chapter_index: int, position: int, duration_s: float, synthesized: int) -> None:
+def _segment_done(
+    ctx: TaskContext, chapter_index: int, position: int, duration_s: float, synthesized: int
+) -> None:
     with session_scope(ctx.settings.database_url) as session:
         row = repo.get_segment(session, ctx.job.id, chapter_index, position)
-        row.status, row.duration_s, row.attempts = SegmentStatus.COMPLETED, duration_s, row.attempts + synthesized
+        row.status, row.duration_s, row.attempts = (
+            SegmentStatus.COMPLETED,
+            duration_s,
+            row.attempts + synthesized,
+        )
         session.add(row)
 
 
@@ -266,10 +359,19 @@ def _report_synthesis(ctx: TaskContext, chapter_index: int) -> None:
     eta = None
     if ctx.job.synth_started_at and totals["chars_synthesized"] > 0:
         elapsed = (utcnow() - ctx.job.synth_started_at).total_seconds()
-        eta = round((totals["chars_total"] - totals["chars_done"]) * elapsed / totals["chars_synthesized"], 1)
-    ctx.update_job(stage="generate", chapter_index=chapter_index, segments_done=int(totals["done"]),
-                   segments_total=int(totals["total"]), audio_s=round(totals["audio_s"], 2), eta_s=eta,
-                   progress=PREPARE_SHARE + share * (1 - PREPARE_SHARE - ASSEMBLE_SHARE))
+        eta = round(
+            (totals["chars_total"] - totals["chars_done"]) * elapsed / totals["chars_synthesized"],
+            1,
+        )
+    ctx.update_job(
+        stage="generate",
+        chapter_index=chapter_index,
+        segments_done=int(totals["done"]),
+        segments_total=int(totals["total"]),
+        audio_s=round(totals["audio_s"], 2),
+        eta_s=eta,
+        progress=PREPARE_SHARE + share * (1 - PREPARE_SHARE - ASSEMBLE_SHARE),
+    )
 
 
 def _fetch_segments(ctx: TaskContext, plans: tuple[ChapterPlan, ...], work: Path) -> SegmentStore:
@@ -287,12 +389,19 @@ def _master(ctx: TaskContext) -> Finisher:
     plan = next(plan_from_dict(p) for p in doc["chapters"] if p["index"] == index)
     config = PipelineConfig.model_validate(job.config)
     fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in config.output.formats), "mp3")
-    config = config.model_copy(update={"output": config.output.model_copy(update={"formats": (fmt,)})})
+    config = config.model_copy(
+        update={"output": config.output.model_copy(update={"formats": (fmt,)})}
+    )
     work = Path(ctx.settings.work_dir) / f"{job.id}-chapter-{index}"
     store = _fetch_segments(ctx, (plan,), work)
-    chapter = master_chapter(plan, store, work / "out", config,
-                             BookInfo.of(BookMetadata(**doc["metadata"]), narrator_credit(config)),
-                             rate_hz=master_rate((plan,), store))
+    chapter = master_chapter(
+        plan,
+        store,
+        work / "out",
+        config,
+        BookInfo.of(BookMetadata(**doc["metadata"]), narrator_credit(config)),
+        rate_hz=master_rate((plan,), store),
+    )
     path, duration_s = chapter.files[fmt], chapter.duration_s
     key = _job_key(job, "output", fmt, path.name)
     ctx.check_cancelled()
@@ -301,9 +410,24 @@ def _master(ctx: TaskContext) -> Finisher:
     shutil.rmtree(work, ignore_errors=True)
 
     def finish(session: Session, job_row: Job) -> list[Task]:
-        repo.add_file(session, job_row.owner_id, key, size, MIME[fmt], FilePurpose(fmt),
-                      book_id=job_row.book_id, job_id=job_row.id)
-        repo.mark_chapter(session, job_row.id, index, ChapterStatus.COMPLETED, audio_key=key, duration_s=duration_s)
+        repo.add_file(
+            session,
+            job_row.owner_id,
+            key,
+            size,
+            MIME[fmt],
+            FilePurpose(fmt),
+            book_id=job_row.book_id,
+            job_id=job_row.id,
+        )
+        repo.mark_chapter(
+            session,
+            job_row.id,
+            index,
+            ChapterStatus.COMPLETED,
+            audio_key=key,
+            duration_s=duration_s,
+        )
         return []
 
     return finish
@@ -316,23 +440,40 @@ def _assemble(ctx: TaskContext) -> Finisher:
     config = PipelineConfig.model_validate(job.config)
     work = Path(settings.work_dir) / job.id
     store = _fetch_segments(ctx, plans, work)
-    cover = Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"]) if doc["cover"] else None
+    cover = (
+        Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"])
+        if doc["cover"]
+        else None
+    )
     with session_scope(settings.database_url) as session:
         segments = repo.job_segments(session, job.id)
     generate_s = float(job.timings.get("generate_s", 0.0))
-    stats = GenerationStats(len(segments), sum(1 for s in segments if s.attempts),
-                            sum(1 for s in segments if not s.attempts), sum(s.duration_s or 0 for s in segments), generate_s)
+    stats = GenerationStats(
+        len(segments),
+        sum(1 for s in segments if s.attempts),
+        sum(1 for s in segments if not s.attempts),
+        sum(s.duration_s or 0 for s in segments),
+        generate_s,
+    )
     out = work / "out"
     started = time.monotonic()
 
     def progress(event) -> None:
         if event.stage == "assemble" and event.total:
             ctx.check_cancelled()
-            ctx.update_job(stage="assemble", progress=1 - ASSEMBLE_SHARE * (1 - event.done / event.total))
+            ctx.update_job(
+                stage="assemble", progress=1 - ASSEMBLE_SHARE * (1 - event.done / event.total)
+            )
 
-    analysis = BookAnalysis(**{**doc["analysis"], "chapters": tuple(ChapterAnalysis(**c) for c in doc["analysis"]["chapters"])})
-    outputs, report, report_path = finish_book(plans, store, BookMetadata(**doc["metadata"]), cover, out, config,
-                                               analysis, stats, progress)
+    analysis = BookAnalysis(
+        **{
+            **doc["analysis"],
+            "chapters": tuple(ChapterAnalysis(**c) for c in doc["analysis"]["chapters"]),
+        }
+    )
+    outputs, report, report_path = finish_book(
+        plans, store, BookMetadata(**doc["metadata"]), cover, out, config, analysis, stats, progress
+    )
     uploads = [(report_path, "report.json", FilePurpose.REPORT, "application/json")]
     if outputs.m4b:
         uploads.append((outputs.m4b, outputs.m4b.name, FilePurpose.M4B, MIME["m4b"]))
@@ -346,15 +487,41 @@ def _assemble(ctx: TaskContext) -> Finisher:
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         for _, name, purpose, mime in uploads:
-            repo.add_file(session, job_row.owner_id, _job_key(job_row, "output", *name.split("/")), sizes[name], mime,
-                          purpose, book_id=job_row.book_id, job_id=job_row.id)
+            repo.add_file(
+                session,
+                job_row.owner_id,
+                _job_key(job_row, "output", *name.split("/")),
+                sizes[name],
+                mime,
+                purpose,
+                book_id=job_row.book_id,
+                job_id=job_row.id,
+            )
         main_format = next((f for f in CHAPTER_FILE_PREFERENCE if f in outputs.files), None)
         for i, (index, duration) in enumerate(zip(outputs.chapter_indices, outputs.durations_s)):
-            key = _job_key(job_row, "output", main_format, outputs.files[main_format][i].name) if main_format else None
-            repo.mark_chapter(session, job_row.id, index, ChapterStatus.COMPLETED, audio_key=key, duration_s=duration)
+            key = (
+                _job_key(job_row, "output", main_format, outputs.files[main_format][i].name)
+                if main_format
+                else None
+            )
+            repo.mark_chapter(
+                session,
+                job_row.id,
+                index,
+                ChapterStatus.COMPLETED,
+                audio_key=key,
+                duration_s=duration,
+            )
         audio_s = float(sum(outputs.durations_s))
-        repo.add_usage(session, job_row.owner_id, job_row.id, "audio_generated", round(audio_s, 2), "s")
-        job_row.status, job_row.stage, job_row.progress, job_row.eta_s = JobStatus.COMPLETED, "done", 1.0, None
+        repo.add_usage(
+            session, job_row.owner_id, job_row.id, "audio_generated", round(audio_s, 2), "s"
+        )
+        job_row.status, job_row.stage, job_row.progress, job_row.eta_s = (
+            JobStatus.COMPLETED,
+            "done",
+            1.0,
+            None,
+        )
         job_row.audio_s, job_row.finished_at, job_row.updated_at = audio_s, utcnow(), utcnow()
         job_row.timings = {**job_row.timings, "assemble_s": assemble_s}
         session.add(job_row)

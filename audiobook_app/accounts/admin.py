@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 def admin_exists(session: Session) -> bool:
     """Whether any account (enabled or not) has the admin role."""
-    return session.exec(select(User.id).where(User.role == UserRole.ADMIN).limit(1)).first() is not None
+    return (
+        session.exec(select(User.id).where(User.role == UserRole.ADMIN).limit(1)).first()
+        is not None
+    )
 
 
 def create_first_admin(session: Session, settings: Settings, email: str, password: str) -> User:
@@ -29,7 +32,9 @@ def create_first_admin(session: Session, settings: Settings, email: str, passwor
     :class:`EmailTakenError`).
     """
     if admin_exists(session):
-        raise AdminExistsError("an admin account exists already; an admin can promote other users in the app")
+        raise AdminExistsError(
+            "an admin account exists already; an admin can promote other users in the app"
+        )
     user = sign_up(session, settings, email, password, role=UserRole.ADMIN)
     audit(session, user.id, "user.first_admin", "user", user.id)
     log.info("created the first admin account, user %s", user.id)
@@ -47,5 +52,9 @@ def ensure_first_admin(session: Session, settings: Settings) -> User | None:
     if admin_exists(session) or not (settings.admin_email or settings.admin_password):
         return None
     if not (settings.admin_email and settings.admin_password):
-        raise ConfigError("set both AUDIOBOOK_ADMIN_EMAIL and AUDIOBOOK_ADMIN_PASSWORD to create the first admin")
-    return create_first_admin(session, settings, settings.admin_email, settings.admin_password.get_secret_value())
+        raise ConfigError(
+            "set both AUDIOBOOK_ADMIN_EMAIL and AUDIOBOOK_ADMIN_PASSWORD to create the first admin"
+        )
+    return create_first_admin(
+        session, settings, settings.admin_email, settings.admin_password.get_secret_value()
+    )

@@ -49,7 +49,9 @@ def compose(sender: str, to: str, subject: str, text: str, html: str | None = No
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
+    message["Message-ID"] = make_msgid(
+        domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    )
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -74,7 +76,9 @@ class OutboxMailer:
             partial.write_bytes(message.as_bytes())
             os.replace(partial, path)
         except OSError as exc:
-            raise MailError(f"cannot write mail to the outbox {self.outbox_dir}: {exc.strerror}") from None
+            raise MailError(
+                f"cannot write mail to the outbox {self.outbox_dir}: {exc.strerror}"
+            ) from None
         log.info("mail to %s (%r) written to %s", to, subject, path)
 
 
@@ -100,11 +104,15 @@ class SmtpMailer:
                 if self.security == "starttls":
                     smtp.starttls(context=context)
                 if self.username:
-                    smtp.login(self.username, self.password.get_secret_value() if self.password else "")
+                    smtp.login(
+                        self.username, self.password.get_secret_value() if self.password else ""
+                    )
                 smtp.send_message(message)
         except smtplib.SMTPAuthenticationError:
-            raise MailError(f"the SMTP server {self.host}:{self.port} refused the login of {self.username!r}: "
-                            "check AUDIOBOOK_SMTP_USERNAME and AUDIOBOOK_SMTP_PASSWORD") from None
+            raise MailError(
+                f"the SMTP server {self.host}:{self.port} refused the login of {self.username!r}: "
+                "check AUDIOBOOK_SMTP_USERNAME and AUDIOBOOK_SMTP_PASSWORD"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"could not send mail through {self.host}:{self.port}: {exc}") from None
         log.info("mail to %s (%r) sent through %s:%s", to, subject, self.host, self.port)
@@ -125,6 +133,16 @@ def build_mailer(settings: Settings) -> Mailer:
     try:
         context = ssl.create_default_context(cafile=settings.smtp_ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise MailError(f"cannot load AUDIOBOOK_SMTP_CA_FILE {settings.smtp_ca_file}: {exc}") from None
-    return SmtpMailer(settings.smtp_host or "", settings.smtp_port, settings.mail_from, settings.smtp_security,
-                      settings.smtp_username, settings.smtp_password, settings.smtp_timeout_s, context)
+        raise MailError(
+            f"cannot load AUDIOBOOK_SMTP_CA_FILE {settings.smtp_ca_file}: {exc}"
+        ) from None
+    return SmtpMailer(
+        settings.smtp_host or "",
+        settings.smtp_port,
+        settings.mail_from,
+        settings.smtp_security,
+        settings.smtp_username,
+        settings.smtp_password,
+        settings.smtp_timeout_s,
+        context,
+    )

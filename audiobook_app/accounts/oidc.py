@@ -29,7 +29,18 @@ from audiobook_app.settings import OAuthProviderSettings
 from pipeline.errors import IdTokenError, OAuthProviderError
 
 # JWS algorithms with a public key in the JWKS (RFC 7518 section 3.1, RFC 8037).
-ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 CLOCK_LEEWAY_S = 120  # clock skew tolerated on exp/iat, authlib's parse_id_token default
 
 
@@ -41,9 +52,13 @@ def get_json(url: str, timeout_s: float) -> dict[str, Any]:
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise OAuthProviderError(f"the sign-in provider did not answer {url} usably: {exc}") from None
+        raise OAuthProviderError(
+            f"the sign-in provider did not answer {url} usably: {exc}"
+        ) from None
     if not isinstance(data, dict):
-        raise OAuthProviderError(f"the sign-in provider answered {url} with JSON that is not an object")
+        raise OAuthProviderError(
+            f"the sign-in provider answered {url} with JSON that is not an object"
+        )
     return data
 
 
@@ -59,10 +74,14 @@ def provider_metadata(provider: OAuthProviderSettings, timeout_s: float) -> Open
     try:
         metadata.validate()
     except ValueError as exc:
-        raise OAuthProviderError(f"the discovery document of {provider.name} is invalid: {exc}") from None
+        raise OAuthProviderError(
+            f"the discovery document of {provider.name} is invalid: {exc}"
+        ) from None
     if metadata["issuer"] != provider.issuer:
-        raise OAuthProviderError(f"the discovery document of {provider.name} names the issuer "
-                                 f"{metadata['issuer']!r}, not the configured {provider.issuer!r}")
+        raise OAuthProviderError(
+            f"the discovery document of {provider.name} names the issuer "
+            f"{metadata['issuer']!r}, not the configured {provider.issuer!r}"
+        )
     return metadata
 
 
@@ -70,15 +89,28 @@ def _decode(id_token: str, metadata: OpenIDProviderMetadata, timeout_s: float) -
     announced = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in announced if alg in ASYMMETRIC_ALGORITHMS]
     if not algorithms:
-        raise OAuthProviderError(f"the provider signs ID tokens only with {announced}, none of them asymmetric")
+        raise OAuthProviderError(
+            f"the provider signs ID tokens only with {announced}, none of them asymmetric"
+        )
     try:
-        return jwt.decode(id_token, KeySet.import_key_set(get_json(metadata["jwks_uri"], timeout_s)), algorithms)
+        return jwt.decode(
+            id_token, KeySet.import_key_set(get_json(metadata["jwks_uri"], timeout_s)), algorithms
+        )
     except InvalidKeyIdError:  # keys rotated since the token was signed? fetch them again, once
-        return jwt.decode(id_token, KeySet.import_key_set(get_json(metadata["jwks_uri"], timeout_s)), algorithms)
+        return jwt.decode(
+            id_token, KeySet.import_key_set(get_json(metadata["jwks_uri"], timeout_s)), algorithms
+        )
 
 
-def validate_id_token(id_token: str, *, metadata: OpenIDProviderMetadata, client_id: str, nonce: str,
-                      access_token: str | None, timeout_s: float) -> dict[str, Any]:
+def validate_id_token(
+    id_token: str,
+    *,
+    metadata: OpenIDProviderMetadata,
+    client_id: str,
+    nonce: str,
+    access_token: str | None,
+    timeout_s: float,
+) -> dict[str, Any]:
     """The claims of ``id_token`` once its signature and claims check out (see the
     module docstring); ``nonce`` is the one sent with the authorization request.
 
@@ -89,13 +121,21 @@ def validate_id_token(id_token: str, *, metadata: OpenIDProviderMetadata, client
     try:
         token = _decode(id_token, metadata, timeout_s)
         claims = CodeIDToken(
-            token.claims, token.header,
-            {"iss": {"essential": True, "value": metadata["issuer"]}, "aud": {"essential": True, "value": client_id}},
+            token.claims,
+            token.header,
+            {
+                "iss": {"essential": True, "value": metadata["issuer"]},
+                "aud": {"essential": True, "value": client_id},
+            },
             {"nonce": nonce, "client_id": client_id, "access_token": access_token},
         )
         claims.validate(leeway=CLOCK_LEEWAY_S)
     except ClaimError as exc:
-        raise IdTokenError(f"the provider's ID token has a bad {exc.claim!r} claim: {exc.description}") from None
+        raise IdTokenError(
+            f"the provider's ID token has a bad {exc.claim!r} claim: {exc.description}"
+        ) from None
     except (JoseError, ValueError) as exc:
-        raise IdTokenError(f"the provider's ID token is not valid: {type(exc).__name__}: {exc}") from None
+        raise IdTokenError(
+            f"the provider's ID token is not valid: {type(exc).__name__}: {exc}"
+        ) from None
     return dict(claims)

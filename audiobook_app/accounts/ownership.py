@@ -30,7 +30,11 @@ def _kind(obj_or_model: Any) -> str:
 def may_access(user: User, obj: Owned, *, allow_admin: bool = False) -> bool:
     """Whether ``user`` may see ``obj``: they own it, it is everyone's (``owner_id`` None),
     or they are an admin and ``allow_admin`` is set."""
-    return obj.owner_id is None or obj.owner_id == user.id or (allow_admin and user.role == UserRole.ADMIN)
+    return (
+        obj.owner_id is None
+        or obj.owner_id == user.id
+        or (allow_admin and user.role == UserRole.ADMIN)
+    )
 
 
 def require_owner(user: User, obj: T, *, allow_admin: bool = False) -> T:
@@ -43,7 +47,9 @@ def require_owner(user: User, obj: T, *, allow_admin: bool = False) -> T:
     return obj
 
 
-def get_owned(session: Session, user: User, model: type[T], obj_id: Any, *, allow_admin: bool = False) -> T:
+def get_owned(
+    session: Session, user: User, model: type[T], obj_id: Any, *, allow_admin: bool = False
+) -> T:
     """Load ``model`` row ``obj_id`` for ``user``: the one call a page makes for an id
     that came from a URL or a form.
 

@@ -46,7 +46,9 @@ def check_password_policy(settings: Settings, password: str, email: str) -> None
     10; NIST SP 800-63B asks at least 8), too long (:data:`MAX_PASSWORD_CHARS`) or the
     account's email address. Raises :class:`WeakPasswordError` saying which."""
     if len(password) < settings.password_min_chars:
-        raise WeakPasswordError(f"the password must have at least {settings.password_min_chars} characters")
+        raise WeakPasswordError(
+            f"the password must have at least {settings.password_min_chars} characters"
+        )
     if len(password) > MAX_PASSWORD_CHARS:
         raise WeakPasswordError(f"the password must have at most {MAX_PASSWORD_CHARS} characters")
     if password.strip().lower() == email.strip().lower():
@@ -55,13 +57,21 @@ def check_password_policy(settings: Settings, password: str, email: str) -> None
 
 @lru_cache(maxsize=4)
 def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
-                          hash_len=32, salt_len=16, type=Type.ID)
+    return PasswordHasher(
+        time_cost=time_cost,
+        memory_cost=memory_kib,
+        parallelism=parallelism,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
     """The argon2id hasher for the settings' costs (one per distinct costs, cached)."""
-    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    return _hasher(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+    )
 
 
 @lru_cache(maxsize=4)
@@ -84,7 +94,9 @@ def verify_password(settings: Settings, stored_hash: str | None, password: str) 
     """
     hasher = password_hasher(settings)
     try:
-        return hasher.verify(stored_hash or _dummy_hash(hasher), password) and stored_hash is not None
+        return (
+            hasher.verify(stored_hash or _dummy_hash(hasher), password) and stored_hash is not None
+        )
     except InvalidHashError:
         log.warning("a stored password hash is not an argon2 hash; treated as a wrong password")
         return False

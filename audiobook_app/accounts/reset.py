@@ -43,7 +43,9 @@ def reset_link(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}{RESET_PAGE_PATH}?{urlencode({'token': token})}"
 
 
-def request_password_reset(session: Session, settings: Settings, mailer: Mailer, email: str) -> None:
+def request_password_reset(
+    session: Session, settings: Settings, mailer: Mailer, email: str
+) -> None:
     """Email a reset link to ``email`` when it belongs to an enabled account; otherwise
     do nothing (see the module docstring). Earlier unused links of the account stop
     working. The mail is sent before anything is written, so no database lock is held
@@ -59,12 +61,26 @@ def request_password_reset(session: Session, settings: Settings, mailer: Mailer,
     token = new_token()
     now = utcnow()
     minutes = settings.password_reset_ttl_s // 60
-    mailer.send(user.email, SUBJECT, BODY.format(email=user.email, minutes=minutes, link=reset_link(settings, token)))
-    session.execute(update(PasswordResetToken).where(col(PasswordResetToken.user_id) == user.id,
-                                                     col(PasswordResetToken.used_at).is_(None))
-                    .values(used_at=now))
-    session.add(PasswordResetToken(token_hash=token_digest(token), user_id=user.id, created_at=now,
-                                   expires_at=now + timedelta(seconds=settings.password_reset_ttl_s)))
+    mailer.send(
+        user.email,
+        SUBJECT,
+        BODY.format(email=user.email, minutes=minutes, link=reset_link(settings, token)),
+    )
+    session.execute(
+        update(PasswordResetToken)
+        .where(
+            col(PasswordResetToken.user_id) == user.id, col(PasswordResetToken.used_at).is_(None)
+        )
+        .values(used_at=now)
+    )
+    session.add(
+        PasswordResetToken(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.password_reset_ttl_s),
+        )
+    )
     audit(session, user.id, "user.password_reset_requested", "user", user.id)
     session.flush()
 
@@ -79,10 +95,14 @@ def reset_password(session: Session, settings: Settings, token: str, new_passwor
     and :class:`WeakPasswordError` for a password against the policy (the token then
     stays usable, so the user can try another password).
     """
-    invalid = InvalidResetTokenError("this password-reset link is expired or was used already: ask for a new one")
+    invalid = InvalidResetTokenError(
+        "this password-reset link is expired or was used already: ask for a new one"
+    )
     if not plausible(token):
         raise invalid
-    row = session.exec(select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))).first()
+    row = session.exec(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))
+    ).first()
     now = utcnow()
     if row is None or row.used_at is not None or row.expires_at <= now:
         raise invalid
@@ -90,9 +110,11 @@ def reset_password(session: Session, settings: Settings, token: str, new_passwor
     if user is None or user.disabled:
         raise invalid
     set_password(session, settings, user, new_password)
-    used = session.execute(update(PasswordResetToken).where(col(PasswordResetToken.id) == row.id,
-                                                            col(PasswordResetToken.used_at).is_(None))
-                           .values(used_at=now))
+    used = session.execute(
+        update(PasswordResetToken)
+        .where(col(PasswordResetToken.id) == row.id, col(PasswordResetToken.used_at).is_(None))
+        .values(used_at=now)
+    )
     if used.rowcount != 1:  # a concurrent request used it first
         raise invalid
     ended = revoke_all_sessions(session, user.id)

@@ -23,14 +23,23 @@ RENEW_INTERVAL_S = 60  # a used session's expiry moves forward at most once a mi
 USER_AGENT_CHARS = 512  # the column's size; longer user agents are cut
 
 
-def create_session(session: Session, settings: Settings, user: User, *, user_agent: str | None = None) -> str:
+def create_session(
+    session: Session, settings: Settings, user: User, *, user_agent: str | None = None
+) -> str:
     """Start a session for ``user`` (after a successful sign-in) and return its token,
     the only time it exists in the clear: put it in an HttpOnly, Secure, SameSite cookie."""
     token = new_token()
     now = utcnow()
-    session.add(UserSession(token_hash=token_digest(token), user_id=user.id, created_at=now, last_seen_at=now,
-                            expires_at=now + timedelta(seconds=settings.session_ttl_s),
-                            user_agent=user_agent[:USER_AGENT_CHARS] if user_agent else None))
+    session.add(
+        UserSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.session_ttl_s),
+            user_agent=user_agent[:USER_AGENT_CHARS] if user_agent else None,
+        )
+    )
     session.flush()
     return token
 
@@ -41,7 +50,9 @@ def resolve_session(session: Session, settings: Settings, token: str | None) -> 
     module docstring). Never raises for a bad token."""
     if not plausible(token):
         return None
-    row = session.exec(select(UserSession).where(UserSession.token_hash == token_digest(token))).first()
+    row = session.exec(
+        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    ).first()
     now = utcnow()
     if row is None or row.expires_at <= now:
         return None
@@ -59,14 +70,19 @@ def sign_out(session: Session, token: str | None) -> bool:
     """End the session of ``token``; False when there was none (already signed out)."""
     if not plausible(token):
         return False
-    result = session.execute(delete(UserSession).where(col(UserSession.token_hash) == token_digest(token)))
+    result = session.execute(
+        delete(UserSession).where(col(UserSession.token_hash) == token_digest(token))
+    )
     return result.rowcount > 0
 
 
 def list_sessions(session: Session, user: User) -> list[UserSession]:
     """The user's unexpired sessions, most recently used first (a "your devices" page)."""
-    query = (select(UserSession).where(UserSession.user_id == user.id, col(UserSession.expires_at) > utcnow())
-             .order_by(col(UserSession.last_seen_at).desc()))
+    query = (
+        select(UserSession)
+        .where(UserSession.user_id == user.id, col(UserSession.expires_at) > utcnow())
+        .order_by(col(UserSession.last_seen_at).desc())
+    )
     return list(session.exec(query).all())
 
 
@@ -75,8 +91,11 @@ def revoke_session(session: Session, user: User, session_id: int) -> None:
 
     Raises :class:`NotFoundError` when ``user`` has no session ``session_id``.
     """
-    result = session.execute(delete(UserSession).where(col(UserSession.id) == session_id,
-                                                       col(UserSession.user_id) == user.id))
+    result = session.execute(
+        delete(UserSession).where(
+            col(UserSession.id) == session_id, col(UserSession.user_id) == user.id
+        )
+    )
     if result.rowcount == 0:
         raise NotFoundError(f"no session {session_id}")
 

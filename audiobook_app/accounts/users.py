@@ -8,7 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from audiobook_app.accounts.passwords import (
-    check_password_policy, hash_password, needs_rehash, normalize_email, verify_password,
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    normalize_email,
+    verify_password,
 )
 from audiobook_app.db.models import User, UserRole
 from audiobook_app.db.repo import audit
@@ -26,8 +30,14 @@ def find_user(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == normalize_email(email))).first()
 
 
-def sign_up(session: Session, settings: Settings, email: str, password: str,
-            *, role: UserRole = UserRole.AUTHOR) -> User:
+def sign_up(
+    session: Session,
+    settings: Settings,
+    email: str,
+    password: str,
+    *,
+    role: UserRole = UserRole.AUTHOR,
+) -> User:
     """Create a password account and return it.
 
     Raises :class:`InvalidEmailError` for a malformed email, :class:`WeakPasswordError`
@@ -39,7 +49,9 @@ def sign_up(session: Session, settings: Settings, email: str, password: str,
     """
     email = normalize_email(email)
     check_password_policy(settings, password, email)
-    taken = EmailTakenError(f"an account with the email {email} exists: sign in, or reset its password")
+    taken = EmailTakenError(
+        f"an account with the email {email} exists: sign in, or reset its password"
+    )
     if find_user(session, email) is not None:
         raise taken
     user = User(email=email, password_hash=hash_password(settings, password), role=role)

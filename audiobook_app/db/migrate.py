@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -26,6 +25,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, inspect, make_url, pool
 from sqlalchemy.exc import OperationalError
 
+from alembic import command
 from pipeline.errors import AudiobookError, ConfigError
 
 try:  # POSIX; elsewhere ensure_schema falls back to re-checking after a failed upgrade
@@ -229,7 +229,9 @@ def ensure_schema(database_url: str) -> None:
         )
     path = _sqlite_file(database_url)
     if path is None:
-        raise ConfigError("an in-memory SQLite database cannot be migrated by URL: use a database file")
+        raise ConfigError(
+            "an in-memory SQLite database cannot be migrated by URL: use a database file"
+        )
     with _sqlite_migration_lock(path):
         # Re-read under the lock: another process may have migrated while we waited (and
         # a half-migrated file, tables but no revision yet, is only seen outside the lock).

@@ -49,10 +49,20 @@ class JobEvent:
         return JobStatus(self.status).is_final
 
     @classmethod
-    def from_job(cls, job: Job) -> "JobEvent":
+    def from_job(cls, job: Job) -> JobEvent:
         """The event describing a job row as it stands."""
-        return cls(job.id, str(job.status), job.stage, round(job.progress, 4), job.segments_done,
-                   job.segments_total, job.chapter_index, job.eta_s, job.error, time.time())
+        return cls(
+            job.id,
+            str(job.status),
+            job.stage,
+            round(job.progress, 4),
+            job.segments_done,
+            job.segments_total,
+            job.chapter_index,
+            job.eta_s,
+            job.error,
+            time.time(),
+        )
 
 
 def stream_key(settings: Settings, job_id: str) -> str:
@@ -80,7 +90,8 @@ def publish(conn: redis.Redis, settings: Settings, job: Job) -> JobEvent:
     try:
         conn.register_script(_PUBLISH_IN_ORDER)(
             keys=[stream_key(settings, job.id)],
-            args=[json.dumps(asdict(event)), event.progress, int(event.is_final), STREAM_MAXLEN])
+            args=[json.dumps(asdict(event)), event.progress, int(event.is_final), STREAM_MAXLEN],
+        )
     except redis.RedisError as exc:
         log.warning("progress event for job %s not published: %s", job.id, exc)
     return event
@@ -92,8 +103,15 @@ def snapshot(settings: Settings, job_id: str, owner_id: int | None = None) -> Jo
         return JobEvent.from_job(repo.get_job(session, job_id, owner_id))
 
 
-def subscribe(conn: redis.Redis, settings: Settings, job_id: str, *, owner_id: int | None = None,
-              block_ms: int = 2000, timeout_s: float | None = None) -> Iterator[JobEvent]:
+def subscribe(
+    conn: redis.Redis,
+    settings: Settings,
+    job_id: str,
+    *,
+    owner_id: int | None = None,
+    block_ms: int = 2000,
+    timeout_s: float | None = None,
+) -> Iterator[JobEvent]:
     """Follow one job: yield its current state, then each new event, until a final event
     (completed/failed/cancelled) or ``timeout_s``. Raises NotFoundError for an unknown
     job (or one ``owner_id`` does not own). While Redis is unreachable it falls back to

@@ -24,11 +24,16 @@ def job_ended_message(settings: Settings, job_id: str) -> tuple[str, str, str] |
         if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
             return None
         book, user = repo.get_book(session, job.book_id), session.get(User, job.owner_id)
-        title, link = book.title or book.source_filename, f"{settings.public_base_url.rstrip('/')}/books/{book.id}"
+        title, link = (
+            book.title or book.source_filename,
+            f"{settings.public_base_url.rstrip('/')}/books/{book.id}",
+        )
         if job.status == JobStatus.COMPLETED:
             subject = f"Your audiobook is ready: {title}"
-            text = (f"“{title}” is ready: {job.audio_s / 60:.1f} minutes of audio.\n\n"
-                    f"Listen and download it here: {link}\n")
+            text = (
+                f"“{title}” is ready: {job.audio_s / 60:.1f} minutes of audio.\n\n"
+                f"Listen and download it here: {link}\n"
+            )
         else:
             subject = f"Your audiobook could not be made: {title}"
             text = f"Making “{title}” failed: {job.error or 'unknown error'}\n\nSee the book here: {link}\n"

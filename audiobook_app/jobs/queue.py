@@ -41,15 +41,25 @@ from audiobook_app.settings import Settings
 from pipeline.errors import QueueError
 
 log = logging.getLogger(__name__)
-QUEUE_OF = {TaskKind.PREPARE: "cpu", TaskKind.MASTER: "cpu", TaskKind.ASSEMBLE: "cpu", TaskKind.SYNTHESIZE: "tts"}
+QUEUE_OF = {
+    TaskKind.PREPARE: "cpu",
+    TaskKind.MASTER: "cpu",
+    TaskKind.ASSEMBLE: "cpu",
+    TaskKind.SYNTHESIZE: "tts",
+}
 FUNCTION_OF = {kind: f"worker.tasks.{kind.value}" for kind in TaskKind}
 _RQ_ENDED = {RQStatus.FINISHED, RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED}
 
 
 def connect(settings: Settings) -> redis.Redis:
     """A Redis client for ``settings.redis_url`` (short timeouts, health checks)."""
-    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30,
-                                health_check_interval=30, retry_on_timeout=True)
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
 
 
 def queue(conn: redis.Redis, settings: Settings, kind: str) -> Queue:
@@ -58,8 +68,12 @@ def queue(conn: redis.Redis, settings: Settings, kind: str) -> Queue:
 
 
 def _timeout_s(settings: Settings, kind: TaskKind) -> int:
-    return {TaskKind.PREPARE: settings.prepare_timeout_s, TaskKind.SYNTHESIZE: settings.synth_timeout_s,
-            TaskKind.MASTER: settings.assemble_timeout_s, TaskKind.ASSEMBLE: settings.assemble_timeout_s}[kind]
+    return {
+        TaskKind.PREPARE: settings.prepare_timeout_s,
+        TaskKind.SYNTHESIZE: settings.synth_timeout_s,
+        TaskKind.MASTER: settings.assemble_timeout_s,
+        TaskKind.ASSEMBLE: settings.assemble_timeout_s,
+    }[kind]
 
 
 def mark_enqueued(session: Session, settings: Settings, task: Task) -> str:
@@ -78,8 +92,12 @@ def enqueue(conn: redis.Redis, settings: Settings, task: Task) -> None:
     retries = len(settings.retry_backoff_s)
     try:
         queue(conn, settings, QUEUE_OF[TaskKind(task.kind)]).enqueue(
-            FUNCTION_OF[TaskKind(task.kind)], task.id, job_id=task.rq_job_id,
-            job_timeout=_timeout_s(settings, TaskKind(task.kind)), result_ttl=3600, failure_ttl=7 * 24 * 3600,
+            FUNCTION_OF[TaskKind(task.kind)],
+            task.id,
+            job_id=task.rq_job_id,
+            job_timeout=_timeout_s(settings, TaskKind(task.kind)),
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
             retry=Retry(max=retries, interval=list(settings.retry_backoff_s)) if retries else None,
             description=f"{task.kind} {task.id}",
         )
@@ -96,8 +114,14 @@ def _fetch(conn: redis.Redis, rq_job_id: str | None) -> RQJob | None:
         return None
 
 
-def cancel(conn: redis.Redis, settings: Settings, job_id: str, *, actor_id: int | None = None,
-           owner_id: int | None = None) -> Job:
+def cancel(
+    conn: redis.Redis,
+    settings: Settings,
+    job_id: str,
+    *,
+    actor_id: int | None = None,
+    owner_id: int | None = None,
+) -> Job:
     """Cancel a job: final status ``cancelled`` now; queued RQ jobs are deleted; a task
     that is running sees the status at its next segment (within seconds) and stops.
     Cancelling a job that already ended changes nothing. Raises NotFoundError."""
@@ -109,7 +133,11 @@ def cancel(conn: redis.Redis, settings: Settings, job_id: str, *, actor_id: int 
         repo.audit(session, actor_id, "job.cancel", "job", job_id)
     try:
         for task in stopped:
-            if task.rq_job_id and (rq_job := _fetch(conn, task.rq_job_id)) and rq_job.get_status() != RQStatus.STARTED:
+            if (
+                task.rq_job_id
+                and (rq_job := _fetch(conn, task.rq_job_id))
+                and rq_job.get_status() != RQStatus.STARTED
+            ):
                 rq_job.delete(remove_from_queue=True)
     except redis.RedisError as exc:
         log.warning("cancel of job %s: RQ clean-up skipped (%s)", job_id, exc)
@@ -120,8 +148,11 @@ def cancel(conn: redis.Redis, settings: Settings, job_id: str, *, actor_id: int 
 def reconcile(conn: redis.Redis, settings: Settings) -> list[str]:
     """One watchdog pass (see module doc); returns the ids of tasks it re-enqueued or
     failed. Safe to run from many workers at once: a Redis lock lets one pass run."""
-    lock = conn.lock(f"{settings.queue_prefix}:watchdog", timeout=max(30, settings.watchdog_interval_s * 2),
-                     blocking=False)
+    lock = conn.lock(
+        f"{settings.queue_prefix}:watchdog",
+        timeout=max(30, settings.watchdog_interval_s * 2),
+        blocking=False,
+    )
     if not lock.acquire():
         return []
     try:
@@ -143,12 +174,22 @@ def _reconcile(conn: redis.Redis, settings: Settings) -> list[str]:
                 continue
             rq_job = _fetch(conn, task.rq_job_id)
             rq_status = rq_job.get_status(refresh=False) if rq_job else None
-            if task.status == TaskStatus.QUEUED and rq_status is not None and rq_status not in _RQ_ENDED:
+            if (
+                task.status == TaskStatus.QUEUED
+                and rq_status is not None
+                and rq_status not in _RQ_ENDED
+            ):
                 continue  # waiting in a queue, or scheduled for a retry
             if task.status == TaskStatus.RUNNING:
-                log.warning("task %s abandoned (lease expired %s); resuming it", task.id, task.lease_expires_at)
+                log.warning(
+                    "task %s abandoned (lease expired %s); resuming it",
+                    task.id,
+                    task.lease_expires_at,
+                )
             else:
-                log.warning("task %s has no live RQ job (%s); enqueueing it again", task.id, rq_status)
+                log.warning(
+                    "task %s has no live RQ job (%s); enqueueing it again", task.id, rq_status
+                )
             touched.append(task.id)
             if rq_job is not None:
                 rq_job.delete(remove_from_queue=True)

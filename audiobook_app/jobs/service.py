@@ -30,8 +30,17 @@ class Submission:
     source_key: str
 
 
-def submit(conn: redis.Redis, settings: Settings, storage: Storage, user: User, filename: str, data: bytes,
-           *, chapters: str | None = None, config: PipelineConfig | None = None) -> Submission:
+def submit(
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user: User,
+    filename: str,
+    data: bytes,
+    *,
+    chapters: str | None = None,
+    config: PipelineConfig | None = None,
+) -> Submission:
     """Store ``data`` (a manuscript called ``filename``) for ``user`` and queue its conversion.
 
     ``chapters`` is a selection such as "1-3,5" (validated once the book is parsed);
@@ -44,7 +53,15 @@ def submit(conn: redis.Redis, settings: Settings, storage: Storage, user: User, 
         book = store_manuscript(session, storage, settings, user.id, filename, data)
         book.casting = {"narrator": config.voice.narrator}
         job, task = queue_job(session, settings, book, chapters, config)
-        repo.audit(session, user.id, "job.submit", "job", job.id, filename=book.source_filename, chapters=chapters)
+        repo.audit(
+            session,
+            user.id,
+            "job.submit",
+            "job",
+            job.id,
+            filename=book.source_filename,
+            chapters=chapters,
+        )
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)
     return Submission(job.id, book.id, book.source_key)

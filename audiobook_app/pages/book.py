@@ -35,11 +35,23 @@ def book_view(user_id: int, book_id: int) -> dict:
         book = library.owned_book(session, user_id, book_id)
         job = library.latest_job(session, book_id)
         chosen = set(book.chosen_chapters or [c["index"] for c in book.chapters])
-        view = {"title": book.title or book.source_filename, "author": book.author or "", "status": str(book.status),
-                "error": book.error or "", "words": book.words, "minutes": round(book.estimated_duration_s / 60, 1),
-                "has_cover": bool(book.cover_key), "job_id": job.id if job else "", "report": [], "downloads": [],
-                "playback": dict(book.playback or {}),
-                "chapters": [{**c, "chosen": c["index"] in chosen, "status": "", "file_id": 0} for c in book.chapters]}
+        view = {
+            "title": book.title or book.source_filename,
+            "author": book.author or "",
+            "status": str(book.status),
+            "error": book.error or "",
+            "words": book.words,
+            "minutes": round(book.estimated_duration_s / 60, 1),
+            "has_cover": bool(book.cover_key),
+            "job_id": job.id if job else "",
+            "report": [],
+            "downloads": [],
+            "playback": dict(book.playback or {}),
+            "chapters": [
+                {**c, "chosen": c["index"] in chosen, "status": "", "file_id": 0}
+                for c in book.chapters
+            ],
+        }
         if job is None:
             return view
         by_index = {c.index: c for c in library.job_chapters(session, user_id, job.id)}
@@ -48,12 +60,29 @@ def book_view(user_id: int, book_id: int) -> dict:
         for c in view["chapters"]:
             row = by_index.get(c["index"])
             if row is not None:
-                c["status"], c["file_id"], c["title"] = str(row.status), file_of.get(row.audio_key or "", 0), row.title
-        view["downloads"] = [{"label": f.key.rsplit("/", 1)[-1], "href": f"/files/{f.id}?download=1",
-                              "purpose": str(f.purpose)} for f in files if f.purpose != FilePurpose.REPORT]
+                c["status"], c["file_id"], c["title"] = (
+                    str(row.status),
+                    file_of.get(row.audio_key or "", 0),
+                    row.title,
+                )
+        view["downloads"] = [
+            {
+                "label": f.key.rsplit("/", 1)[-1],
+                "href": f"/files/{f.id}?download=1",
+                "purpose": str(f.purpose),
+            }
+            for f in files
+            if f.purpose != FilePurpose.REPORT
+        ]
         if job.status == "completed" and any(d["purpose"] != "m4b" for d in view["downloads"]):
-            view["downloads"].insert(1, {"label": "All chapters (ZIP)", "href": f"/jobs/{job.id}/chapters.zip",
-                                         "purpose": "zip"})
+            view["downloads"].insert(
+                1,
+                {
+                    "label": "All chapters (ZIP)",
+                    "href": f"/jobs/{job.id}/chapters.zip",
+                    "purpose": "zip",
+                },
+            )
         report = next((f for f in files if f.purpose == FilePurpose.REPORT), None)
         if report is not None:
             view["report"] = report_rows(json.loads(storage().get_bytes(report.key)))
@@ -74,10 +103,16 @@ def report_rows(report: dict) -> list[dict]:
     rows = []
     for c in report.get("chapters", []):
         failed = [name for name, check in c["checks"].items() if not check["passed"]]
-        rows.append({"chapter": f"{c['index']}. {c['title']}", "rms": f"{c['rms_db']:.1f} dB",
-                     "peak": f"{c['true_peak_dbtp']:.1f} dBTP", "noise": f"{c['noise_floor_db']:.1f} dB",
-                     "duration": f"{c['duration_s'] / 60:.1f} min", "result": "pass" if not failed else
-                     "fail: " + ", ".join(failed)})
+        rows.append(
+            {
+                "chapter": f"{c['index']}. {c['title']}",
+                "rms": f"{c['rms_db']:.1f} dB",
+                "peak": f"{c['true_peak_dbtp']:.1f} dBTP",
+                "noise": f"{c['noise_floor_db']:.1f} dB",
+                "duration": f"{c['duration_s'] / 60:.1f} min",
+                "result": "pass" if not failed else "fail: " + ", ".join(failed),
+            }
+        )
     return rows
 
 
@@ -104,7 +139,9 @@ class BookState(AuthState):
     percent: int = 0
     eta: str = ""
     job_message: str = ""
-    event_ts: float = 0.0  # when the worker published the event shown (Unix s; the delay probe reads it)
+    event_ts: float = (
+        0.0  # when the worker published the event shown (Unix s; the delay probe reads it)
+    )
     downloads: list[dict] = []
     report: list[dict] = []
     player_src: str = ""
@@ -128,15 +165,39 @@ class BookState(AuthState):
         self.not_found = view is None
         if view is None:
             return False
-        for name in ("title", "author", "status", "error", "words", "minutes", "has_cover", "job_id",
-                     "downloads", "report", "chapters"):
+        for name in (
+            "title",
+            "author",
+            "status",
+            "error",
+            "words",
+            "minutes",
+            "has_cover",
+            "job_id",
+            "downloads",
+            "report",
+            "chapters",
+        ):
             setattr(self, name, view[name])
         saved = view["playback"]
         if not self.player_src and saved:  # reopen the player where this author left the book
-            chapter = next((c for c in self.chapters if c["index"] == saved.get("chapter_index") and c["file_id"]), None)
+            chapter = next(
+                (
+                    c
+                    for c in self.chapters
+                    if c["index"] == saved.get("chapter_index") and c["file_id"]
+                ),
+                None,
+            )
             if chapter is not None:
-                self.player_src, self.player_title = f"/files/{chapter['file_id']}", chapter["title"]
-                self.player_index, self.resume_s = chapter["index"], float(saved.get("position_s", 0.0))
+                self.player_src, self.player_title = (
+                    f"/files/{chapter['file_id']}",
+                    chapter["title"],
+                )
+                self.player_index, self.resume_s = (
+                    chapter["index"],
+                    float(saved.get("position_s", 0.0)),
+                )
         return True
 
     @rx.event
@@ -165,7 +226,9 @@ class BookState(AuthState):
     @rx.event
     def toggle_chapter(self, index: int):
         """Tick or untick a chapter."""
-        self.chapters = [{**c, "chosen": not c["chosen"]} if c["index"] == index else c for c in self.chapters]
+        self.chapters = [
+            {**c, "chosen": not c["chosen"]} if c["index"] == index else c for c in self.chapters
+        ]
 
     @rx.event
     def set_all(self, chosen: bool):
@@ -201,8 +264,9 @@ class BookState(AuthState):
     async def preview(self, index: int):
         """Show one chapter's text."""
         self.preview_title = next((c["title"] for c in self.chapters if c["index"] == index), "")
-        self.preview_text = await asyncio.to_thread(library.chapter_text, settings(), storage(), self.user_id,
-                                                    self._id(), index)
+        self.preview_text = await asyncio.to_thread(
+            library.chapter_text, settings(), storage(), self.user_id, self._id(), index
+        )
 
     @rx.event
     async def start(self):
@@ -211,36 +275,66 @@ class BookState(AuthState):
         chosen = [c["index"] for c in self.chapters if c["chosen"]]
         titles = {c["index"]: c["title"] for c in self.chapters}
         voice = voice_choice(self.narrator)
-        config = PipelineConfig(voice=VoiceConfig(engine=voice.engine, narrator=voice.id,
-                                                  length_scale=round(1 / float(self.speed), 3)))
+        config = PipelineConfig(
+            voice=VoiceConfig(
+                engine=voice.engine, narrator=voice.id, length_scale=round(1 / float(self.speed), 3)
+            )
+        )
         user_id, book_id = self.user_id, self._id()
         try:
-            self.job_id = await asyncio.to_thread(library.start, redis_conn(), settings(), user_id, book_id,
-                                                  chosen=chosen, titles=titles, config=config)
+            self.job_id = await asyncio.to_thread(
+                library.start,
+                redis_conn(),
+                settings(),
+                user_id,
+                book_id,
+                chosen=chosen,
+                titles=titles,
+                config=config,
+            )
         except InputError as exc:
             self.action_error = str(exc)
             return None
-        self.job_status, self.stage, self.percent, self.downloads, self.report = "queued", "queued", 0, [], []
+        self.job_status, self.stage, self.percent, self.downloads, self.report = (
+            "queued",
+            "queued",
+            0,
+            [],
+            [],
+        )
         return BookState.watch_job
 
     @rx.event
     async def cancel(self):
         """Cancel the running job."""
         if self.job_id:
-            await asyncio.to_thread(library.cancel, redis_conn(), settings(), self.user_id, self.job_id)
+            await asyncio.to_thread(
+                library.cancel, redis_conn(), settings(), self.user_id, self.job_id
+            )
 
     @rx.event
     def play(self, file_id: int, title: str, index: int):
         """Load a finished chapter into the player (from the start)."""
-        self.player_src, self.player_title, self.player_index, self.resume_s = f"/files/{file_id}", title, index, 0.0
+        self.player_src, self.player_title, self.player_index, self.resume_s = (
+            f"/files/{file_id}",
+            title,
+            index,
+            0.0,
+        )
 
     @rx.event
     async def save_position(self, position_s: float):
         """Remember the player's place (called when playback pauses)."""
         if self.player_index and position_s is not None:
             self.resume_s = float(position_s)
-            await asyncio.to_thread(library.save_playback, settings(), self.user_id, self._id(), self.player_index,
-                                    float(position_s))
+            await asyncio.to_thread(
+                library.save_playback,
+                settings(),
+                self.user_id,
+                self._id(),
+                self.player_index,
+                float(position_s),
+            )
 
     @rx.event(background=True)
     async def watch_job(self):
@@ -255,15 +349,27 @@ class BookState(AuthState):
         try:
             while (event := await asyncio.to_thread(next, stream, None)) is not None:
                 view = None
-                if (event.chapter_index, event.segments_done, event.is_final) != last_chapter_status:
+                if (
+                    event.chapter_index,
+                    event.segments_done,
+                    event.is_final,
+                ) != last_chapter_status:
                     last_chapter_status = (event.chapter_index, event.segments_done, event.is_final)
-                    view = await fetch_view(user_id, book_id)  # playable chapters; downloads at the end
+                    view = await fetch_view(
+                        user_id, book_id
+                    )  # playable chapters; downloads at the end
                 async with self:
                     if self.job_id != job_id:
                         return
-                    self.job_status, self.stage, self.percent = event.status, event.stage, round(100 * event.progress)
+                    self.job_status, self.stage, self.percent = (
+                        event.status,
+                        event.stage,
+                        round(100 * event.progress),
+                    )
                     self.eta = f"{event.eta_s / 60:.1f} min left" if event.eta_s else ""
-                    self.chapter_label = f"chapter {event.chapter_index}" if event.chapter_index else ""
+                    self.chapter_label = (
+                        f"chapter {event.chapter_index}" if event.chapter_index else ""
+                    )
                     self.job_message, self.event_ts = event.message or "", event.ts
                     if view is not None:
                         self._apply(view)
@@ -280,16 +386,37 @@ def _scrolls(table: rx.Component) -> rx.Component:
 
 def _chapter_row(c: dict) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.checkbox(checked=c["chosen"], on_change=lambda _v: BookState.toggle_chapter(c["index"]),
-                                  id=f"chapter-{c['index']}-chosen")),
-        rx.table.cell(rx.input(value=c["title"], on_change=lambda t: BookState.rename_chapter(c["index"], t),
-                               size="1", min_width="12em")),
+        rx.table.cell(
+            rx.checkbox(
+                checked=c["chosen"],
+                on_change=lambda _v: BookState.toggle_chapter(c["index"]),
+                id=f"chapter-{c['index']}-chosen",
+            )
+        ),
+        rx.table.cell(
+            rx.input(
+                value=c["title"],
+                on_change=lambda t: BookState.rename_chapter(c["index"], t),
+                size="1",
+                min_width="12em",
+            )
+        ),
         rx.table.cell(c["words"]),
-        rx.table.cell(rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))),
+        rx.table.cell(
+            rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))
+        ),
         rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
-        rx.table.cell(rx.cond(c["file_id"] != 0, rx.button(
-            "Play", size="1", id=f"chapter-{c['index']}-play",
-            on_click=BookState.play(c["file_id"], c["title"], c["index"])))),
+        rx.table.cell(
+            rx.cond(
+                c["file_id"] != 0,
+                rx.button(
+                    "Play",
+                    size="1",
+                    id=f"chapter-{c['index']}-play",
+                    on_click=BookState.play(c["file_id"], c["title"], c["index"]),
+                ),
+            )
+        ),
     )
 
 
@@ -318,107 +445,260 @@ PLAYER_SCRIPT = """if (!window.__abPlayer) {
 
 def _player() -> rx.Component:
     seek = "document.getElementById('player').currentTime += {}"
-    return rx.cond(BookState.player_src != "", rx.card(rx.vstack(
-        rx.script(PLAYER_SCRIPT),
-        rx.el.span(BookState.resume_s, id="resume-at", hidden=True),
-        rx.el.button(id="save-position", hidden=True, on_click=rx.call_script(
-            "document.getElementById('player').currentTime", callback=BookState.save_position)),
-        rx.text(BookState.player_title, weight="bold"),
-        rx.el.audio(src=BookState.player_src, controls=True, id="player", preload="metadata", width="100%"),
-        rx.hstack(
-            rx.button("−15 s", size="1", on_click=rx.call_script(seek.format(-15))),
-            rx.button("+15 s", size="1", on_click=rx.call_script(seek.format(15))),
-            rx.select(SPEEDS, default_value="1", size="1", on_change=lambda v: rx.call_script(
-                "document.getElementById('player').playbackRate = " + v)),
-            rx.text("Space play/pause · ← → 15 s", size="1", color_scheme="gray"),
-            spacing="2",
+    return rx.cond(
+        BookState.player_src != "",
+        rx.card(
+            rx.vstack(
+                rx.script(PLAYER_SCRIPT),
+                rx.el.span(BookState.resume_s, id="resume-at", hidden=True),
+                rx.el.button(
+                    id="save-position",
+                    hidden=True,
+                    on_click=rx.call_script(
+                        "document.getElementById('player').currentTime",
+                        callback=BookState.save_position,
+                    ),
+                ),
+                rx.text(BookState.player_title, weight="bold"),
+                rx.el.audio(
+                    src=BookState.player_src,
+                    controls=True,
+                    id="player",
+                    preload="metadata",
+                    width="100%",
+                ),
+                rx.hstack(
+                    rx.button("−15 s", size="1", on_click=rx.call_script(seek.format(-15))),
+                    rx.button("+15 s", size="1", on_click=rx.call_script(seek.format(15))),
+                    rx.select(
+                        SPEEDS,
+                        default_value="1",
+                        size="1",
+                        on_change=lambda v: rx.call_script(
+                            "document.getElementById('player').playbackRate = " + v
+                        ),
+                    ),
+                    rx.text("Space play/pause · ← → 15 s", size="1", color_scheme="gray"),
+                    spacing="2",
+                ),
+                width="100%",
+            ),
+            width="100%",
         ),
-        width="100%",
-    ), width="100%"))
+    )
 
 
 def _progress() -> rx.Component:
-    return rx.cond(BookState.job_id != "", rx.vstack(
-        rx.hstack(rx.badge(BookState.job_status, id="job-status"), rx.text(BookState.stage, id="job-stage"),
-                  rx.text(BookState.chapter_label, id="job-chapter"),
-                  rx.text(BookState.percent.to_string() + " %", id="job-percent"), rx.text(BookState.eta),
-                  rx.spacer(),
-                  rx.cond((BookState.job_status == "queued") | (BookState.job_status == "processing"),
-                          rx.button("Cancel", color_scheme="red", variant="soft", size="1", on_click=BookState.cancel,
-                                    id="cancel"))),
-        rx.progress(value=BookState.percent, width="100%"),
-        rx.el.span(BookState.event_ts, id="job-event-ts", hidden=True),
-        rx.cond(BookState.job_message != "", rx.callout(BookState.job_message, color_scheme="red")),
-        width="100%",
-    ))
+    return rx.cond(
+        BookState.job_id != "",
+        rx.vstack(
+            rx.hstack(
+                rx.badge(BookState.job_status, id="job-status"),
+                rx.text(BookState.stage, id="job-stage"),
+                rx.text(BookState.chapter_label, id="job-chapter"),
+                rx.text(BookState.percent.to_string() + " %", id="job-percent"),
+                rx.text(BookState.eta),
+                rx.spacer(),
+                rx.cond(
+                    (BookState.job_status == "queued") | (BookState.job_status == "processing"),
+                    rx.button(
+                        "Cancel",
+                        color_scheme="red",
+                        variant="soft",
+                        size="1",
+                        on_click=BookState.cancel,
+                        id="cancel",
+                    ),
+                ),
+            ),
+            rx.progress(value=BookState.percent, width="100%"),
+            rx.el.span(BookState.event_ts, id="job-event-ts", hidden=True),
+            rx.cond(
+                BookState.job_message != "", rx.callout(BookState.job_message, color_scheme="red")
+            ),
+            width="100%",
+        ),
+    )
 
 
 def _downloads() -> rx.Component:
-    return rx.cond(BookState.downloads.length() > 0, rx.vstack(
-        rx.heading("Downloads", size="3"),
-        rx.foreach(BookState.downloads, lambda d: rx.link(d["label"], href=d["href"], is_external=True,
-                                                          class_name=f"download-{d['purpose']}")),
-        width="100%",
-    ))
+    return rx.cond(
+        BookState.downloads.length() > 0,
+        rx.vstack(
+            rx.heading("Downloads", size="3"),
+            rx.foreach(
+                BookState.downloads,
+                lambda d: rx.link(
+                    d["label"],
+                    href=d["href"],
+                    is_external=True,
+                    class_name=f"download-{d['purpose']}",
+                ),
+            ),
+            width="100%",
+        ),
+    )
 
 
 def _report() -> rx.Component:
-    head = ("Chapter", "RMS (−23..−18 dB)", "True peak (≤ −3 dBTP)", "Noise floor (≤ −60 dB)", "Duration", "ACX")
-    return rx.cond(BookState.report.length() > 0, rx.vstack(
-        rx.heading("Validation report", size="3"),
-        _scrolls(rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
-            rx.table.body(rx.foreach(BookState.report, lambda r: rx.table.row(
-                *[rx.table.cell(r[k]) for k in ("chapter", "rms", "peak", "noise", "duration", "result")]))),
-            id="report", width="100%")),
-        width="100%",
-    ))
+    head = (
+        "Chapter",
+        "RMS (−23..−18 dB)",
+        "True peak (≤ −3 dBTP)",
+        "Noise floor (≤ −60 dB)",
+        "Duration",
+        "ACX",
+    )
+    return rx.cond(
+        BookState.report.length() > 0,
+        rx.vstack(
+            rx.heading("Validation report", size="3"),
+            _scrolls(
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),
+                    rx.table.body(
+                        rx.foreach(
+                            BookState.report,
+                            lambda r: rx.table.row(
+                                *[
+                                    rx.table.cell(r[k])
+                                    for k in (
+                                        "chapter",
+                                        "rms",
+                                        "peak",
+                                        "noise",
+                                        "duration",
+                                        "result",
+                                    )
+                                ]
+                            ),
+                        )
+                    ),
+                    id="report",
+                    width="100%",
+                )
+            ),
+            width="100%",
+        ),
+    )
 
 
 def _book() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.cond(BookState.has_cover, rx.image(src=f"/covers/{BookState.book_id}", height="160px")),
-            rx.vstack(rx.heading(BookState.title, size="6", id="book-title"), rx.text(BookState.author),
-                      rx.text(BookState.words.to_string() + " words · about " + BookState.minutes.to_string()
-                              + " min of audio"), rx.badge(BookState.status, id="book-status")),
+            rx.cond(
+                BookState.has_cover, rx.image(src=f"/covers/{BookState.book_id}", height="160px")
+            ),
+            rx.vstack(
+                rx.heading(BookState.title, size="6", id="book-title"),
+                rx.text(BookState.author),
+                rx.text(
+                    BookState.words.to_string()
+                    + " words · about "
+                    + BookState.minutes.to_string()
+                    + " min of audio"
+                ),
+                rx.badge(BookState.status, id="book-status"),
+            ),
             spacing="4",
         ),
-        rx.cond(BookState.error != "", rx.callout(BookState.error, color_scheme="red", id="book-error")),
+        rx.cond(
+            BookState.error != "", rx.callout(BookState.error, color_scheme="red", id="book-error")
+        ),
         rx.cond(BookState.status == "uploaded", rx.text("Reading the manuscript…")),
-        rx.cond(BookState.chapters.length() > 0, rx.vstack(
-            rx.hstack(rx.heading("Chapters", size="4"), rx.spacer(),
-                      rx.button("All", size="1", variant="soft", on_click=BookState.set_all(True)),
-                      rx.button("None", size="1", variant="soft", on_click=BookState.set_all(False), id="untick-all")),
-            _scrolls(rx.table.root(rx.table.body(rx.foreach(BookState.chapters, _chapter_row)), width="100%",
-                                   id="chapters")),
-            rx.hstack(rx.text("Narrator"),
-                      rx.select([v.label for v in BUILTIN_VOICES], value=BookState.narrator_label,
-                                on_change=BookState.set_narrator, size="1"),
-                      rx.el.audio(src=BookState.narrator_sample, controls=True, preload="none", id="voice-sample",
-                                  style={"height": "32px"}),
-                      align="center", spacing="3", wrap="wrap"),
-            rx.hstack(rx.text("Speed"),
-                      rx.select(SPEEDS, value=BookState.speed, on_change=BookState.set_speed, size="1"),
-                      rx.button("Start", on_click=BookState.start, id="start"), align="center", spacing="3"),
-            rx.cond(BookState.action_error != "", rx.callout(BookState.action_error, color_scheme="red")),
-            width="100%",
-        )),
-        _progress(), _player(), _downloads(), _report(),
-        rx.cond(BookState.preview_text != "", rx.card(rx.vstack(
-            rx.heading(BookState.preview_title, size="3"),
-            rx.text(BookState.preview_text, white_space="pre-wrap", size="2"), width="100%"))),
-        spacing="4", width="100%",
+        rx.cond(
+            BookState.chapters.length() > 0,
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Chapters", size="4"),
+                    rx.spacer(),
+                    rx.button("All", size="1", variant="soft", on_click=BookState.set_all(True)),
+                    rx.button(
+                        "None",
+                        size="1",
+                        variant="soft",
+                        on_click=BookState.set_all(False),
+                        id="untick-all",
+                    ),
+                ),
+                _scrolls(
+                    rx.table.root(
+                        rx.table.body(rx.foreach(BookState.chapters, _chapter_row)),
+                        width="100%",
+                        id="chapters",
+                    )
+                ),
+                rx.hstack(
+                    rx.text("Narrator"),
+                    rx.select(
+                        [v.label for v in BUILTIN_VOICES],
+                        value=BookState.narrator_label,
+                        on_change=BookState.set_narrator,
+                        size="1",
+                    ),
+                    rx.el.audio(
+                        src=BookState.narrator_sample,
+                        controls=True,
+                        preload="none",
+                        id="voice-sample",
+                        style={"height": "32px"},
+                    ),
+                    align="center",
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                rx.hstack(
+                    rx.text("Speed"),
+                    rx.select(
+                        SPEEDS, value=BookState.speed, on_change=BookState.set_speed, size="1"
+                    ),
+                    rx.button("Start", on_click=BookState.start, id="start"),
+                    align="center",
+                    spacing="3",
+                ),
+                rx.cond(
+                    BookState.action_error != "",
+                    rx.callout(BookState.action_error, color_scheme="red"),
+                ),
+                width="100%",
+            ),
+        ),
+        _progress(),
+        _player(),
+        _downloads(),
+        _report(),
+        rx.cond(
+            BookState.preview_text != "",
+            rx.card(
+                rx.vstack(
+                    rx.heading(BookState.preview_title, size="3"),
+                    rx.text(BookState.preview_text, white_space="pre-wrap", size="2"),
+                    width="100%",
+                )
+            ),
+        ),
+        spacing="4",
+        width="100%",
     )
 
 
-@rx.page(route="/books/[book_id]", title=f"Book · {PRODUCT_NAME}",
-         on_load=[AuthState.require_user, BookState.load])
+@rx.page(
+    route="/books/[book_id]",
+    title=f"Book · {PRODUCT_NAME}",
+    on_load=[AuthState.require_user, BookState.load],
+)
 def book() -> rx.Component:
     """A book's page (the author's own books only)."""
-    return rx.container(rx.vstack(
-        header(),
-        rx.cond(BookState.not_found, rx.callout("No such book among yours.", color_scheme="red", id="not-found"),
-                _book()),
-        spacing="4", padding_y="1.5em",
-    ), size="3")
+    return rx.container(
+        rx.vstack(
+            header(),
+            rx.cond(
+                BookState.not_found,
+                rx.callout("No such book among yours.", color_scheme="red", id="not-found"),
+                _book(),
+            ),
+            spacing="4",
+            padding_y="1.5em",
+        ),
+        size="3",
+    )

@@ -6,17 +6,20 @@ import asyncio
 
 import reflex as rx
 
-from audiobook_app import PRODUCT_NAME
-from audiobook_app import library
+from audiobook_app import PRODUCT_NAME, library
 from audiobook_app.db.session import session_scope
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
 from pipeline.errors import InputError
 
 UPLOAD_ID = "manuscript"
-ACCEPT = {"application/epub+zip": [".epub"], "application/pdf": [".pdf"], "text/plain": [".txt"],
-          "text/markdown": [".md", ".markdown"],
-          "application/vnd.openxmlformats-officedocument.wordprocessingml.document": [".docx"]}
+ACCEPT = {
+    "application/epub+zip": [".epub"],
+    "application/pdf": [".pdf"],
+    "text/plain": [".txt"],
+    "text/markdown": [".md", ".markdown"],
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": [".docx"],
+}
 
 
 def history_rows(user_id: int) -> list[dict]:
@@ -25,10 +28,16 @@ def history_rows(user_id: int) -> list[dict]:
         rows = []
         for item in library.history(session, user_id):
             book, job = item.book, item.job
-            rows.append({"id": book.id, "title": book.title or book.source_filename, "status": str(book.status),
-                         "job": str(job.status) if job else "not started",
-                         "duration": f"{job.audio_s / 60:.1f} min" if job and job.audio_s else "",
-                         "date": book.created_at.strftime("%Y-%m-%d %H:%M")})
+            rows.append(
+                {
+                    "id": book.id,
+                    "title": book.title or book.source_filename,
+                    "status": str(book.status),
+                    "job": str(job.status) if job else "not started",
+                    "duration": f"{job.audio_s / 60:.1f} min" if job and job.audio_s else "",
+                    "date": book.created_at.strftime("%Y-%m-%d %H:%M"),
+                }
+            )
         return rows
 
 
@@ -75,57 +84,108 @@ class DashboardState(AuthState):
         data = await file.read()
         name = file.name or "manuscript"
         user_id = self.user_id
-        return await self._added(lambda: library.add_manuscript(redis_conn(), settings(), storage(), user_id,
-                                                                name, data))
+        return await self._added(
+            lambda: library.add_manuscript(redis_conn(), settings(), storage(), user_id, name, data)
+        )
 
     @rx.event
     async def add_pasted(self):
         """Store the pasted text as a manuscript and open its page."""
         text, user_id = self.pasted, self.user_id
-        return await self._added(lambda: library.add_pasted_text(redis_conn(), settings(), storage(), user_id, text))
+        return await self._added(
+            lambda: library.add_pasted_text(redis_conn(), settings(), storage(), user_id, text)
+        )
 
     @rx.event
     async def delete(self, book_id: int):
         """Delete a book and its files, then refresh the table."""
         user_id = self.user_id
-        await asyncio.to_thread(library.delete_book, redis_conn(), settings(), storage(), user_id, book_id)
+        await asyncio.to_thread(
+            library.delete_book, redis_conn(), settings(), storage(), user_id, book_id
+        )
         self.books = await asyncio.to_thread(history_rows, user_id)
 
 
 def _upload_zone() -> rx.Component:
     return rx.vstack(
         rx.upload(
-            rx.vstack(rx.text("Drop a manuscript here, or click to choose one"),
-                      rx.text("EPUB, DOCX, PDF, TXT or Markdown", size="1", color_scheme="gray"),
-                      align="center"),
-            id=UPLOAD_ID, accept=ACCEPT, multiple=False, max_files=1,
-            border="2px dashed var(--gray-7)", padding="2em", width="100%",
+            rx.vstack(
+                rx.text("Drop a manuscript here, or click to choose one"),
+                rx.text("EPUB, DOCX, PDF, TXT or Markdown", size="1", color_scheme="gray"),
+                align="center",
+            ),
+            id=UPLOAD_ID,
+            accept=ACCEPT,
+            multiple=False,
+            max_files=1,
+            border="2px dashed var(--gray-7)",
+            padding="2em",
+            width="100%",
         ),
         rx.hstack(rx.foreach(rx.selected_files(UPLOAD_ID), rx.text)),
-        rx.button("Upload", id="upload-button", on_click=DashboardState.upload(
-            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=DashboardState.upload_progress))),
-        rx.cond(DashboardState.upload_percent > 0, rx.progress(value=DashboardState.upload_percent, width="100%")),
-        rx.text_area(placeholder="…or paste the text here", value=DashboardState.pasted,
-                     on_change=DashboardState.set_pasted, id="paste", width="100%"),
+        rx.button(
+            "Upload",
+            id="upload-button",
+            on_click=DashboardState.upload(
+                rx.upload_files(
+                    upload_id=UPLOAD_ID, on_upload_progress=DashboardState.upload_progress
+                )
+            ),
+        ),
+        rx.cond(
+            DashboardState.upload_percent > 0,
+            rx.progress(value=DashboardState.upload_percent, width="100%"),
+        ),
+        rx.text_area(
+            placeholder="…or paste the text here",
+            value=DashboardState.pasted,
+            on_change=DashboardState.set_pasted,
+            id="paste",
+            width="100%",
+        ),
         rx.button("Add pasted text", on_click=DashboardState.add_pasted, variant="soft"),
-        rx.cond(DashboardState.upload_error != "", rx.callout(DashboardState.upload_error, color_scheme="red",
-                                                              id="upload-error")),
-        width="100%", spacing="3",
+        rx.cond(
+            DashboardState.upload_error != "",
+            rx.callout(DashboardState.upload_error, color_scheme="red", id="upload-error"),
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
 def _history() -> rx.Component:
     return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                       ("Book", "Manuscript", "Job", "Audio", "Added", "")])),
-        rx.table.body(rx.foreach(DashboardState.books, lambda b: rx.table.row(
-            rx.table.cell(rx.link(b["title"], href=f"/books/{b['id']}")),
-            rx.table.cell(b["status"]), rx.table.cell(b["job"]), rx.table.cell(b["duration"]),
-            rx.table.cell(b["date"]),
-            rx.table.cell(rx.button("Delete", size="1", color_scheme="red", variant="soft",
-                                    on_click=DashboardState.delete(b["id"]))),
-        ))),
-        width="100%", id="history",
+        rx.table.header(
+            rx.table.row(
+                *[
+                    rx.table.column_header_cell(h)
+                    for h in ("Book", "Manuscript", "Job", "Audio", "Added", "")
+                ]
+            )
+        ),
+        rx.table.body(
+            rx.foreach(
+                DashboardState.books,
+                lambda b: rx.table.row(
+                    rx.table.cell(rx.link(b["title"], href=f"/books/{b['id']}")),
+                    rx.table.cell(b["status"]),
+                    rx.table.cell(b["job"]),
+                    rx.table.cell(b["duration"]),
+                    rx.table.cell(b["date"]),
+                    rx.table.cell(
+                        rx.button(
+                            "Delete",
+                            size="1",
+                            color_scheme="red",
+                            variant="soft",
+                            on_click=DashboardState.delete(b["id"]),
+                        )
+                    ),
+                ),
+            )
+        ),
+        width="100%",
+        id="history",
     )
 
 
@@ -136,7 +196,8 @@ def header() -> rx.Component:
         rx.spacer(),
         rx.text(AuthState.email, size="2", id="user-email"),
         rx.button("Sign out", size="1", variant="soft", on_click=AuthState.sign_out),
-        width="100%", align="center",
+        width="100%",
+        align="center",
     )
 
 
@@ -144,7 +205,14 @@ def header() -> rx.Component:
 def index() -> rx.Component:
     """The dashboard."""
     return rx.container(
-        rx.vstack(header(), rx.heading("New audiobook", size="4"), _upload_zone(),
-                  rx.heading("Your books", size="4"), _history(), spacing="4", padding_y="1.5em"),
+        rx.vstack(
+            header(),
+            rx.heading("New audiobook", size="4"),
+            _upload_zone(),
+            rx.heading("Your books", size="4"),
+            _history(),
+            spacing="4",
+            padding_y="1.5em",
+        ),
         size="3",
     )

@@ -60,27 +60,67 @@ class ResetState(rx.State):
 
 
 def _card(title: str, fields: list, button: str, action) -> rx.Component:
-    return rx.center(rx.card(rx.form(rx.vstack(
-        rx.heading(title, size="6"), *fields,
-        rx.cond(ResetState.error != "", rx.callout(ResetState.error, color_scheme="red", id="reset-error")),
-        rx.cond(ResetState.notice != "", rx.callout(ResetState.notice, id="reset-notice")),
-        rx.button(button, type="submit", id="submit", width="100%"),
-        rx.link("Back to sign in", href="/signin"), spacing="3", width="100%",
-    ), on_submit=action), width="min(420px, 92vw)"), padding_y="4em")
+    return rx.center(
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.heading(title, size="6"),
+                    *fields,
+                    rx.cond(
+                        ResetState.error != "",
+                        rx.callout(ResetState.error, color_scheme="red", id="reset-error"),
+                    ),
+                    rx.cond(
+                        ResetState.notice != "", rx.callout(ResetState.notice, id="reset-notice")
+                    ),
+                    rx.button(button, type="submit", id="submit", width="100%"),
+                    rx.link("Back to sign in", href="/signin"),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=action,
+            ),
+            width="min(420px, 92vw)",
+        ),
+        padding_y="4em",
+    )
 
 
 @rx.page(route="/forgot", title="Reset your password")
 def forgot() -> rx.Component:
     """Ask for a reset link."""
-    return _card("Reset your password", [rx.input(name="email", type="email", placeholder="you@example.com",
-                                                  required=True, id="email", width="100%")],
-                 "Email me a link", ResetState.request_link)
+    return _card(
+        "Reset your password",
+        [
+            rx.input(
+                name="email",
+                type="email",
+                placeholder="you@example.com",
+                required=True,
+                id="email",
+                width="100%",
+            )
+        ],
+        "Email me a link",
+        ResetState.request_link,
+    )
 
 
 @rx.page(route=reset.RESET_PAGE_PATH, title="Choose a new password")
 def reset_page() -> rx.Component:
     """Set a new password with the emailed link."""
-    return _card("Choose a new password", [rx.input(name="password", type="password", required=True,
-                                                    placeholder="New password (10+ characters)", id="password",
-                                                    width="100%")],
-                 "Set password", ResetState.choose_password)
+    return _card(
+        "Choose a new password",
+        [
+            rx.input(
+                name="password",
+                type="password",
+                required=True,
+                placeholder="New password (10+ characters)",
+                id="password",
+                width="100%",
+            )
+        ],
+        "Set password",
+        ResetState.choose_password,
+    )

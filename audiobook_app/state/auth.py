@@ -18,7 +18,9 @@ from audiobook_app.state.clients import settings
 from pipeline.errors import AudiobookError, InputError
 
 SESSION_COOKIE = "ab_session"
-COOKIE_MAX_AGE_S = 30 * 24 * 3600  # the server-side session's own expiry decides (settings.session_ttl_s)
+COOKIE_MAX_AGE_S = (
+    30 * 24 * 3600
+)  # the server-side session's own expiry decides (settings.session_ttl_s)
 SIGN_IN_ROUTE, HOME_ROUTE, OAUTH_CALLBACK_ROUTE = "/signin", "/", "/auth/callback"
 
 
@@ -60,8 +62,10 @@ def open_session(email: str, password: str, *, new_account: bool) -> tuple[str, 
 
 def providers() -> list[dict]:
     """The configured OpenID providers as sign-in buttons: [{name, label}]."""
-    return [{"name": p.name, "label": f"Sign in with {p.display_name or p.name.capitalize()}"}
-            for p in settings().oauth_providers]
+    return [
+        {"name": p.name, "label": f"Sign in with {p.display_name or p.name.capitalize()}"}
+        for p in settings().oauth_providers
+    ]
 
 
 def callback_uri(provider: str) -> str:
@@ -73,17 +77,26 @@ def begin_provider_login(provider: str) -> tuple[str, str]:
     """(the provider's authorization URL, the state to expect back) (blocking). Raises
     NotFoundError for an unconfigured provider, OAuthProviderError when it is unreachable."""
     with session_scope(settings().database_url) as session:
-        url, pending = oauth.authorization_url(session, settings(), settings().oauth_provider(provider),
-                                               callback_uri(provider))
+        url, pending = oauth.authorization_url(
+            session, settings(), settings().oauth_provider(provider), callback_uri(provider)
+        )
         return url, pending.state
 
 
-def finish_provider_login(provider: str, params: dict[str, str], expected_state: str) -> tuple[str, int, str]:
+def finish_provider_login(
+    provider: str, params: dict[str, str], expected_state: str
+) -> tuple[str, int, str]:
     """Complete a provider sign-in from the callback's query; return (session token,
     user id, email) (blocking). Raises the OAuth errors of :mod:`audiobook_app.accounts.oauth`."""
     with session_scope(settings().database_url) as session:
-        user = oauth.complete_login(session, settings(), settings().oauth_provider(provider), callback_uri(provider),
-                                    params, expected_state=expected_state or None)
+        user = oauth.complete_login(
+            session,
+            settings(),
+            settings().oauth_provider(provider),
+            callback_uri(provider),
+            params,
+            expected_state=expected_state or None,
+        )
         return sessions.create_session(session, settings(), user), user.id, user.email
 
 
@@ -96,7 +109,9 @@ def close_session(token: str) -> None:
 class AuthState(rx.State):
     """The signed-in author (``user_id`` 0: nobody) and the sign-in form's error."""
 
-    session_token: str = rx.Cookie("", name=SESSION_COOKIE, max_age=COOKIE_MAX_AGE_S, same_site="lax")
+    session_token: str = rx.Cookie(
+        "", name=SESSION_COOKIE, max_age=COOKIE_MAX_AGE_S, same_site="lax"
+    )
     user_id: int = 0
     email: str = ""
     auth_error: str = ""
@@ -115,7 +130,11 @@ class AuthState(rx.State):
         self.auth_error = ""
         try:
             token, self.user_id, self.email = await asyncio.to_thread(
-                open_session, str(form.get("email", "")), str(form.get("password", "")), new_account=new_account)
+                open_session,
+                str(form.get("email", "")),
+                str(form.get("password", "")),
+                new_account=new_account,
+            )
         except InputError as exc:
             self.auth_error = str(exc)
             return None
@@ -150,7 +169,8 @@ class AuthState(rx.State):
         provider = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             token, self.user_id, self.email = await asyncio.to_thread(
-                finish_provider_login, provider, params, self._oauth_state)
+                finish_provider_login, provider, params, self._oauth_state
+            )
         except AudiobookError as exc:
             self.auth_error = str(exc)
             return rx.redirect(SIGN_IN_ROUTE)

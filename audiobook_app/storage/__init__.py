@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from audiobook_app.settings import Settings
 from audiobook_app.storage.base import Storage
-from audiobook_app.storage.keys import MAX_URL_TTL_S, chapter_texts_key, content_disposition, safe_filename, user_key, validate_key
+from audiobook_app.storage.keys import (
+    MAX_URL_TTL_S,
+    chapter_texts_key,
+    content_disposition,
+    safe_filename,
+    user_key,
+    validate_key,
+)
 from audiobook_app.storage.local import LocalStorage
 from audiobook_app.storage.s3 import S3Storage
 from audiobook_app.storage.uploads import UPLOAD_TYPES, check_upload

@@ -27,10 +27,14 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
     if prefix:
         parts = parts[:-1] + ([parts[-1]] if parts[-1] else [])
     if key.startswith("/") or _BAD_CHARS.search(key) or len(key.encode()) > 1024:
-        raise ValueError(f"invalid storage key {key!r}: absolute, backslash, control character or too long")
+        raise ValueError(
+            f"invalid storage key {key!r}: absolute, backslash, control character or too long"
+        )
     for part in parts:  # "." / ".." / hidden parts all start with "."
         if not part or part.startswith(".") or len(part.encode()) > 255:
-            raise ValueError(f"invalid storage key {key!r}: empty, '..', hidden or over-long part {part!r}")
+            raise ValueError(
+                f"invalid storage key {key!r}: empty, '..', hidden or over-long part {part!r}"
+            )
     return key
 
 

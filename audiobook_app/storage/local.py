@@ -19,7 +19,7 @@ from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from audiobook_app.storage.base import Storage
-from audiobook_app.storage.keys import _MiB, _check_ttl, _is_valid, validate_key
+from audiobook_app.storage.keys import _check_ttl, _is_valid, _MiB, validate_key
 from pipeline.errors import NotFoundError, StorageError
 
 _STAGING = ".staging"  # LocalStorage temp files; no key can name it (parts never start with ".")
@@ -85,7 +85,9 @@ class LocalStorage(Storage):
         """Copy via a temp file + ``os.replace``."""
         dest = self.path_for(key)
         with self._errors("write", key), open(path, "rb") as src:
-            self._atomic_write(dest, self.root / _STAGING, lambda fh: shutil.copyfileobj(src, fh, _MiB))
+            self._atomic_write(
+                dest, self.root / _STAGING, lambda fh: shutil.copyfileobj(src, fh, _MiB)
+            )
 
     def get_bytes(self, key: str) -> bytes:
         """Read the file."""
@@ -171,7 +173,12 @@ class LocalStorage(Storage):
         return f"{self._base_url}/files/{quote(key, safe='/')}?{urlencode(query)}"
 
     def verify_download(
-        self, key: str, expires: int, sig: str, filename: str | None = None, now: float | None = None
+        self,
+        key: str,
+        expires: int,
+        sig: str,
+        filename: str | None = None,
+        now: float | None = None,
     ) -> bool:
         """True when ``sig`` signs (key, expires, filename) and ``now`` (default: the
         clock) is not past ``expires``. Never raises for bad input (returns False)."""
@@ -192,4 +199,6 @@ class LocalStorage(Storage):
             with tempfile.NamedTemporaryFile(dir=self.root / _STAGING, prefix=".probe-"):
                 pass
         except OSError as exc:
-            raise StorageError(f"storage folder {self.root} is not a writable folder: {exc.strerror or exc}") from exc
+            raise StorageError(
+                f"storage folder {self.root} is not a writable folder: {exc.strerror or exc}"
+            ) from exc

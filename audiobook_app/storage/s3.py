@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from audiobook_app.storage.base import Storage
-from audiobook_app.storage.keys import _MiB, _check_ttl, content_disposition, validate_key
+from audiobook_app.storage.keys import _check_ttl, _MiB, content_disposition, validate_key
 from pipeline.errors import NotFoundError, StorageError
 
 
@@ -42,7 +42,9 @@ class S3Storage(Storage):
         self.bucket = bucket
         self._where = endpoint_url or "AWS S3"
         self._batch = max(1, min(batch_size, 1000))
-        self._transfer = TransferConfig(multipart_threshold=self.MULTIPART_THRESHOLD, multipart_chunksize=8 * _MiB)
+        self._transfer = TransferConfig(
+            multipart_threshold=self.MULTIPART_THRESHOLD, multipart_chunksize=8 * _MiB
+        )
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
@@ -70,12 +72,18 @@ class S3Storage(Storage):
             if key is not None and code in ("NoSuchKey", "404", "NotFound"):
                 raise NotFoundError(f"no such file in storage: {key}") from exc
             if code in ("NoSuchBucket", "404", "NotFound"):
-                raise StorageError(f"S3 bucket {self.bucket!r} does not exist at {self._where}") from exc
+                raise StorageError(
+                    f"S3 bucket {self.bucket!r} does not exist at {self._where}"
+                ) from exc
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                raise StorageError(f"S3 refused access to bucket {self.bucket!r} ({code}); check the keys") from exc
+                raise StorageError(
+                    f"S3 refused access to bucket {self.bucket!r} ({code}); check the keys"
+                ) from exc
             raise StorageError(f"S3 {action} failed{what}: {code}") from exc
         except (BotoCoreError, Boto3Error) as exc:
-            raise StorageError(f"S3 {action} failed{what}: {self._where} unreachable or erring ({type(exc).__name__})") from exc
+            raise StorageError(
+                f"S3 {action} failed{what}: {self._where} unreachable or erring ({type(exc).__name__})"
+            ) from exc
         except OSError as exc:
             raise StorageError(f"S3 {action} failed{what}: {exc.strerror or exc}") from exc
 
@@ -88,7 +96,11 @@ class S3Storage(Storage):
         """``upload_file``: multipart in 8 MiB parts for files over 8 MiB."""
         with self._errors("upload", validate_key(key)):
             self._s3.upload_file(
-                str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=self._transfer
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Config=self._transfer,
             )
 
     def get_bytes(self, key: str) -> bytes:
@@ -123,7 +135,9 @@ class S3Storage(Storage):
     def list_keys(self, prefix: str) -> list[str]:
         """``list_objects_v2`` paginator over all pages."""
         pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=validate_key(prefix, prefix=True), PaginationConfig={"PageSize": self._batch}
+            Bucket=self.bucket,
+            Prefix=validate_key(prefix, prefix=True),
+            PaginationConfig={"PageSize": self._batch},
         )
         with self._errors("list", prefix or "/"):
             return sorted(obj["Key"] for page in pages for obj in page.get("Contents", ()))
@@ -139,11 +153,14 @@ class S3Storage(Storage):
             batch = keys[i : i + self._batch]
             with self._errors("delete", batch[0]):
                 resp = self._s3.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
                 )
             if errors := resp.get("Errors"):
                 first = errors[0]
-                raise StorageError(f"S3 delete failed for {first.get('Key')}: {first.get('Code')} ({len(errors)} keys)")
+                raise StorageError(
+                    f"S3 delete failed for {first.get('Key')}: {first.get('Code')} ({len(errors)} keys)"
+                )
             count += len(batch)
         return count
 

@@ -28,7 +28,11 @@ _BINARY_MAGIC = {
     b"%PDF-": "a PDF (rename it to .pdf)",
     b"\x1f\x8b": "a gzip archive",
 }
-_TEXT_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE (and UTF-32 LE), UTF-32 BE
+_TEXT_BOMS = (
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"\x00\x00\xfe\xff",
+)  # UTF-16 LE/BE (and UTF-32 LE), UTF-32 BE
 
 
 def _looks_utf16(sample: bytes) -> bool:
@@ -52,14 +56,20 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
         raise UploadRejectedError(f"{name}: the file is empty (0 bytes)")
     if len(data) > max_bytes:
         limit = f"{max_bytes / _MiB:,.1f}".removesuffix(".0")
-        raise UploadRejectedError(f"{name}: the file is larger than the {limit} MB upload limit ({len(data) / _MiB:,.1f} MB)")
+        raise UploadRejectedError(
+            f"{name}: the file is larger than the {limit} MB upload limit ({len(data) / _MiB:,.1f} MB)"
+        )
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:
         kind = f"file type {suffix!r}" if suffix else "a file without an extension"
-        raise UploadRejectedError(f"{name}: {kind} is not accepted; upload EPUB, DOCX, PDF, TXT or Markdown (.md)")
+        raise UploadRejectedError(
+            f"{name}: {kind} is not accepted; upload EPUB, DOCX, PDF, TXT or Markdown (.md)"
+        )
     label = suffix[1:].upper()
     if suffix in (".epub", ".docx") and data[:4] != b"PK\x03\x04":
-        raise UploadRejectedError(f"{name}: not a valid {label} file (an {label} is a ZIP archive and this is not one)")
+        raise UploadRejectedError(
+            f"{name}: not a valid {label} file (an {label} is a ZIP archive and this is not one)"
+        )
     if suffix == ".pdf" and b"%PDF-" not in data[:1024]:
         raise UploadRejectedError(f"{name}: not a PDF file (no %PDF- header)")
     if UPLOAD_TYPES[suffix].startswith("text/"):

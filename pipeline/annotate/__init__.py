@@ -60,7 +60,8 @@ def annotate_chapter(chapter: Chapter, lexicon: Mapping[str, str], language: str
     """
     title = _annotate_text(speakable_title(chapter.title), lexicon, language)
     blocks = tuple(
-        block if block.kind is BlockKind.SECTION_BREAK
+        block
+        if block.kind is BlockKind.SECTION_BREAK
         else Block(block.kind, _annotate_text(block.text, lexicon, language))
         for block in chapter.blocks
     )

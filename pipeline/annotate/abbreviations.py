@@ -16,9 +16,19 @@ from pipeline.annotate.numbers import ends_sentence
 _HONORIFICS = {"Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Dr": "Doctor", "Messrs": "Messieurs"}
 # Expanded only before a capitalised word (so "Gen. 1" or a stray "Col." is left alone).
 _RANKS = {
-    "Prof": "Professor", "Capt": "Captain", "Col": "Colonel", "Gen": "General",
-    "Lt": "Lieutenant", "Rev": "Reverend", "Sgt": "Sergeant", "Gov": "Governor",
-    "Mt": "Mount", "Ft": "Fort", "Hon": "Honourable", "Mme": "Madame", "Mlle": "Mademoiselle",
+    "Prof": "Professor",
+    "Capt": "Captain",
+    "Col": "Colonel",
+    "Gen": "General",
+    "Lt": "Lieutenant",
+    "Rev": "Reverend",
+    "Sgt": "Sergeant",
+    "Gov": "Governor",
+    "Mt": "Mount",
+    "Ft": "Fort",
+    "Hon": "Honourable",
+    "Mme": "Madame",
+    "Mlle": "Mademoiselle",
 }
 # May end a sentence; the full stop is kept when it does.
 _ENDINGS = {"Jr": "Junior", "Sr": "Senior", "etc": "et cetera", "vs": "versus", "viz": "namely"}
@@ -49,7 +59,7 @@ def _ending(m: re.Match[str]) -> str:
 def _saint(m: re.Match[str]) -> str:
     text, start = m.string, m.start()
     after_name = _CAPITALISED_BEFORE.search(text, max(0, start - 40), start) is not None
-    before_name = re.match(r"\s+[A-Z]", text[m.end():]) is not None
+    before_name = re.match(r"\s+[A-Z]", text[m.end() :]) is not None
     if before_name and not after_name:
         return "Saint"
     return "Street" + ("." if ends_sentence(text, m.end()) else "")

@@ -71,8 +71,7 @@ def load_lexicon(path: str | Path) -> dict[str, str]:
         kind = type(data).__name__
         raise ConfigError(f"{path}: a lexicon must be a mapping of term: respelling (got a {kind})")
     return {
-        _checked_term(path, key): _checked_spelling(path, key, value)
-        for key, value in data.items()
+        _checked_term(path, key): _checked_spelling(path, key, value) for key, value in data.items()
     }
 
 

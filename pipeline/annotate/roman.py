@@ -28,7 +28,15 @@ _RULER_TITLES = (
 _REGNAL = re.compile(r"\b([A-Z][a-z]+)(\s+)([IVXL]{2,}|V)\b")
 _REGNAL_ONE = re.compile(rf"\b((?:{_RULER_TITLES})\s+[A-Z][a-z]+)(\s+)I\b(?!['’]\w)")
 _NOT_NAMES = frozenset(KEYWORDS.replace("\\.", ".").split("|")) | {
-    "Apollo", "Bowl", "Mark", "Model", "Grade", "Year", "Room", "Form", "Unit",
+    "Apollo",
+    "Bowl",
+    "Mark",
+    "Model",
+    "Grade",
+    "Year",
+    "Room",
+    "Form",
+    "Unit",
 }
 
 

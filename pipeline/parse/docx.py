@@ -35,7 +35,8 @@ TOC_STYLE_RE = re.compile(r"toc|contents", re.I)
 PRE_STYLE_RE = re.compile(r"preformatted|html ?pre|source ?code|plain ?text|verse|poem", re.I)
 HR_MARKERS = ('o:hr="t"', "HorizontalLine", "Horizontal Line")
 FURNITURE_RE = re.compile(
-    r"^(?:(?:table of )?contents|title ?page|copyright|licen[cs]e|index|.*project gutenberg.*)$", re.I
+    r"^(?:(?:table of )?contents|title ?page|copyright|licen[cs]e|index|.*project gutenberg.*)$",
+    re.I,
 )
 TITLE_LEVEL = 0  # the "Title" style: shallower than Heading 1
 MIN_INTRO_WORDS = 100
@@ -67,15 +68,21 @@ def parse_docx(data: bytes) -> Book:
         document = docx.Document(io.BytesIO(data))
         paras = [_classify(p) for p in document.paragraphs]
     except (zipfile.BadZipFile, KeyError, ValueError, AttributeError, OSError) as exc:
-        raise CorruptDocxError(f"the DOCX cannot be read ({_reason(exc)}); open and re-save it in Word or LibreOffice") from None
+        raise CorruptDocxError(
+            f"the DOCX cannot be read ({_reason(exc)}); open and re-save it in Word or LibreOffice"
+        ) from None
     except Exception as exc:  # python-docx / lxml raise their own types for broken parts
         if type(exc).__module__.split(".")[0] not in ("docx", "lxml"):
             raise
-        raise CorruptDocxError(f"the DOCX cannot be read ({_reason(exc)}); open and re-save it in Word or LibreOffice") from None
+        raise CorruptDocxError(
+            f"the DOCX cannot be read ({_reason(exc)}); open and re-save it in Word or LibreOffice"
+        ) from None
     metadata = _metadata(document, paras)
     chapters = _chapters(_strip_boilerplate(paras), metadata.title or "")
     if not chapters:
-        raise NoChaptersError("the DOCX has no text to read (no paragraphs after headings); check its content")
+        raise NoChaptersError(
+            "the DOCX has no text to read (no paragraphs after headings); check its content"
+        )
     return Book(metadata, tuple(chapters), SourceFormat.DOCX, cover=_cover(document))
 
 
@@ -110,12 +117,17 @@ def _classify(paragraph) -> _Para:
 
 def _strip_boilerplate(paras: list[_Para]) -> list[_Para]:
     """Cut the PG header (up to ``*** START``) and everything from ``*** END`` / licence on."""
+
     def hits(p: _Para, *patterns: re.Pattern[str]) -> bool:
         return any(pat.search(line) for line in p.text.split("\n") for pat in patterns)
 
     start = max((i for i, p in enumerate(paras) if hits(p, gutenberg.START_RE)), default=-1)
     end = next(
-        (i for i in range(start + 1, len(paras)) if hits(paras[i], gutenberg.END_RE, gutenberg.LICENSE_RE)),
+        (
+            i
+            for i in range(start + 1, len(paras))
+            if hits(paras[i], gutenberg.END_RE, gutenberg.LICENSE_RE)
+        ),
         len(paras),
     )
     return paras[start + 1 : end]
@@ -123,8 +135,10 @@ def _strip_boilerplate(paras: list[_Para]) -> list[_Para]:
 
 def _chapters(paras: list[_Para], book_title: str) -> list[Chapter]:
     headings = [p for p in paras if p.level is not None and not FURNITURE_RE.match(_plain(p.text))]
-    counts = {lvl: sum(1 for p in headings if p.level == lvl) for lvl in {p.level for p in headings}}
-    level = min((lvl for lvl, n in counts.items() if n >= 2), default=min(counts, default=None))
+    counts = {
+        lvl: sum(1 for p in headings if p.level == lvl) for lvl in {p.level for p in headings}
+    }
+    level = min((lvl for lvl, n in counts.items() if n >= 2), default=min(counts, default=None))  # type: ignore[type-var]
     later = {_norm(p.text): i for i, p in enumerate(paras) if p.level is not None}
     segments: list[tuple[str, list[Block]]] = [("", [])]
     in_verse = False  # the last block holds preformatted lines still being collected
@@ -134,7 +148,9 @@ def _chapters(paras: list[_Para], book_title: str) -> list[Chapter]:
             in_verse = False
             continue
         blocks = segments[-1][1]
-        if p.kind == "toc" or (p.kind == "text" and later.get(_norm(p.text), -1) > i and len(p.text) < 80):
+        if p.kind == "toc" or (
+            p.kind == "text" and later.get(_norm(p.text), -1) > i and len(p.text) < 80
+        ):
             continue  # a contents line: repeats a heading that comes later
         if p.kind == "hr":
             blocks.append(Block(BlockKind.SECTION_BREAK))
@@ -155,7 +171,9 @@ def _chapters(paras: list[_Para], book_title: str) -> list[Chapter]:
             label = "Introduction" if words >= MIN_INTRO_WORDS else ""
         if not label or not words or FURNITURE_RE.match(_plain(label)):
             continue
-        chapters.append(Chapter(len(chapters) + 1, clean_title(label, len(chapters) + 1, numerals), tuple(body)))
+        chapters.append(
+            Chapter(len(chapters) + 1, clean_title(label, len(chapters) + 1, numerals), tuple(body))
+        )
     return chapters
 
 
@@ -185,7 +203,9 @@ def _norm(text: str) -> str:
 
 def _metadata(document, paras: list[_Para]) -> BookMetadata:
     props = document.core_properties
-    title = (props.title or "").strip() or next((p.text for p in paras if p.level == TITLE_LEVEL), None)
+    title = (props.title or "").strip() or next(
+        (p.text for p in paras if p.level == TITLE_LEVEL), None
+    )
     author = (props.author or "").strip() or None
     if title and not author and (m := re.match(r"^(.+?),?\s+by\s+(.+)$", title, re.I)):
         title, author = m.group(1).strip(), m.group(2).strip()

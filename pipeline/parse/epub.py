@@ -35,10 +35,19 @@ from pipeline.errors import (
     NoChaptersError,
     NotAnEpubError,
 )
-from pipeline.models import Block, Book, BookMetadata, BlockKind, Chapter, Cover, SourceFormat
+from pipeline.models import Block, BlockKind, Book, BookMetadata, Chapter, Cover, SourceFormat
 from pipeline.parse import gutenberg
-from pipeline.parse.html import Anchor, Event, clean_title, collapse, extract_events, localname
-from pipeline.parse.html import numerals_are_chapters, parse_document, semantic_types
+from pipeline.parse.html import (
+    Anchor,
+    Event,
+    clean_title,
+    collapse,
+    extract_events,
+    localname,
+    numerals_are_chapters,
+    parse_document,
+    semantic_types,
+)
 
 OPF = "{http://www.idpf.org/2007/opf}"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -96,7 +105,9 @@ def parse_epub(data: bytes) -> Book:
     toc = _read_toc(zf, pkg)
     chapters = _build_chapters(zf, pkg, toc, warnings)
     if not chapters:
-        raise NoChaptersError("the EPUB has no chapter with readable text; check that it is not image-only")
+        raise NoChaptersError(
+            "the EPUB has no chapter with readable text; check that it is not image-only"
+        )
     return Book(
         metadata=_metadata(pkg.root),
         chapters=tuple(chapters),
@@ -108,7 +119,9 @@ def parse_epub(data: bytes) -> Book:
 
 def _open_zip(data: bytes, warnings: list[str]) -> zipfile.ZipFile:
     if not data.startswith(b"PK"):
-        raise NotAnEpubError("the file is not an EPUB (it is not a ZIP archive); export it as EPUB again")
+        raise NotAnEpubError(
+            "the file is not an EPUB (it is not a ZIP archive); export it as EPUB again"
+        )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
@@ -137,7 +150,9 @@ def _read(zf: zipfile.ZipFile, path: str) -> bytes | None:
         match = next((n for n in zf.namelist() if n.lower() == lower), None)
         return _read(zf, match) if match else None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
-        raise CorruptEpubError(f"the EPUB is corrupt: entry '{path}' cannot be read; {NOT_ZIP_HELP}") from None
+        raise CorruptEpubError(
+            f"the EPUB is corrupt: entry '{path}' cannot be read; {NOT_ZIP_HELP}"
+        ) from None
 
 
 def _xml(zf: zipfile.ZipFile, path: str) -> etree._Element | None:
@@ -145,7 +160,9 @@ def _xml(zf: zipfile.ZipFile, path: str) -> etree._Element | None:
     if data is None:
         return None
     try:
-        return etree.fromstring(data, etree.XMLParser(recover=True, resolve_entities=False, no_network=True))
+        return etree.fromstring(
+            data, etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+        )
     except etree.XMLSyntaxError:
         return None
 
@@ -153,7 +170,11 @@ def _xml(zf: zipfile.ZipFile, path: str) -> etree._Element | None:
 def _resolve(base: str, href: str) -> tuple[str, str | None]:
     """Package path and fragment of ``href`` relative to the file ``base``."""
     target, _, fragment = href.strip().partition("#")
-    path = posixpath.dirname(base) if not target else posixpath.join(posixpath.dirname(base), unquote(target))
+    path = (
+        posixpath.dirname(base)
+        if not target
+        else posixpath.join(posixpath.dirname(base), unquote(target))
+    )
     return posixpath.normpath(path).lstrip("/") if target else base, fragment or None
 
 
@@ -190,7 +211,9 @@ def _find_opf(zf: zipfile.ZipFile, warnings: list[str]) -> str:
     rootfiles = [r for r in container.iter("{*}rootfile") if r.get("full-path")]
     rootfiles.sort(key=lambda r: r.get("media-type") != "application/oebps-package+xml")
     if not rootfiles:
-        raise NotAnEpubError("the EPUB's META-INF/container.xml names no package document (OPF); re-export it")
+        raise NotAnEpubError(
+            "the EPUB's META-INF/container.xml names no package document (OPF); re-export it"
+        )
     path = unquote(rootfiles[0].get("full-path", "")).lstrip("/")
     if _read(zf, path) is None:
         raise MissingPackageDocumentError(
@@ -203,7 +226,9 @@ def _find_opf(zf: zipfile.ZipFile, warnings: list[str]) -> str:
 def _read_package(zf: zipfile.ZipFile, opf_path: str) -> _Package:
     root = _xml(zf, opf_path)
     if root is None:
-        raise NotAnEpubError(f"the EPUB's package document '{opf_path}' is not readable XML; re-export it")
+        raise NotAnEpubError(
+            f"the EPUB's package document '{opf_path}' is not readable XML; re-export it"
+        )
     manifest = {
         item.get("id", ""): (_resolve(opf_path, item.get("href", ""))[0], item.get("media-type", ""),
                              item.get("properties", ""))
@@ -216,8 +241,10 @@ def _read_package(zf: zipfile.ZipFile, opf_path: str) -> _Package:
             spine.append((manifest[ref.get("idref")][0], ref.get("linear", "yes") != "no"))
     nav = next((p for p, _, props in manifest.values() if "nav" in props.split()), None)
     ncx_id = spine_el.get("toc") if spine_el is not None else None
-    ncx = manifest[ncx_id][0] if ncx_id in manifest else next(
-        (p for p, mt, _ in manifest.values() if mt == "application/x-dtbncx+xml"), None
+    ncx = (
+        manifest[ncx_id][0]
+        if ncx_id in manifest
+        else next((p for p, mt, _ in manifest.values() if mt == "application/x-dtbncx+xml"), None)
     )
     return _Package(opf_path, root, manifest, spine, nav, ncx)
 
@@ -243,23 +270,31 @@ def _read_toc(zf: zipfile.ZipFile, pkg: _Package) -> tuple[list[TocEntry], list[
             text = next(point.iter(f"{NCX}text", "text"), None)
             if src is not None and src.get("src"):
                 path, frag = _resolve(pkg.ncx_path or "", src.get("src", ""))
-                toc.append(TocEntry(collapse("".join(text.itertext())) if text is not None else "", path, frag))
+                toc.append(
+                    TocEntry(
+                        collapse("".join(text.itertext())) if text is not None else "", path, frag
+                    )
+                )
     for ref in pkg.root.iter(f"{OPF}reference", "reference"):
         if ref.get("href"):
-            marks.append(TocEntry(ref.get("type", "").lower(), *_resolve(pkg.opf_path, ref.get("href", ""))))
+            marks.append(
+                TocEntry(ref.get("type", "").lower(), *_resolve(pkg.opf_path, ref.get("href", "")))
+            )
     return toc, marks
 
 
 def _build_chapters(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Chapter]:
     toc, marks = tocs
-    skip_docs, skip_ids = {pkg.nav_path}, {}
+    skip_docs: set[str | None] = {pkg.nav_path}
+    skip_ids: dict[str, set[str]] = {}
     for mark in marks:
         if set(mark.label.split()) & SKIP_LANDMARKS:
             if mark.fragment is None:
                 skip_docs.add(mark.path)
             else:
                 skip_ids.setdefault(mark.path, set()).add(mark.fragment)
-    targets, keep = {}, {}
+    targets: dict[str, set[str]] = {}
+    keep: dict[str, set[str]] = {}
     for e in toc:
         if e.fragment:
             targets.setdefault(e.path, set()).add(e.fragment)
@@ -280,7 +315,9 @@ def _build_chapters(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Chapte
             warnings.append(f"skipped spine document '{path}': missing or unreadable")
             continue
         where[(path, None)] = len(stream)
-        for ev in extract_events(root, targets.get(path, set()), keep.get(path, set()), skip_ids.get(path, set())):
+        for ev in extract_events(
+            root, targets.get(path, set()), keep.get(path, set()), skip_ids.get(path, set())
+        ):
             if isinstance(ev, Anchor):
                 where.setdefault((path, ev.id), len(stream))
             stream.append(ev)
@@ -315,7 +352,8 @@ def _trim(blocks: list[Block], titles: set[str]) -> list[Block]:
     """Drop leading title headings and stray section breaks at either end."""
     while blocks and (
         blocks[0].kind is BlockKind.SECTION_BREAK
-        or blocks[0].kind is BlockKind.HEADING and _norm(blocks[0].text) in titles
+        or blocks[0].kind is BlockKind.HEADING
+        and _norm(blocks[0].text) in titles
     ):
         blocks = blocks[1:]
     while blocks and blocks[-1].kind is BlockKind.SECTION_BREAK:
@@ -329,7 +367,11 @@ def _strip_gutenberg(stream: list[Event]) -> list[Event]:
     texts = [(i, ev.text) for i, ev in enumerate(stream) if isinstance(ev, Block) and ev.text]
     start = max((i for i, t in texts if gutenberg.START_RE.search(t)), default=-1)
     end = min(
-        (i for i, t in texts if i > start and (gutenberg.END_RE.search(t) or gutenberg.LICENSE_RE.search(t))),
+        (
+            i
+            for i, t in texts
+            if i > start and (gutenberg.END_RE.search(t) or gutenberg.LICENSE_RE.search(t))
+        ),
         default=len(stream),
     )
     return [ev for i, ev in enumerate(stream) if isinstance(ev, Anchor) or start < i < end]
@@ -337,7 +379,9 @@ def _strip_gutenberg(stream: list[Event]) -> list[Event]:
 
 def _metadata(root: etree._Element) -> BookMetadata:
     def first(tag: str) -> str | None:
-        return next((t for el in root.iter(f"{DC}{tag}") if (t := collapse("".join(el.itertext())))), None)
+        return next(
+            (t for el in root.iter(f"{DC}{tag}") if (t := collapse("".join(el.itertext())))), None
+        )
 
     date = first("date") or ""
     year = re.search(r"\b(\d{4})\b", date)
@@ -380,8 +424,10 @@ def _load_image(zf: zipfile.ZipFile, path: str, depth: int) -> Cover | None:
     except ValueError:
         return None
     for el in root.iter():
-        href = el.get(XLINK_HREF) or el.get("href") if localname(el) == "image" else (
-            el.get("src") if localname(el) == "img" else None
+        href = (
+            el.get(XLINK_HREF) or el.get("href")
+            if localname(el) == "image"
+            else (el.get("src") if localname(el) == "img" else None)
         )
         if href:
             target = href.strip() if href.strip().startswith("data:") else _resolve(path, href)[0]

@@ -19,7 +19,9 @@ END_RE = re.compile(
     re.I,
 )
 # Paragraph-level markers in HTML/EPUB/DOCX editions.
-LICENSE_RE = re.compile(r"\b(?:START: FULL LICEN[CS]E|THE FULL PROJECT GUTENBERG LICEN[CS]E)\b", re.I)
+LICENSE_RE = re.compile(
+    r"\b(?:START: FULL LICEN[CS]E|THE FULL PROJECT GUTENBERG LICEN[CS]E)\b", re.I
+)
 
 # "Title: X" etc. in the header; continuation lines of a long value are indented.
 _HEADER_FIELD_RE = re.compile(r"^(Title|Author|Language)\s*:\s*(\S.*?)\s*$", re.I)
@@ -62,9 +64,7 @@ def gutenberg_bounds(lines: list[str]) -> tuple[int, int]:
     start = next((_marker_end(lines, i) for i, ln in enumerate(lines) if START_RE.match(ln)), 0)
     end = next((i for i in range(start, len(lines)) if END_RE.match(lines[i])), None)
     if end is None:
-        end = next(
-            (i for i in range(start, len(lines)) if LICENSE_RE.search(lines[i])), len(lines)
-        )
+        end = next((i for i in range(start, len(lines)) if LICENSE_RE.search(lines[i])), len(lines))
     return start, end
 
 

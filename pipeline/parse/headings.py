@@ -224,14 +224,18 @@ def _find_headings(paras: list[Para]) -> dict[int, Heading]:
         if para.kind is not BlockKind.PARAGRAPH:
             continue
         if para.level:
-            h = _explicit(para)
-            if h.kind is HeadingKind.CONTAINER or para.level <= chapter_level or not chapter_level:
-                found[i] = h
+            marked = _explicit(para)
+            if (
+                marked.kind is HeadingKind.CONTAINER
+                or para.level <= chapter_level
+                or not chapter_level
+            ):
+                found[i] = marked
             continue
         lines = para.text.split("\n")
-        h = classify_heading(lines[0])
+        h: Heading | None = classify_heading(lines[0])
         labelled = h is not None and h.kind in (HeadingKind.CHAPTER, HeadingKind.CONTAINER)
-        if labelled and len(lines) == 2:
+        if h is not None and labelled and len(lines) == 2:
             if "." not in h.title and len(lines[1]) <= 70 and not re.search(r"[,;!?]$", lines[1]):
                 h = Heading(h.kind, _with_sub(h.title, lines[1]))  # "CHAPTER I.\nLoomings"
             else:

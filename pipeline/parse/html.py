@@ -99,9 +99,7 @@ def localname(el: etree._Element) -> str:
 
 def semantic_types(el: etree._Element) -> set[str]:
     """The element's ``epub:type`` and ``role`` tokens, without vocabulary prefixes."""
-    raw = " ".join(
-        v for v in (el.get(EPUB_TYPE), el.get("epub:type"), el.get("role")) if v
-    )
+    raw = " ".join(v for v in (el.get(EPUB_TYPE), el.get("epub:type"), el.get("role")) if v)
     return {t.rsplit(":", 1)[-1].lower() for t in raw.split()}
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 
 from pipeline.errors import CorruptPdfError, NoChaptersError, NoTextLayerError
-from pipeline.models import Book, BookMetadata, SourceFormat, WORD_RE, count_words
+from pipeline.models import WORD_RE, Book, BookMetadata, SourceFormat, count_words
 from pipeline.parse.gutenberg import gutenberg_bounds, parse_header
 from pipeline.parse.headings import Para, build_chapters, classify_heading
 
@@ -170,7 +170,11 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     for page in pages:
         last = len(page) - _EDGE_LINES
         cleaned.append(
-            [ln for i, ln in enumerate(page) if not ((i < _EDGE_LINES or i >= last) and furniture(ln))]
+            [
+                ln
+                for i, ln in enumerate(page)
+                if not ((i < _EDGE_LINES or i >= last) and furniture(ln))
+            ]
         )
     return cleaned
 

@@ -127,7 +127,7 @@ def decode_text(data: bytes) -> tuple[str, tuple[str, ...]]:
         except UnicodeDecodeError:
             text = _decode_single_byte(body, warnings)
     text = text.rstrip("\x1a")  # DOS end-of-file marker
-    controls = sum(1 for c in text[:_SNIFF_BYTES * 4] if ord(c) < 32 and c not in "\t\n\r\f\v")
+    controls = sum(1 for c in text[: _SNIFF_BYTES * 4] if ord(c) < 32 and c not in "\t\n\r\f\v")
     if controls > _MAX_CONTROL_RATIO * min(len(text), _SNIFF_BYTES * 4):
         raise _not_text("binary data: it is full of control characters")
     if not text.strip():

@@ -15,9 +15,20 @@ class TTSEngine(Protocol):
     change of speed re-synthesizes and a change of anything else does not).
     """
 
-    name: str
-    voice: str
-    sample_rate_hz: int
+    @property
+    def name(self) -> str:
+        """Engine name ("piper")."""
+        ...
+
+    @property
+    def voice(self) -> str:
+        """Voice name."""
+        ...
+
+    @property
+    def sample_rate_hz(self) -> int:
+        """Native sample rate of the audio, in Hz."""
+        ...
 
     @property
     def settings(self) -> dict[str, object]:

@@ -47,8 +47,22 @@ log = logging.getLogger(__name__)
 
 _CONVS = ("Conv", "ConvTranspose")
 # Elementwise ops that give the same result on [N, C, 1, T] as on [N, C, T].
-_UNARY = frozenset({"LeakyRelu", "Relu", "Tanh", "Sigmoid", "Elu", "Neg", "Abs", "Exp", "Softplus", "Erf",
-                    "Identity", "Cast"})
+_UNARY = frozenset(
+    {
+        "LeakyRelu",
+        "Relu",
+        "Tanh",
+        "Sigmoid",
+        "Elu",
+        "Neg",
+        "Abs",
+        "Exp",
+        "Softplus",
+        "Erf",
+        "Identity",
+        "Cast",
+    }
+)
 _BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"})
 _AXIS = "conv2d_rewrite_axis_2"
 _X86 = frozenset({"x86_64", "amd64", "i386", "i686"})
@@ -75,30 +89,49 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
         blocked = platform.machine().lower() in _X86
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
-    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+    if any(
+        a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+        for n in graph.node
+        for a in n.attribute
+    ):
         return model
     inits = {i.name: i for i in graph.initializer}
-    consts = {n.output[0]: a.t for n in graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"}
+    consts = {
+        n.output[0]: a.t
+        for n in graph.node
+        if n.op_type == "Constant"
+        for a in n.attribute
+        if a.name == "value"
+    }
     consts.update(inits)
     weight_users: dict[str, set[str]] = {}
     for n in graph.node:
         for pos, name in enumerate(n.input):
             if name in inits:
                 weight_users.setdefault(name, set()).add(n.op_type if pos == 1 else "other")
-    rewritable = {name for name, users in weight_users.items()
-                  if users <= set(_CONVS) and len(inits[name].dims) == 3}
+    rewritable = {
+        name
+        for name, users in weight_users.items()
+        if users <= set(_CONVS) and len(inits[name].dims) == 3
+    }
 
     uses = Counter(x for n in graph.node for x in n.input) + Counter(o.name for o in graph.output)
 
     four: dict[str, str] = {}  # 3-D tensor name -> its 4-D version
     absent: set[str] = set()  # 3-D names whose producer now makes only the 4-D version
-    channels: dict[str, int] = {}  # 4-D name -> its channel count, where it is a whole number of blocks
+    channels: dict[
+        str, int
+    ] = {}  # 4-D name -> its channel count, where it is a whole number of blocks
     by_conv: set[str] = set()  # 4-D names a Conv makes
     nodes: list[onnx.NodeProto] = []
 
     def depthwise(x: str, c: int, scale: float, out: str) -> str:
-        graph.initializer.append(numpy_helper.from_array(np.full((c, 1, 1, 1), scale, np.float32), f"{out}_dw"))
-        nodes.append(helper.make_node("Conv", [x, f"{out}_dw"], [out], group=c, kernel_shape=[1, 1]))
+        graph.initializer.append(
+            numpy_helper.from_array(np.full((c, 1, 1, 1), scale, np.float32), f"{out}_dw")
+        )
+        nodes.append(
+            helper.make_node("Conv", [x, f"{out}_dw"], [out], group=c, kernel_shape=[1, 1])
+        )
         channels[out] = c
         by_conv.add(out)
         return out
@@ -117,8 +150,12 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
     def small_const(name: str) -> bool:
         return name in consts and len(consts[name].dims) <= 1
 
-    def emit_4d(node: onnx.NodeProto, inputs: list[str], attributes: list[onnx.AttributeProto],
-                c: int | None = None) -> None:
+    def emit_4d(
+        node: onnx.NodeProto,
+        inputs: list[str],
+        attributes: list[onnx.AttributeProto],
+        c: int | None = None,
+    ) -> None:
         out = node.output[0]
         new = helper.make_node(node.op_type, inputs, [out + _SUFFIX], name=node.name)
         new.attribute.extend(attributes)
@@ -138,14 +175,27 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
 
     def scalar(name: str) -> float | None:
         value = numpy_helper.to_array(consts[name]) if name in consts else None
-        return float(value.reshape(())) if value is not None and value.size == 1 and value.dtype == np.float32 else None
+        return (
+            float(value.reshape(()))
+            if value is not None and value.size == 1 and value.dtype == np.float32
+            else None
+        )
 
     for n in graph.node:
-        if n.op_type in _CONVS and len(n.input) > 1 and n.input[1] in rewritable and len(n.output) == 1:
+        if (
+            n.op_type in _CONVS
+            and len(n.input) > 1
+            and n.input[1] in rewritable
+            and len(n.output) == 1
+        ):
             polyphase = _polyphase(n, inits) if n.op_type == "ConvTranspose" else None
             if polyphase is None:
-                emit_4d(n, [as_4d(n.input[0]), *n.input[1:]], [_attribute_2d(a) for a in n.attribute],
-                        c=inits[n.input[1]].dims[0] if n.op_type == "Conv" else None)
+                emit_4d(
+                    n,
+                    [as_4d(n.input[0]), *n.input[1:]],
+                    [_attribute_2d(a) for a in n.attribute],
+                    c=inits[n.input[1]].dims[0] if n.op_type == "Conv" else None,
+                )
                 continue
             new_inits, new_nodes, c_out = polyphase
             graph.initializer.extend(new_inits)
@@ -153,22 +203,44 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
             new_nodes[-1].output[0] = n.output[0] + _SUFFIX
             nodes.extend(new_nodes)
             made(n.output[0], c_out)
-            if four[n.output[0]] in channels:  # back into the blocked layout, for the sums that follow
+            if (
+                four[n.output[0]] in channels
+            ):  # back into the blocked layout, for the sums that follow
                 new_nodes[-1].output[0] = n.output[0] + "__interleaved"
                 depthwise(new_nodes[-1].output[0], c_out, 1.0, four[n.output[0]])
         elif n.op_type in _UNARY and len(n.input) == 1 and n.input[0] in four:
             x = four[n.input[0]]
-            if n.op_type == "LeakyRelu" and x in channels and not (x in by_conv and uses[n.input[0]] == 1):
-                x = depthwise(x, channels[x], 1.0, f"{n.output[0]}__input")  # a Conv it can be fused into
+            if (
+                n.op_type == "LeakyRelu"
+                and x in channels
+                and not (x in by_conv and uses[n.input[0]] == 1)
+            ):
+                x = depthwise(
+                    x, channels[x], 1.0, f"{n.output[0]}__input"
+                )  # a Conv it can be fused into
             emit_4d(n, [x], list(n.attribute), c=channels.get(x))
-        elif (n.op_type in _BINARY and len(n.input) == 2 and any(x in four for x in n.input)
-              and all(x in four or small_const(x) for x in n.input)):
+        elif (
+            n.op_type in _BINARY
+            and len(n.input) == 2
+            and any(x in four for x in n.input)
+            and all(x in four or small_const(x) for x in n.input)
+        ):
             xs = [four.get(x, x) for x in n.input]
             c = next((channels[x] for x in xs if x in channels), None)
-            factor = scalar(n.input[1]) if n.input[0] in four else scalar(n.input[0]) if n.op_type == "Mul" else None
+            factor = (
+                scalar(n.input[1])
+                if n.input[0] in four
+                else scalar(n.input[0])
+                if n.op_type == "Mul"
+                else None
+            )
             if c is not None and factor and n.op_type in ("Mul", "Div"):
-                depthwise(xs[0] if n.input[0] in four else xs[1], c, factor if n.op_type == "Mul" else 1.0 / factor,
-                          made(n.output[0]))
+                depthwise(
+                    xs[0] if n.input[0] in four else xs[1],
+                    c,
+                    factor if n.op_type == "Mul" else 1.0 / factor,
+                    made(n.output[0]),
+                )
             else:
                 emit_4d(n, xs, list(n.attribute), c=c)
         else:
@@ -180,8 +252,13 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
     used = {x for n in nodes for x in n.input} | {v.name for v in (*graph.input, *graph.output)}
     for name in rewritable:
         if name in used:
-            inits[name].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(inits[name])[:, :, None, :], name))
-    for name, init in inits.items():  # weights and biases only polyphase convolutions used: they have their own
+            inits[name].CopyFrom(
+                numpy_helper.from_array(numpy_helper.to_array(inits[name])[:, :, None, :], name)
+            )
+    for (
+        name,
+        init,
+    ) in inits.items():  # weights and biases only polyphase convolutions used: they have their own
         if name not in used and name in weight_users:
             graph.initializer.remove(init)
     graph.initializer.append(numpy_helper.from_array(np.array([2], np.int64), _AXIS))
@@ -193,8 +270,10 @@ def conv1d_as_conv2d(model: onnx.ModelProto, blocked: bool | None = None) -> onn
     return model
 
 
-def _polyphase(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
-               ) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto], int] | None:
+def _polyphase(
+    node: onnx.NodeProto,
+    inits: dict[str, onnx.TensorProto],
+) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto], int] | None:
     """A 1-D ``ConvTranspose`` (stride s, kernel k, one group, no dilation) as one 2-D
     ``Conv`` computing its s output phases as s x C_out channels, interleaved back into
     time by Reshape/Transpose/Reshape and cropped by Slice: the same sums (each output
@@ -211,9 +290,14 @@ def _polyphase(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
     begin, end = (int(p) for p in attrs.get("pads", [0, 0]))
     extra = int(attrs.get("output_padding", [0])[0])
     bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
-    if (s < 2 or attrs.get("group", 1) != 1 or list(attrs.get("dilations", [1])) != [1] or "output_shape" in attrs
-            or (bias is not None and bias not in inits)
-            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+    if (
+        s < 2
+        or attrs.get("group", 1) != 1
+        or list(attrs.get("dilations", [1])) != [1]
+        or "output_shape" in attrs
+        or (bias is not None and bias not in inits)
+        or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+    ):
         return None
     taps = -(-k // s)  # K: taps per phase
     cut = taps * s - k + end - extra  # samples to drop at the end of the full output
@@ -222,25 +306,49 @@ def _polyphase(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
     padded = np.zeros((c_in, c_out, taps * s), weight.dtype)
     padded[:, :, :k] = weight
     # poly[r*C_out + o, c, 0, u] = W[c, o, (K-1-u)*s + r]
-    poly = padded.reshape(c_in, c_out, taps, s)[:, :, ::-1, :].transpose(3, 1, 0, 2).reshape(s * c_out, c_in, 1, taps)
+    poly = (
+        padded.reshape(c_in, c_out, taps, s)[:, :, ::-1, :]
+        .transpose(3, 1, 0, 2)
+        .reshape(s * c_out, c_in, 1, taps)
+    )
     name = node.output[0] + "__polyphase"
-    new_inits = [numpy_helper.from_array(np.ascontiguousarray(poly), f"{name}_w"),
-                 numpy_helper.from_array(np.array([0, s, c_out, -1], np.int64), f"{name}_phases"),
-                 numpy_helper.from_array(np.array([0, c_out, 1, -1], np.int64), f"{name}_time"),
-                 numpy_helper.from_array(np.array([begin], np.int64), f"{name}_start"),
-                 numpy_helper.from_array(np.array([-cut if cut else np.iinfo(np.int64).max], np.int64), f"{name}_end"),
-                 numpy_helper.from_array(np.array([3], np.int64), f"{name}_axis")]
+    new_inits = [
+        numpy_helper.from_array(np.ascontiguousarray(poly), f"{name}_w"),
+        numpy_helper.from_array(np.array([0, s, c_out, -1], np.int64), f"{name}_phases"),
+        numpy_helper.from_array(np.array([0, c_out, 1, -1], np.int64), f"{name}_time"),
+        numpy_helper.from_array(np.array([begin], np.int64), f"{name}_start"),
+        numpy_helper.from_array(
+            np.array([-cut if cut else np.iinfo(np.int64).max], np.int64), f"{name}_end"
+        ),
+        numpy_helper.from_array(np.array([3], np.int64), f"{name}_axis"),
+    ]
     conv_inputs = ["", f"{name}_w"]
     if bias is not None:
-        new_inits.append(numpy_helper.from_array(np.tile(numpy_helper.to_array(inits[bias]), s), f"{name}_b"))
+        new_inits.append(
+            numpy_helper.from_array(np.tile(numpy_helper.to_array(inits[bias]), s), f"{name}_b")
+        )
         conv_inputs.append(f"{name}_b")
     new_nodes = [
-        helper.make_node("Conv", conv_inputs, [f"{name}_z"], name=node.name, kernel_shape=[1, taps],
-                         pads=[0, taps - 1, 0, taps - 1]),
-        helper.make_node("Reshape", [f"{name}_z", f"{name}_phases"], [f"{name}_p"]),  # [N, s, C_out, Q]
-        helper.make_node("Transpose", [f"{name}_p"], [f"{name}_t"], perm=[0, 2, 3, 1]),  # [N, C_out, Q, s]
-        helper.make_node("Reshape", [f"{name}_t", f"{name}_time"], [f"{name}_full"]),  # [N, C_out, 1, Q*s]
-        helper.make_node("Slice", [f"{name}_full", f"{name}_start", f"{name}_end", f"{name}_axis"], [""]),
+        helper.make_node(
+            "Conv",
+            conv_inputs,
+            [f"{name}_z"],
+            name=node.name,
+            kernel_shape=[1, taps],
+            pads=[0, taps - 1, 0, taps - 1],
+        ),
+        helper.make_node(
+            "Reshape", [f"{name}_z", f"{name}_phases"], [f"{name}_p"]
+        ),  # [N, s, C_out, Q]
+        helper.make_node(
+            "Transpose", [f"{name}_p"], [f"{name}_t"], perm=[0, 2, 3, 1]
+        ),  # [N, C_out, Q, s]
+        helper.make_node(
+            "Reshape", [f"{name}_t", f"{name}_time"], [f"{name}_full"]
+        ),  # [N, C_out, 1, Q*s]
+        helper.make_node(
+            "Slice", [f"{name}_full", f"{name}_start", f"{name}_end", f"{name}_axis"], [""]
+        ),
     ]
     return new_inits, new_nodes, c_out
 

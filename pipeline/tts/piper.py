@@ -42,7 +42,9 @@ def piper_sample_rate(config: VoiceConfig) -> int:
     try:
         return int(json.loads(cfg.read_text(encoding="utf-8"))["audio"]["sample_rate"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EngineError(f"cannot read the sample rate of Piper voice {config.narrator!r}: {exc}") from exc
+        raise EngineError(
+            f"cannot read the sample rate of Piper voice {config.narrator!r}: {exc}"
+        ) from exc
 
 
 def _voice_paths(voice: str) -> tuple[Path, Path]:
@@ -71,7 +73,7 @@ class PiperEngine:
     name: str = "piper"
 
     @classmethod
-    def load(cls, config: VoiceConfig, *, threads: int = 0) -> "PiperEngine":
+    def load(cls, config: VoiceConfig, *, threads: int = 0) -> PiperEngine:
         """Load ``config.narrator`` with ``threads`` onnxruntime threads (0 = default).
 
         One thread per process is fastest when several processes share the cores
@@ -101,7 +103,12 @@ class PiperEngine:
             noise_w_scale=config.noise_w_scale,
             normalize_audio=False,
         )
-        return cls(piper_voice=piper_voice, config=config, synthesis=synthesis, faster_graph=faster is not None)
+        return cls(
+            piper_voice=piper_voice,
+            config=config,
+            synthesis=synthesis,
+            faster_graph=faster is not None,
+        )
 
     @property
     def voice(self) -> str:
@@ -123,7 +130,9 @@ class PiperEngine:
         joined with :data:`SENTENCE_GAP_MS` of silence. Raises :class:`EngineError`."""
         gap = np.zeros(int(self.sample_rate_hz * SENTENCE_GAP_MS / 1000), dtype=np.float32)
         try:
-            chunks = [c.audio_float_array for c in self.piper_voice.synthesize(text, self.synthesis)]
+            chunks = [
+                c.audio_float_array for c in self.piper_voice.synthesize(text, self.synthesis)
+            ]
         except Exception as exc:  # espeak/onnxruntime failures surface as plain exceptions
             raise EngineError(f"Piper failed on {text[:60]!r}: {exc}") from exc
         if not chunks:

@@ -35,6 +35,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 def make_settings(db_url: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a test: its database, its outbox, no .env file."""
-    values = {"database_url": db_url, "mail_outbox_dir": tmp_path / "outbox",
-              "public_base_url": "https://studio.example.com", **overrides}
+    values = {
+        "database_url": db_url,
+        "mail_outbox_dir": tmp_path / "outbox",
+        "public_base_url": "https://studio.example.com",
+        **overrides,
+    }
     return Settings(_env_file=None, **values)

@@ -105,7 +105,9 @@ class Provider:
 
     def __init__(self) -> None:
         self.users: dict[str, dict[str, Any]] = {}
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "op-key-1", "use": "sig", "alg": "RS256"})
+        self.key = RSAKey.generate_key(
+            2048, parameters={"kid": "op-key-1", "use": "sig", "alg": "RS256"}
+        )
         self.signing_key = self.key
         self.extra_claims: dict[str, Any] = {}
         self.client = Client(CLIENT_ID, secrets.token_urlsafe(24), (REDIRECT_URI,))
@@ -133,7 +135,9 @@ class Provider:
         """What a browser does: sign in at the provider as ``subject``, open the
         authorization URL, and read the query of the redirect back to the app."""
         with requests.Session() as browser:
-            browser.post(f"{self.issuer}/login", data={"subject": subject}, timeout=10).raise_for_status()
+            browser.post(
+                f"{self.issuer}/login", data={"subject": subject}, timeout=10
+            ).raise_for_status()
             response = browser.get(authorization_url, allow_redirects=False, timeout=10)
         assert response.status_code == 302, (response.status_code, response.text)
         location = response.headers["Location"]
@@ -157,8 +161,11 @@ class Provider:
 
     def _build_app(self) -> Flask:
         app = Flask("test-oidc-provider")
-        server = AuthorizationServer(app, query_client=lambda cid: self.client if cid == CLIENT_ID else None,
-                                     save_token=lambda token, req: None)
+        server = AuthorizationServer(
+            app,
+            query_client=lambda cid: self.client if cid == CLIENT_ID else None,
+            save_token=lambda token, req: None,
+        )
         server.register_grant(_code_grant(self), [_OpenIDCode(self), CodeChallenge(required=True)])
 
         @app.get("/.well-known/openid-configuration")
@@ -199,9 +206,16 @@ def _code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
 
         def save_authorization_code(self, code, req):
             data = req.payload.data
-            provider.codes[code] = AuthCode(code, req.client.client_id, req.payload.redirect_uri, req.payload.scope,
-                                            req.user.subject, data.get("nonce"), data.get("code_challenge"),
-                                            data.get("code_challenge_method"))
+            provider.codes[code] = AuthCode(
+                code,
+                req.client.client_id,
+                req.payload.redirect_uri,
+                req.payload.scope,
+                req.user.subject,
+                data.get("nonce"),
+                data.get("code_challenge"),
+                data.get("code_challenge_method"),
+            )
 
         def query_authorization_code(self, code, client):
             found = provider.codes.get(code)

@@ -26,16 +26,29 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -52,8 +65,13 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def start_server(inbox: Inbox, *, security: str = "none", cert: tuple[Path, Path] | None = None,
-                 login: tuple[str, str] | None = None) -> Controller:
+def start_server(
+    inbox: Inbox,
+    *,
+    security: str = "none",
+    cert: tuple[Path, Path] | None = None,
+    login: tuple[str, str] | None = None,
+) -> Controller:
     """Start aiosmtpd on a free loopback port (``controller.port``); stop it with ``.stop()``."""
     kwargs: dict = {}
     if cert is not None:
@@ -62,9 +80,11 @@ def start_server(inbox: Inbox, *, security: str = "none", cert: tuple[Path, Path
         kwargs["ssl_context" if security == "tls" else "tls_context"] = context
         kwargs["require_starttls"] = security == "starttls"
     if login is not None:
+
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (auth_data.login.decode(), auth_data.password.decode()) == login
             return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
+
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kwargs)

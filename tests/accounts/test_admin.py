@@ -49,7 +49,9 @@ def test_ensure_first_admin_from_settings(db_url: str, tmp_path: Path) -> None:
     full = make_settings(db_url, tmp_path, admin_email="boss@example.com", admin_password=PASSWORD)
     with session_scope(db_url) as session:
         assert ensure_first_admin(session, unset) is None
-        with pytest.raises(ConfigError, match="set both AUDIOBOOK_ADMIN_EMAIL and AUDIOBOOK_ADMIN_PASSWORD"):
+        with pytest.raises(
+            ConfigError, match="set both AUDIOBOOK_ADMIN_EMAIL and AUDIOBOOK_ADMIN_PASSWORD"
+        ):
             ensure_first_admin(session, half)
         assert ensure_first_admin(session, full).email == "boss@example.com"
     with session_scope(db_url) as session:
@@ -60,26 +62,47 @@ def test_ensure_first_admin_from_settings(db_url: str, tmp_path: Path) -> None:
 
 def _cli(db_url: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOBOOK_")}
-    return subprocess.run([AUDIOBOOK, "admin", "create", *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, cwd=tmp_path, env={**clean, "DATABASE_URL": db_url, **env})
+    return subprocess.run(
+        [AUDIOBOOK, "admin", "create", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={**clean, "DATABASE_URL": db_url, **env},
+    )
 
 
 def test_cli_admin_create(db_url: str, tmp_path: Path) -> None:
     no_password = _cli(db_url, tmp_path, "--email", "boss@example.com")
     assert no_password.returncode == 2
-    assert "set AUDIOBOOK_ADMIN_PASSWORD, or run `audiobook admin create` in a terminal" in no_password.stderr
+    assert (
+        "set AUDIOBOOK_ADMIN_PASSWORD, or run `audiobook admin create` in a terminal"
+        in no_password.stderr
+    )
 
-    created = _cli(db_url, tmp_path, "--email", "Boss@Example.com", AUDIOBOOK_ADMIN_PASSWORD=PASSWORD)
+    created = _cli(
+        db_url, tmp_path, "--email", "Boss@Example.com", AUDIOBOOK_ADMIN_PASSWORD=PASSWORD
+    )
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("created admin boss@example.com (user ")
     assert PASSWORD not in created.stdout + created.stderr
 
-    again = _cli(db_url, tmp_path, AUDIOBOOK_ADMIN_EMAIL="other@example.com", AUDIOBOOK_ADMIN_PASSWORD=PASSWORD)
+    again = _cli(
+        db_url,
+        tmp_path,
+        AUDIOBOOK_ADMIN_EMAIL="other@example.com",
+        AUDIOBOOK_ADMIN_PASSWORD=PASSWORD,
+    )
     assert again.returncode == 2
-    assert again.stderr.strip() == ("audiobook: error: an admin account exists already; "
-                                    "an admin can promote other users in the app")
+    assert again.stderr.strip() == (
+        "audiobook: error: an admin account exists already; "
+        "an admin can promote other users in the app"
+    )
     with session_scope(db_url) as session:
-        assert [(u.email, u.role) for u in session.exec(select(User)).all()] == [("boss@example.com", "admin")]
+        assert [(u.email, u.role) for u in session.exec(select(User)).all()] == [
+            ("boss@example.com", "admin")
+        ]
 
 
 def test_cli_admin_create_needs_an_email(sqlite_url: str, tmp_path: Path) -> None:

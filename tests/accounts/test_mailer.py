@@ -19,21 +19,40 @@ LOGIN = ("mailer", "s3cret-smtp-password")
 
 
 def _smtp_settings(port: int, **overrides) -> Settings:
-    return Settings(_env_file=None, mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=port, mail_from=SENDER,
-                    smtp_timeout_s=10, **overrides)
+    return Settings(
+        _env_file=None,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        mail_from=SENDER,
+        smtp_timeout_s=10,
+        **overrides,
+    )
 
 
-def test_outbox_writes_one_eml_file_per_message(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    mailer = build_mailer(Settings(_env_file=None, mail_outbox_dir=tmp_path / "outbox", mail_from=SENDER))
+def test_outbox_writes_one_eml_file_per_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailer = build_mailer(
+        Settings(_env_file=None, mail_outbox_dir=tmp_path / "outbox", mail_from=SENDER)
+    )
     assert isinstance(mailer, OutboxMailer)
     with caplog.at_level(logging.INFO, logger="audiobook_app.accounts.mailer"):
-        mailer.send("reader@example.com", "Your book is ready", "Secret body text", html="<p>Secret body</p>")
+        mailer.send(
+            "reader@example.com",
+            "Your book is ready",
+            "Secret body text",
+            html="<p>Secret body</p>",
+        )
         mailer.send("reader@example.com", "Second", "Two")
     files = sorted((tmp_path / "outbox").iterdir())
     assert [f.suffix for f in files] == [".eml", ".eml"]
     message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
-    assert (message["From"], message["To"], message["Subject"]) == (SENDER, "reader@example.com",
-                                                                    "Your book is ready")
+    assert (message["From"], message["To"], message["Subject"]) == (
+        SENDER,
+        "reader@example.com",
+        "Your book is ready",
+    )
     assert message["Message-ID"].endswith("@studio.example.com>") and message["Date"]
     assert message.get_content_type() == "multipart/alternative"
     assert message.get_body(("plain",)).get_content().strip() == "Secret body text"
@@ -53,7 +72,11 @@ def test_smtp_plain_relay_delivers(caplog: pytest.LogCaptureFixture) -> None:
     try:
         with caplog.at_level(logging.INFO, logger="audiobook_app.accounts.mailer"):
             build_mailer(_smtp_settings(server.port, smtp_security="none")).send(
-                "reader@example.com", "Your book failed", "Chapter 3 could not be read.", html="<b>Chapter 3</b>")
+                "reader@example.com",
+                "Your book failed",
+                "Chapter 3 could not be read.",
+                html="<b>Chapter 3</b>",
+            )
     finally:
         server.stop()
     assert inbox.recipients == [["reader@example.com"]]
@@ -64,18 +87,24 @@ def test_smtp_plain_relay_delivers(caplog: pytest.LogCaptureFixture) -> None:
     assert f"sent through 127.0.0.1:{server.port}" in caplog.text
 
 
-def test_smtp_starttls_with_login_and_a_private_ca(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_smtp_starttls_with_login_and_a_private_ca(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cert = self_signed_certificate(tmp_path)
     inbox = Inbox()
     server = start_server(inbox, security="starttls", cert=cert, login=LOGIN)
     try:
-        settings = _smtp_settings(server.port, smtp_username=LOGIN[0], smtp_password=LOGIN[1], smtp_ca_file=cert[0])
+        settings = _smtp_settings(
+            server.port, smtp_username=LOGIN[0], smtp_password=LOGIN[1], smtp_ca_file=cert[0]
+        )
         with caplog.at_level(logging.DEBUG):
             build_mailer(settings).send("reader@example.com", "Reset", "Link inside")
         assert [m["Subject"] for m in inbox.messages] == ["Reset"]
         assert LOGIN[1] not in caplog.text
 
-        wrong = _smtp_settings(server.port, smtp_username=LOGIN[0], smtp_password="wrong", smtp_ca_file=cert[0])
+        wrong = _smtp_settings(
+            server.port, smtp_username=LOGIN[0], smtp_password="wrong", smtp_ca_file=cert[0]
+        )
         with pytest.raises(MailError, match="refused the login of 'mailer'") as caught:
             build_mailer(wrong).send("reader@example.com", "Reset", "Link inside")
         assert "wrong" not in str(caught.value).replace("'mailer'", "")
@@ -94,7 +123,8 @@ def test_smtp_implicit_tls(tmp_path: Path) -> None:
     server = start_server(inbox, security="tls", cert=cert)
     try:
         build_mailer(_smtp_settings(server.port, smtp_security="tls", smtp_ca_file=cert[0])).send(
-            "reader@example.com", "Over TLS", "Body")
+            "reader@example.com", "Over TLS", "Body"
+        )
     finally:
         server.stop()
     assert [m["Subject"] for m in inbox.messages] == ["Over TLS"]
@@ -103,7 +133,9 @@ def test_smtp_implicit_tls(tmp_path: Path) -> None:
 def test_smtp_server_down_is_a_mail_error() -> None:
     port = free_port()
     with pytest.raises(MailError, match=f"could not send mail through 127.0.0.1:{port}"):
-        SmtpMailer("127.0.0.1", port, SENDER, security="none", timeout_s=5).send("a@example.com", "s", "t")
+        SmtpMailer("127.0.0.1", port, SENDER, security="none", timeout_s=5).send(
+            "a@example.com", "s", "t"
+        )
 
 
 def test_smtp_settings_need_a_host_and_a_readable_ca_file(tmp_path: Path) -> None:

@@ -19,7 +19,12 @@ from audiobook_app.db.models import AuditLog, OAuthIdentity, OAuthState, User, u
 from audiobook_app.db.session import session_scope
 from audiobook_app.settings import OAuthProviderSettings, Settings
 from pipeline.errors import (
-    AccountDisabledError, IdTokenError, OAuthDeniedError, OAuthProviderError, OAuthStateError, UnverifiedEmailError,
+    AccountDisabledError,
+    IdTokenError,
+    OAuthDeniedError,
+    OAuthProviderError,
+    OAuthStateError,
+    UnverifiedEmailError,
 )
 from tests.accounts.conftest import PASSWORD, make_settings
 from tests.accounts.oidc_provider import CLIENT_ID, REDIRECT_URI, Provider
@@ -42,7 +47,12 @@ def op(running_op: Provider) -> Provider:
 
 
 def _provider(op: Provider, **overrides) -> OAuthProviderSettings:
-    values = {"name": "test", "issuer": op.issuer, "client_id": CLIENT_ID, "client_secret": op.client.client_secret}
+    values = {
+        "name": "test",
+        "issuer": op.issuer,
+        "client_id": CLIENT_ID,
+        "client_secret": op.client.client_secret,
+    }
     return OAuthProviderSettings(**{**values, **overrides})
 
 
@@ -61,13 +71,16 @@ def _complete(settings: Settings, provider: OAuthProviderSettings, params: dict,
         return complete_login(session, settings, provider, REDIRECT_URI, params, **kwargs)
 
 
-def _callback(settings: Settings, op: Provider, provider: OAuthProviderSettings, subject: str = "alice-sub"):
+def _callback(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings, subject: str = "alice-sub"
+):
     url, pending = _start(settings, provider)
     return op.sign_in_and_authorize(url, subject), pending
 
 
-def test_full_flow_creates_the_user_then_finds_them_again(settings: Settings, op: Provider,
-                                                          provider: OAuthProviderSettings) -> None:
+def test_full_flow_creates_the_user_then_finds_them_again(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     url, pending = _start(settings, provider)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{op.issuer}/authorize?")
@@ -85,7 +98,11 @@ def test_full_flow_creates_the_user_then_finds_them_again(settings: Settings, op
     assert (user.email, user.password_hash, user.disabled) == ("alice@example.com", None, False)
     with session_scope(settings.database_url) as session:
         identity = session.exec(select(OAuthIdentity)).one()
-        assert (identity.user_id, identity.provider, identity.subject) == (user.id, "test", "alice-sub")
+        assert (identity.user_id, identity.provider, identity.subject) == (
+            user.id,
+            "test",
+            "alice-sub",
+        )
         assert session.exec(select(OAuthState)).all() == [], "a used state is deleted"
         actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id)).all()]
         assert actions == ["user.sign_up", "user.oauth_linked", "user.sign_in"]
@@ -97,8 +114,9 @@ def test_full_flow_creates_the_user_then_finds_them_again(settings: Settings, op
         assert len(session.exec(select(User)).all()) == 1
 
 
-def test_verified_email_links_an_existing_password_account(settings: Settings, op: Provider,
-                                                           provider: OAuthProviderSettings) -> None:
+def test_verified_email_links_an_existing_password_account(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     with session_scope(settings.database_url) as session:
         alice = sign_up(session, settings, "alice@example.com", PASSWORD)
     params, _ = _callback(settings, op, provider)
@@ -108,8 +126,9 @@ def test_verified_email_links_an_existing_password_account(settings: Settings, o
 
 
 @pytest.mark.parametrize("email_verified", [False, None])
-def test_unverified_email_neither_links_nor_creates(settings: Settings, op: Provider, provider: OAuthProviderSettings,
-                                                    email_verified: bool | None) -> None:
+def test_unverified_email_neither_links_nor_creates(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings, email_verified: bool | None
+) -> None:
     op.users["alice-sub"]["email_verified"] = email_verified
     with session_scope(settings.database_url) as session:
         sign_up(session, settings, "alice@example.com", PASSWORD)
@@ -126,31 +145,42 @@ def test_unverified_email_neither_links_nor_creates(settings: Settings, op: Prov
     assert _complete(settings, trusting, params).email == "bob@example.com"
 
 
-def test_forged_state_is_refused(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_forged_state_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, _ = _callback(settings, op, provider)
     for state in ("forged-state", "", None):
         with pytest.raises(OAuthStateError):
-            _complete(settings, provider, {**params, "state": state} if state is not None else
-                      {k: v for k, v in params.items() if k != "state"})
+            _complete(
+                settings,
+                provider,
+                {**params, "state": state}
+                if state is not None
+                else {k: v for k, v in params.items() if k != "state"},
+            )
 
 
-def test_state_of_another_browser_is_refused(settings: Settings, op: Provider,
-                                             provider: OAuthProviderSettings) -> None:
+def test_state_of_another_browser_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, _ = _callback(settings, op, provider)
     _, other_browser = _start(settings, provider)
     with pytest.raises(OAuthStateError, match="not started in this browser"):
         _complete(settings, provider, params, expected_state=other_browser.state)
 
 
-def test_replayed_state_is_refused(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_replayed_state_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, pending = _callback(settings, op, provider)
     _complete(settings, provider, params, expected_state=pending.state)
     with pytest.raises(OAuthStateError, match="expired or was completed already"):
         _complete(settings, provider, params, expected_state=pending.state)
 
 
-def test_expired_state_and_state_of_another_provider_are_refused(settings: Settings, op: Provider,
-                                                                 provider: OAuthProviderSettings) -> None:
+def test_expired_state_and_state_of_another_provider_are_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, _ = _callback(settings, op, provider)
     with pytest.raises(OAuthStateError, match="another provider or page"):
         _complete(settings, _provider(op, name="other"), params)
@@ -160,14 +190,18 @@ def test_expired_state_and_state_of_another_provider_are_refused(settings: Setti
         _complete(settings, provider, params)
 
 
-@pytest.mark.parametrize(("claim", "value"), [
-    ("nonce", "a-nonce-we-never-sent"),
-    ("aud", "some-other-client"),
-    ("iss", "https://evil.example.com"),
-    ("exp", 1_000_000_000),  # 2001
-])
-def test_id_token_with_a_wrong_claim_is_refused(settings: Settings, op: Provider, provider: OAuthProviderSettings,
-                                                claim: str, value) -> None:
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("nonce", "a-nonce-we-never-sent"),
+        ("aud", "some-other-client"),
+        ("iss", "https://evil.example.com"),
+        ("exp", 1_000_000_000),  # 2001
+    ],
+)
+def test_id_token_with_a_wrong_claim_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings, claim: str, value
+) -> None:
     op.extra_claims[claim] = value
     params, _ = _callback(settings, op, provider)
     with pytest.raises(IdTokenError, match=f"bad '{claim}' claim"):
@@ -176,15 +210,20 @@ def test_id_token_with_a_wrong_claim_is_refused(settings: Settings, op: Provider
         assert session.exec(select(User)).all() == []
 
 
-def test_id_token_signed_by_another_key_is_refused(settings: Settings, op: Provider,
-                                                   provider: OAuthProviderSettings) -> None:
-    op.signing_key = RSAKey.generate_key(2048, parameters={"kid": op.key.kid})  # same kid, not the JWKS key
+def test_id_token_signed_by_another_key_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
+    op.signing_key = RSAKey.generate_key(
+        2048, parameters={"kid": op.key.kid}
+    )  # same kid, not the JWKS key
     params, _ = _callback(settings, op, provider)
     with pytest.raises(IdTokenError, match="BadSignatureError"):
         _complete(settings, provider, params)
 
 
-def test_pkce_verifier_must_match(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_pkce_verifier_must_match(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, _ = _callback(settings, op, provider)
     with session_scope(settings.database_url) as session:
         session.exec(select(OAuthState)).one().code_verifier = "x" * 43
@@ -192,18 +231,33 @@ def test_pkce_verifier_must_match(settings: Settings, op: Provider, provider: OA
         _complete(settings, provider, params)
 
 
-def test_provider_error_and_missing_code(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_provider_error_and_missing_code(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     _, pending = _start(settings, provider)
     with pytest.raises(OAuthDeniedError, match="access_denied: the user said no"):
-        _complete(settings, provider, {"state": pending.state, "error": "access_denied",
-                                       "error_description": "the user said no"})
+        _complete(
+            settings,
+            provider,
+            {
+                "state": pending.state,
+                "error": "access_denied",
+                "error_description": "the user said no",
+            },
+        )
     with pytest.raises(OAuthDeniedError, match="no authorization code"):
         _complete(settings, provider, {"state": pending.state})
     with pytest.raises(OAuthStateError, match="another provider than the one asked"):
-        _complete(settings, provider, {"state": pending.state, "code": "c", "iss": "https://evil.example.com"})
+        _complete(
+            settings,
+            provider,
+            {"state": pending.state, "code": "c", "iss": "https://evil.example.com"},
+        )
 
 
-def test_disabled_account_is_refused(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_disabled_account_is_refused(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     params, _ = _callback(settings, op, provider)
     user = _complete(settings, provider, params)
     with session_scope(settings.database_url) as session:
@@ -213,7 +267,9 @@ def test_disabled_account_is_refused(settings: Settings, op: Provider, provider:
         _complete(settings, provider, params)
 
 
-def test_missing_email_claim(settings: Settings, op: Provider, provider: OAuthProviderSettings) -> None:
+def test_missing_email_claim(
+    settings: Settings, op: Provider, provider: OAuthProviderSettings
+) -> None:
     op.users["carol-sub"] = {}
     params, _ = _callback(settings, op, provider, "carol-sub")
     with pytest.raises(IdTokenError, match="shared no email address"):
@@ -222,8 +278,14 @@ def test_missing_email_claim(settings: Settings, op: Provider, provider: OAuthPr
 
 def test_discovery_problems(settings: Settings, op: Provider) -> None:
     with pytest.raises(OAuthProviderError, match="names the issuer"):
-        _start(settings, _provider(op, issuer=op.issuer + "/", server_metadata_url=op.issuer +
-                                   "/.well-known/openid-configuration"))
+        _start(
+            settings,
+            _provider(
+                op,
+                issuer=op.issuer + "/",
+                server_metadata_url=op.issuer + "/.well-known/openid-configuration",
+            ),
+        )
     closed = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(OAuthProviderError, match="did not answer"):
         _start(settings, _provider(op, issuer=closed))
@@ -231,10 +293,17 @@ def test_discovery_problems(settings: Settings, op: Provider) -> None:
         assert session.exec(select(OAuthState)).all() == []
 
 
-def test_providers_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                     sqlite_url: str) -> None:
-    providers = [{"name": "google", "issuer": "https://accounts.google.com", "client_id": "id",
-                  "client_secret": "very-secret"}]
+def test_providers_come_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    providers = [
+        {
+            "name": "google",
+            "issuer": "https://accounts.google.com",
+            "client_id": "id",
+            "client_secret": "very-secret",
+        }
+    ]
     monkeypatch.setenv("AUDIOBOOK_OAUTH_PROVIDERS", json.dumps(providers))
     settings = make_settings(sqlite_url, tmp_path)
     google = settings.oauth_provider("google")

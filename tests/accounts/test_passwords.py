@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from audiobook_app.accounts.passwords import (
-    MAX_PASSWORD_CHARS, check_password_policy, hash_password, needs_rehash, normalize_email, verify_password,
+    MAX_PASSWORD_CHARS,
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    normalize_email,
+    verify_password,
 )
 from audiobook_app.settings import Settings
 from pipeline.errors import InvalidEmailError, WeakPasswordError
@@ -14,21 +19,27 @@ from tests.accounts.conftest import PASSWORD
 SETTINGS = Settings(_env_file=None)
 
 
-@pytest.mark.parametrize(("raw", "normalized"), [
-    ("  Bob@Example.COM ", "bob@example.com"),
-    ("Zoë@Exämple.com", "zoë@exämple.com"),
-    ("studio@intranet", "studio@intranet"),  # single-label domains: self-hosted networks
-])
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("  Bob@Example.COM ", "bob@example.com"),
+        ("Zoë@Exämple.com", "zoë@exämple.com"),
+        ("studio@intranet", "studio@intranet"),  # single-label domains: self-hosted networks
+    ],
+)
 def test_normalize_email(raw: str, normalized: str) -> None:
     assert normalize_email(raw) == normalized
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ("bob", "must have an @-sign"),
-    ("bob@@example.com", "invalid characters"),
-    ("bob@localhost", "special-use or reserved name"),
-    ("", "must have an @-sign"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("bob", "must have an @-sign"),
+        ("bob@@example.com", "invalid characters"),
+        ("bob@localhost", "special-use or reserved name"),
+        ("", "must have an @-sign"),
+    ],
+)
 def test_normalize_email_refuses_with_the_reason(raw: str, reason: str) -> None:
     with pytest.raises(InvalidEmailError, match=reason) as caught:
         normalize_email(raw)
@@ -44,7 +55,9 @@ def test_policy() -> None:
     with pytest.raises(WeakPasswordError, match="must not be the email address"):
         check_password_policy(SETTINGS, " Bob@Example.com", "bob@example.com")
     with pytest.raises(WeakPasswordError, match="at least 12"):
-        check_password_policy(Settings(_env_file=None, password_min_chars=12), "x" * 11, "bob@example.com")
+        check_password_policy(
+            Settings(_env_file=None, password_min_chars=12), "x" * 11, "bob@example.com"
+        )
 
 
 def test_hash_is_argon2id_with_the_owasp_costs_and_verifies() -> None:
@@ -59,7 +72,9 @@ def test_hash_is_argon2id_with_the_owasp_costs_and_verifies() -> None:
 
 def test_no_stored_hash_or_a_corrupt_one_never_verifies() -> None:
     assert not verify_password(SETTINGS, None, PASSWORD)
-    assert not verify_password(SETTINGS, None, "not a password of anyone's")  # the dummy's own input
+    assert not verify_password(
+        SETTINGS, None, "not a password of anyone's"
+    )  # the dummy's own input
     assert not verify_password(SETTINGS, "$argon2id$garbage", PASSWORD)
     assert not verify_password(SETTINGS, "plaintext", PASSWORD)
 

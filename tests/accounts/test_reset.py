@@ -16,7 +16,12 @@ from audiobook_app.accounts.users import sign_in, sign_up
 from audiobook_app.db.models import PasswordResetToken, User, utcnow
 from audiobook_app.db.session import session_scope
 from audiobook_app.settings import Settings
-from pipeline.errors import InvalidCredentialsError, InvalidResetTokenError, MailError, WeakPasswordError
+from pipeline.errors import (
+    InvalidCredentialsError,
+    InvalidResetTokenError,
+    MailError,
+    WeakPasswordError,
+)
 from tests.accounts.conftest import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -39,7 +44,11 @@ def _outbox(settings: Settings) -> list[Path]:
 
 
 def _link_token(path: Path) -> str:
-    body = message_from_bytes(path.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    body = (
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )
     link = next(line for line in body.splitlines() if line.startswith("https://"))
     assert link.startswith("https://studio.example.com/reset-password?token=")
     return parse_qs(urlsplit(link).query)["token"][0]
@@ -56,7 +65,10 @@ def test_reset_by_emailed_link(settings: Settings, writer: User) -> None:
     _request(settings)
     [mail] = _outbox(settings)
     message = message_from_bytes(mail.read_bytes(), policy=policy.default)
-    assert (message["To"], message["Subject"]) == ("writer@example.com", "Reset your Audiobook Studio password")
+    assert (message["To"], message["Subject"]) == (
+        "writer@example.com",
+        "Reset your Audiobook Studio password",
+    )
     token = _link_token(mail)
     with session_scope(settings.database_url) as session:
         row = session.exec(select(PasswordResetToken)).one()
@@ -67,13 +79,17 @@ def test_reset_by_emailed_link(settings: Settings, writer: User) -> None:
         assert sign_in(session, settings, "writer@example.com", NEW_PASSWORD).id == writer.id
         with pytest.raises(InvalidCredentialsError):
             sign_in(session, settings, "writer@example.com", PASSWORD)
-        assert sessions.resolve_session(session, settings, signed_in) is None, "a reset signs out everywhere"
+        assert sessions.resolve_session(session, settings, signed_in) is None, (
+            "a reset signs out everywhere"
+        )
 
     with pytest.raises(InvalidResetTokenError, match="expired or was used already"):
         _reset(settings, token, "yet another passphrase")
 
 
-def test_unknown_or_disabled_account_gets_no_mail_and_no_error(settings: Settings, writer: User) -> None:
+def test_unknown_or_disabled_account_gets_no_mail_and_no_error(
+    settings: Settings, writer: User
+) -> None:
     _request(settings, "nobody@example.com")
     with session_scope(settings.database_url) as session:
         session.get(User, writer.id).disabled = True

@@ -40,7 +40,9 @@ def _row(settings: Settings) -> UserSession:
         return session.exec(select(UserSession)).one()
 
 
-def test_a_session_resolves_to_its_user_and_stores_only_the_token_digest(settings: Settings) -> None:
+def test_a_session_resolves_to_its_user_and_stores_only_the_token_digest(
+    settings: Settings,
+) -> None:
     user = _user(settings)
     token = _start(settings, user)
     assert len(token) == 43
@@ -131,7 +133,13 @@ def test_purge_expired_deletes_only_expired_rows(settings: Settings) -> None:
     live, dead = _start(settings, user), _start(settings, user)
     with session_scope(settings.database_url) as session:
         digest = hashlib.sha256(dead.encode()).hexdigest()
-        session.exec(select(UserSession).where(UserSession.token_hash == digest)).one().expires_at = utcnow()
+        session.exec(
+            select(UserSession).where(UserSession.token_hash == digest)
+        ).one().expires_at = utcnow()
     with session_scope(settings.database_url) as session:
-        assert purge_expired(session) == {"sessions": 1, "password_reset_tokens": 0, "oauth_states": 0}
+        assert purge_expired(session) == {
+            "sessions": 1,
+            "password_reset_tokens": 0,
+            "oauth_states": 0,
+        }
     assert _resolve(settings, live) is not None

@@ -12,12 +12,18 @@ from audiobook_app.db.models import AuditLog, User, UserRole
 from audiobook_app.db.session import session_scope
 from audiobook_app.settings import Settings
 from pipeline.errors import (
-    AccountDisabledError, EmailTakenError, InvalidCredentialsError, InvalidEmailError, WeakPasswordError,
+    AccountDisabledError,
+    EmailTakenError,
+    InvalidCredentialsError,
+    InvalidEmailError,
+    WeakPasswordError,
 )
 from tests.accounts.conftest import PASSWORD, make_settings
 
 
-def _sign_up(settings: Settings, email: str = "Writer@Example.com", password: str = PASSWORD) -> User:
+def _sign_up(
+    settings: Settings, email: str = "Writer@Example.com", password: str = PASSWORD
+) -> User:
     with session_scope(settings.database_url) as session:
         return sign_up(session, settings, email, password)
 
@@ -30,13 +36,18 @@ def test_sign_up_stores_a_normalised_email_and_an_argon2id_hash(settings: Settin
         assert row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
         assert find_user(session, " WRITER@example.com") == row
         audit = session.exec(select(AuditLog)).one()
-        assert (audit.action, audit.actor_id, audit.detail) == ("user.sign_up", user.id,
-                                                               {"method": "password", "role": "author"})
+        assert (audit.action, audit.actor_id, audit.detail) == (
+            "user.sign_up",
+            user.id,
+            {"method": "password", "role": "author"},
+        )
 
 
 def test_sign_up_refusals_say_what_is_wrong(settings: Settings) -> None:
     _sign_up(settings)
-    with pytest.raises(EmailTakenError, match="an account with the email writer@example.com exists"):
+    with pytest.raises(
+        EmailTakenError, match="an account with the email writer@example.com exists"
+    ):
         _sign_up(settings, "WRITER@EXAMPLE.COM ")
     with pytest.raises(InvalidEmailError, match="must have an @-sign"):
         _sign_up(settings, "writer.example.com")
@@ -59,7 +70,10 @@ def test_sign_in(settings: Settings) -> None:
 def test_wrong_password_and_unknown_email_are_the_same_error(settings: Settings) -> None:
     _sign_up(settings)
     with session_scope(settings.database_url) as session:
-        for email, password in [("writer@example.com", PASSWORD + "x"), ("nobody@example.com", PASSWORD)]:
+        for email, password in [
+            ("writer@example.com", PASSWORD + "x"),
+            ("nobody@example.com", PASSWORD),
+        ]:
             with pytest.raises(InvalidCredentialsError) as caught:
                 sign_in(session, settings, email, password)
             assert str(caught.value) == "wrong email or password"
@@ -100,7 +114,9 @@ def test_disabled_account_is_refused_only_with_the_right_password(settings: Sett
             sign_in(session, settings, "writer@example.com", "not the password")
 
 
-def test_sign_in_rehashes_after_the_costs_changed(settings: Settings, db_url: str, tmp_path) -> None:
+def test_sign_in_rehashes_after_the_costs_changed(
+    settings: Settings, db_url: str, tmp_path
+) -> None:
     user = _sign_up(settings)
     with session_scope(db_url) as session:
         old = session.get(User, user.id).password_hash

@@ -26,7 +26,9 @@ def fresh_install(sqlite_url, monkeypatch, tmp_path):
 
 def test_first_account_is_the_admin_then_authors(fresh_install):
     assert auth.first_run()
-    token, first_id, email = auth.open_session("Owner@Example.com", "a long password 1", new_account=True)
+    token, first_id, email = auth.open_session(
+        "Owner@Example.com", "a long password 1", new_account=True
+    )
     assert email == "owner@example.com" and not auth.first_run()
     _, second_id, _ = auth.open_session("writer@example.com", "a long password 2", new_account=True)
     with session_scope(fresh_install) as session:

@@ -129,7 +129,10 @@ NORMALIZE_CASES = [
     ("Henry V", "Henry the Fifth"),
     ("Queen Elizabeth I", "Queen Elizabeth the First"),
     ("World War II", "World War two"),
-    ("Mr. Smith paid $3.50 in 1851.", "Mister Smith paid three dollars and fifty cents in eighteen fifty-one."),
+    (
+        "Mr. Smith paid $3.50 in 1851.",
+        "Mister Smith paid three dollars and fifty cents in eighteen fifty-one.",
+    ),
 ]
 
 UNTOUCHED = [
@@ -228,8 +231,14 @@ def test_empty_lexicon_returns_text_unchanged() -> None:
 
 def test_load_lexicon(tmp_path: Path) -> None:
     path = tmp_path / "lexicon.yaml"
-    path.write_text("Ahab: Ay-hab\n1984: Nineteen Eighty-Four\n'New Bedford': New Bed-ford\n", "utf-8")
-    assert load_lexicon(path) == {"Ahab": "Ay-hab", "1984": "Nineteen Eighty-Four", "New Bedford": "New Bed-ford"}
+    path.write_text(
+        "Ahab: Ay-hab\n1984: Nineteen Eighty-Four\n'New Bedford': New Bed-ford\n", "utf-8"
+    )
+    assert load_lexicon(path) == {
+        "Ahab": "Ay-hab",
+        "1984": "Nineteen Eighty-Four",
+        "New Bedford": "New Bed-ford",
+    }
 
 
 def test_load_empty_lexicon(tmp_path: Path) -> None:

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.assemble import ROOM_TONE_LOOP_SAMPLES, AssembledBook, RoomTone, TruePeakLimiter, assemble_book
+from pipeline.assemble import (
+    ROOM_TONE_LOOP_SAMPLES,
+    AssembledBook,
+    RoomTone,
+    TruePeakLimiter,
+    assemble_book,
+)
 from pipeline.audio import measure_file, rms_db, true_peak_dbtp
 from pipeline.config import PipelineConfig
 from pipeline.errors import EncodingError
@@ -34,7 +40,9 @@ def jpeg_cover() -> Cover:
     return Cover(buf.getvalue(), "image/jpeg")
 
 
-def make_book(root: Path, chapters: int = 3, seg_s: tuple[float, ...] = (4.0, 6.0, 5.0)) -> tuple[list[ChapterPlan], SegmentStore]:
+def make_book(
+    root: Path, chapters: int = 3, seg_s: tuple[float, ...] = (4.0, 6.0, 5.0)
+) -> tuple[list[ChapterPlan], SegmentStore]:
     """Store synthetic segments and plans: ``chapters`` chapters of ``seg_s`` segments."""
     store = SegmentStore(root / "segments")
     plans = []
@@ -59,8 +67,16 @@ def built(tmp_path_factory) -> tuple[AssembledBook, list[ChapterPlan], Path, lis
     root = tmp_path_factory.mktemp("assemble")
     plans, store = make_book(root)
     calls: list = []
-    book = assemble_book(plans, store, META, jpeg_cover(), root / "out", config("m4b", "mp3", "wav", "flac"),
-                         narrator=NARRATOR, progress=lambda d, t: calls.append((d, t)))
+    book = assemble_book(
+        plans,
+        store,
+        META,
+        jpeg_cover(),
+        root / "out",
+        config("m4b", "mp3", "wav", "flac"),
+        narrator=NARRATOR,
+        progress=lambda d, t: calls.append((d, t)),
+    )
     return book, plans, root / "out", calls
 
 
@@ -68,9 +84,13 @@ def test_writes_every_format_with_names_and_no_leftovers(built) -> None:
     book, plans, out, calls = built
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert book.m4b == out / "the-time-machine.m4b"
-    assert [p.name for p in book.files["mp3"]] == [f"0{i} - Chapter {i} Part {i}.mp3" for i in (1, 2, 3)]
+    assert [p.name for p in book.files["mp3"]] == [
+        f"0{i} - Chapter {i} Part {i}.mp3" for i in (1, 2, 3)
+    ]
     assert all(p.is_file() for f in ("mp3", "wav", "flac") for p in book.files[f])
-    leftovers = [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix in {".part", ".f32"}]
+    leftovers = [
+        p for p in out.rglob("*") if p.name.startswith(".") or p.suffix in {".part", ".f32"}
+    ]
     assert leftovers == []
 
 
@@ -81,12 +101,16 @@ def test_chapter_lengths_are_sample_exact(built) -> None:
         info = sf.info(str(wav))
         assert (info.samplerate, info.channels) == (44100, 1)
         assert info.frames == round(duration * 44100)
-        speech_s = sum(sf.info(str(p)).duration for p in (SegmentStore(wav.parents[2] / "segments").path(s.id)
-                                                           for s in plan.segments))
+        speech_s = sum(
+            sf.info(str(p)).duration
+            for p in (SegmentStore(wav.parents[2] / "segments").path(s.id) for s in plan.segments)
+        )
         pauses_s = sum(s.pause_after_ms for s in plan.segments[:-1]) / 1000
         expected = speech_s + pauses_s + (m.head_room_tone_ms + m.tail_room_tone_ms) / 1000
         assert duration == pytest.approx(expected, abs=1e-3)
-    assert book.starts_s == pytest.approx((0.0, book.durations_s[0], book.durations_s[0] + book.durations_s[1]))
+    assert book.starts_s == pytest.approx(
+        (0.0, book.durations_s[0], book.durations_s[0] + book.durations_s[1])
+    )
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "flac", "wav"])
@@ -110,7 +134,11 @@ def test_mp3_is_cbr_192k_441_mono_with_tags(built) -> None:
             assert (s.rate, s.channels, s.codec_context.bit_rate) == (44100, 1, 192000)
             duration = c.duration / 1e6
             assert c.metadata["title"] == f"Chapter {i}: Part/{i}?"
-            assert (c.metadata["artist"], c.metadata["album"], c.metadata["track"]) == ("H. G. Wells", "The Time Machine", str(i))
+            assert (c.metadata["artist"], c.metadata["album"], c.metadata["track"]) == (
+                "H. G. Wells",
+                "The Time Machine",
+                str(i),
+            )
         assert path.stat().st_size * 8 / duration == pytest.approx(192000, rel=0.02)
 
 
@@ -118,7 +146,9 @@ def test_m4b_chapters_cover_tags_and_peak(built) -> None:
     book = built[0]
     with av.open(str(book.m4b)) as c:
         chapters = c.chapters()
-        assert [ch["metadata"]["title"] for ch in chapters] == [f"Chapter {i}: Part/{i}?" for i in (1, 2, 3)]
+        assert [ch["metadata"]["title"] for ch in chapters] == [
+            f"Chapter {i}: Part/{i}?" for i in (1, 2, 3)
+        ]
         starts = [float(ch["start"] * ch["time_base"]) for ch in chapters]
         assert starts == pytest.approx(list(book.starts_s), abs=0.002)
         assert c.duration / 1e6 == pytest.approx(sum(book.durations_s), abs=0.05)
@@ -128,20 +158,30 @@ def test_m4b_chapters_cover_tags_and_peak(built) -> None:
         assert len(pics) == 1
         tags = c.metadata
         assert (tags["title"], tags["album"], tags["artist"], tags["album_artist"]) == (
-            "The Time Machine", "The Time Machine", "H. G. Wells", "H. G. Wells")
+            "The Time Machine",
+            "The Time Machine",
+            "H. G. Wells",
+            "H. G. Wells",
+        )
         assert (tags["composer"], tags["genre"], tags["date"]) == (NARRATOR, "Audiobook", "1895")
     decoded = measure_file(book.m4b).true_peak_dbtp  # PyAV reading the file back
     assert decoded <= -3.0
-    assert book.m4b_true_peak_dbtp == pytest.approx(decoded, abs=0.01), "the writer measured what the file holds"
+    assert book.m4b_true_peak_dbtp == pytest.approx(decoded, abs=0.01), (
+        "the writer measured what the file holds"
+    )
 
 
 def test_limiter_holds_true_peak_and_length() -> None:
     fs = 44100
     t = np.arange(fs * 2) / fs
-    x = (1.4 * np.sin(2 * np.pi * (fs / 4) * t + np.pi / 4) * (t > 0.5) * (t < 1.0)).astype(np.float32)
+    x = (1.4 * np.sin(2 * np.pi * (fs / 4) * t + np.pi / 4) * (t > 0.5) * (t < 1.0)).astype(
+        np.float32
+    )
     x += (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     limiter = TruePeakLimiter(-3.5, fs)
-    out = np.concatenate([limiter.push(x[i : i + 7000]) for i in range(0, len(x), 7000)] + [limiter.finish()])
+    out = np.concatenate(
+        [limiter.push(x[i : i + 7000]) for i in range(0, len(x), 7000)] + [limiter.finish()]
+    )
     assert len(out) == len(x)
     assert true_peak_dbtp(out) <= -3.5 + 0.05
     quiet = slice(int(1.3 * fs), int(1.9 * fs))
@@ -170,7 +210,14 @@ def test_empty_plans_and_missing_segment(tmp_path) -> None:
 def test_encoder_failure_leaves_no_partial_files(tmp_path) -> None:
     plans, store = make_book(tmp_path, chapters=1, seg_s=(1.0,))
     with pytest.raises(EncodingError, match="M4B"):
-        assemble_book(plans, store, META, Cover(b"not an image", "image/jpeg"), tmp_path / "out", config("m4b", "mp3"))
+        assemble_book(
+            plans,
+            store,
+            META,
+            Cover(b"not an image", "image/jpeg"),
+            tmp_path / "out",
+            config("m4b", "mp3"),
+        )
     assert list((tmp_path / "out").rglob("*")) == []
 
 
@@ -183,7 +230,11 @@ def test_a_short_peaky_chapter_still_reaches_the_rms_target_after_limiting(tmp_p
     audio = speech_like(2.0, seed=4) * 0.1
     audio[:: RATE // 4] = 0.9
     store.put("spiky", audio.astype(np.float32), RATE)
-    plan = ChapterPlan(1, "Short", 5, (Segment("spiky", 1, 0, SegmentKind.BODY, "words", "joe", "piper", 0),))
-    book = assemble_book([plan], store, META, None, tmp_path / "out", config("flac"), narrator=NARRATOR)
+    plan = ChapterPlan(
+        1, "Short", 5, (Segment("spiky", 1, 0, SegmentKind.BODY, "words", "joe", "piper", 0),)
+    )
+    book = assemble_book(
+        [plan], store, META, None, tmp_path / "out", config("flac"), narrator=NARRATOR
+    )
     m = measure_file(book.files["flac"][0])
     assert m.rms_db == pytest.approx(-19.0, abs=0.5) and m.true_peak_dbtp <= -3.0

@@ -41,7 +41,7 @@ def speechy(seconds: float, seed: int, rate: int = FS) -> np.ndarray:
     n = int(seconds * rate)
     env = (0.5 + 0.5 * np.sin(2 * np.pi * 4 * np.arange(n) / rate)) ** 2
     x = 0.2 * rng.standard_normal(n) * env
-    x[: rate] *= 0.01  # a quiet second the relative gate must drop
+    x[:rate] *= 0.01  # a quiet second the relative gate must drop
     return x.astype(np.float32)
 
 
@@ -154,4 +154,6 @@ def test_measure_file_reads_wav_in_blocks(tmp_path) -> None:
     m = measure_file(tmp_path / "x.wav")
     assert m.rms_db == pytest.approx(rms_db(x), abs=1e-6)
     assert m.true_peak_dbtp == pytest.approx(true_peak_dbtp(x), abs=1e-6)
-    assert m.lufs == pytest.approx(pyloudnorm.Meter(FS).integrated_loudness(x.astype(np.float64)), abs=0.1)
+    assert m.lufs == pytest.approx(
+        pyloudnorm.Meter(FS).integrated_loudness(x.astype(np.float64)), abs=0.1
+    )

@@ -19,10 +19,15 @@ def test_defaults_meet_acx_targets():
 
 def test_yaml_overrides_only_what_it_names(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("voice:\n  length_scale: 1.2\npauses:\n  paragraph_ms: 900\nlexicon:\n  Ishmael: ISH-may-el\n")
+    path.write_text(
+        "voice:\n  length_scale: 1.2\npauses:\n  paragraph_ms: 900\nlexicon:\n  Ishmael: ISH-may-el\n"
+    )
     cfg = load_config(path)
     assert cfg.voice.length_scale == 1.2 and cfg.voice.narrator == "en_US-joe-medium"
-    assert cfg.pauses.paragraph_ms == 900 and cfg.pauses.sentence_ms == PipelineConfig().pauses.sentence_ms
+    assert (
+        cfg.pauses.paragraph_ms == 900
+        and cfg.pauses.sentence_ms == PipelineConfig().pauses.sentence_ms
+    )
     assert cfg.lexicon == {"Ishmael": "ISH-may-el"}
 
 

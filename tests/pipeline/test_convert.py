@@ -13,14 +13,18 @@ from pipeline.config import PipelineConfig
 from pipeline.convert import ProgressEvent, convert
 from pipeline.store import SegmentStore
 
-PARAGRAPH = ("On day {day} the keeper climbed the steps at dusk and trimmed the wick. He wrote "
-             "the weather for day {day} in his book, and {day} gulls watched him from the rail. ")
+PARAGRAPH = (
+    "On day {day} the keeper climbed the steps at dusk and trimmed the wick. He wrote "
+    "the weather for day {day} in his book, and {day} gulls watched him from the rail. "
+)
 
 
 def write_book(path: Path, chapters: int) -> Path:
     """A TXT book whose chapters each hold three distinct paragraphs (no shared segments)."""
-    body = "\n\n".join(f"Chapter {n}\n\n" + "\n\n".join(PARAGRAPH.format(day=10 * n + k) for k in range(3))
-                       for n in range(1, chapters + 1))
+    body = "\n\n".join(
+        f"Chapter {n}\n\n" + "\n\n".join(PARAGRAPH.format(day=10 * n + k) for k in range(3))
+        for n in range(1, chapters + 1)
+    )
     path.write_text(f"The Keeper\n\n{body}\n", encoding="utf-8")
     return path
 
@@ -43,7 +47,9 @@ def test_assembly_failure_leaves_no_final_file_and_keeps_the_checkpoint(tmp_path
     events: list[ProgressEvent] = []
     result = convert(book, out, PipelineConfig(), jobs=jobs, on_progress=events.append)
     assert result.report.passed, result.report.failures()
-    assert result.generation.segments_synthesized == 0 and result.generation.segments_reused == len(stored)
+    assert result.generation.segments_synthesized == 0 and result.generation.segments_reused == len(
+        stored
+    )
     assert [e.done for e in events if e.stage == "assemble"] == [0, 1, 2]
     assert [c.file for c in result.report.chapters] == [str(p) for p in result.outputs.files["mp3"]]
     assert sorted(p.name for p in out.iterdir()) == [".work", "keeper.m4b", "mp3", "report.json"]

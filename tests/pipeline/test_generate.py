@@ -30,7 +30,16 @@ def _segments(texts: list[str], voice: VoiceConfig) -> list[Segment]:
 
     settings = engine_settings(voice)
     return [
-        Segment(segment_id(t, voice.narrator, voice.engine, settings), 1, i, SegmentKind.BODY, t, voice.narrator, voice.engine, 250)
+        Segment(
+            segment_id(t, voice.narrator, voice.engine, settings),
+            1,
+            i,
+            SegmentKind.BODY,
+            t,
+            voice.narrator,
+            voice.engine,
+            250,
+        )
         for i, t in enumerate(texts)
     ]
 
@@ -117,8 +126,14 @@ def test_workers_start_with_the_voice_their_fork_server_preloaded(tmp_path):
     script = tmp_path / "fork_server_voice.py"
     script.write_text(_FORK_SERVER_SCRIPT)
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(script), TEXTS[2]], cwd=repo, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(repo)})
+    done = subprocess.run(
+        [sys.executable, str(script), TEXTS[2]],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["preloaded"] == {"inherited": [True] * 4, "same_audio": True, "rate": 22050}

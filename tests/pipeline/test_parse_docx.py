@@ -17,7 +17,9 @@ JPEG = (
     b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb\x00C\x00"
     + bytes(range(1, 65))
     + b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00\xff\xc4\x00\x14\x00\x01"
-    + b"\x00" * 15 + b"\x03\xff\xc4\x00\x14\x10\x01" + b"\x00" * 16
+    + b"\x00" * 15
+    + b"\x03\xff\xc4\x00\x14\x10\x01"
+    + b"\x00" * 16
     + b"\xff\xda\x00\x08\x01\x01\x00\x00?\x00\xd2\xcf \xff\xd9"
 )
 
@@ -43,7 +45,11 @@ def test_frankenstein_docx(frankenstein):
     assert book.metadata.title == "Frankenstein; Or, The Modern Prometheus"
     assert book.metadata.author == "Mary Wollstonecraft Shelley"
     assert book.metadata.language == "en-US"
-    assert book.cover is not None and book.cover.mime == "image/jpeg" and book.cover.data[:3] == b"\xff\xd8\xff"
+    assert (
+        book.cover is not None
+        and book.cover.mime == "image/jpeg"
+        and book.cover.data[:3] == b"\xff\xd8\xff"
+    )
     text = "\n".join(c.text for c in book.chapters)
     assert "Project Gutenberg" not in text and "CONTENTS" not in text
     assert book.chapters[0].text.startswith("To Mrs. Saville, England.")
@@ -61,11 +67,18 @@ def test_devils_dictionary_docx(devils):
     assert book.cover is None
     text = "\n".join(c.text for c in book.chapters)
     assert "Project Gutenberg" not in text and "CONTENTS" not in text
-    assert book.chapters[0].text.startswith("The Devil's Dictionary was begun in a weekly paper in 1881")
+    assert book.chapters[0].text.startswith(
+        "The Devil's Dictionary was begun in a weekly paper in 1881"
+    )
     assert book.chapters[1].text.startswith("ABASEMENT, n.")
     # preformatted verse lines stay together, one block per stanza
-    verse = next(b.text for b in book.chapters[1].blocks if b.text.startswith("Poor Isabella's Dead"))
-    assert verse.split("\n")[:2] == ["Poor Isabella's Dead, whose abdication", "Set all tongues wagging in the Spanish nation."]
+    verse = next(
+        b.text for b in book.chapters[1].blocks if b.text.startswith("Poor Isabella's Dead")
+    )
+    assert verse.split("\n")[:2] == [
+        "Poor Isabella's Dead, whose abdication",
+        "Set all tongues wagging in the Spanish nation.",
+    ]
 
 
 def _docx_bytes(build) -> bytes:
@@ -83,7 +96,9 @@ def test_small_docx_headings_breaks_and_cover():
         d.core_properties.language = "en-GB"
         d.add_picture(io.BytesIO(JPEG))
         d.add_paragraph("Small Book", style="Title")
-        d.add_paragraph("Contents", style="TOC Heading") if "TOC Heading" in [s.name for s in d.styles] else None
+        d.add_paragraph("Contents", style="TOC Heading") if "TOC Heading" in [
+            s.name for s in d.styles
+        ] else None
         d.add_heading("Chapter One", level=1)
         d.add_paragraph("It   was a dark\nand stormy night.")
         d.add_heading("A scene", level=2)
@@ -98,7 +113,11 @@ def test_small_docx_headings_breaks_and_cover():
         (BlockKind.HEADING, "A scene"),
         (BlockKind.PARAGRAPH, "More text."),
     ]
-    assert (book.metadata.title, book.metadata.author, book.metadata.language) == ("Small Book", "Ann Author", "en-GB")
+    assert (book.metadata.title, book.metadata.author, book.metadata.language) == (
+        "Small Book",
+        "Ann Author",
+        "en-GB",
+    )
     assert book.cover is not None and book.cover.mime == "image/jpeg"
 
 
@@ -115,7 +134,10 @@ def test_small_docx_gutenberg_and_title_fallback():
 
     book = parse_docx(_docx_bytes(build))
     assert book.metadata.title == "My Title"
-    assert [(c.title, c.text) for c in book.chapters] == [("Chapter 1", "Roman one."), ("Chapter 2", "Roman two.")]
+    assert [(c.title, c.text) for c in book.chapters] == [
+        ("Chapter 1", "Roman one."),
+        ("Chapter 2", "Roman two."),
+    ]
     assert book.cover is None
 
 

@@ -19,7 +19,13 @@ from pipeline.models import BlockKind, Book, SourceFormat
 from pipeline.parse import parse_file
 from pipeline.parse.epub import parse_epub
 
-BOILERPLATE = ("Project Gutenberg", "Table of Contents", "Standard Ebooks", "Uncopyright", "gutenberg.org")
+BOILERPLATE = (
+    "Project Gutenberg",
+    "Table of Contents",
+    "Standard Ebooks",
+    "Uncopyright",
+    "gutenberg.org",
+)
 
 # file, chapters, first title, last title, (min, max) words, title, author, language, cover mime
 BOOKS = [
@@ -47,7 +53,11 @@ def test_corpus_epub(corpus, name, count, first, last, words, title, author, lan
     assert [c.index for c in book.chapters] == list(range(1, count + 1))
     assert (book.chapters[0].title, book.chapters[-1].title) == (first, last)
     assert words[0] <= book.words <= words[1]
-    assert (book.metadata.title, book.metadata.author, book.metadata.language) == (title, author, lang)
+    assert (book.metadata.title, book.metadata.author, book.metadata.language) == (
+        title,
+        author,
+        lang,
+    )
     assert book.cover is not None and book.cover.mime == mime and len(book.cover.data) > 1000
     assert book.warnings == ()
     for chapter in book.chapters:
@@ -58,7 +68,11 @@ def test_corpus_epub(corpus, name, count, first, last, words, title, author, lan
 
 def test_moby_dick_order_and_titles(corpus):
     titles = [c.title for c in _book(corpus / "epub" / "moby-dick_idpf-epub3.epub").chapters]
-    assert titles[:3] == ["Etymology", "Extracts (Supplied by a Sub-Sub-Librarian)", "Chapter 1. Loomings"]
+    assert titles[:3] == [
+        "Etymology",
+        "Extracts (Supplied by a Sub-Sub-Librarian)",
+        "Chapter 1. Loomings",
+    ]
     assert titles[137] == "Epilogue" and titles[136] == "Chapter 135. The Chase.—Third Day"
     assert not any("Transcriber" in t for t in titles)
 
@@ -73,7 +87,13 @@ def test_moby_dick_is_fast(corpus):
 
 def test_frankenstein_drops_gutenberg_and_contents(corpus):
     book = _book(corpus / "epub" / "frankenstein_pg84-epub2.epub")
-    assert [c.title for c in book.chapters[:5]] == ["Letter 1", "Letter 2", "Letter 3", "Letter 4", "Chapter 1"]
+    assert [c.title for c in book.chapters[:5]] == [
+        "Letter 1",
+        "Letter 2",
+        "Letter 3",
+        "Letter 4",
+        "Chapter 1",
+    ]
     assert "START OF THE PROJECT" not in "".join(c.text for c in book.chapters)
     assert book.chapters[0].text.startswith("To Mrs. Saville, England.")
     assert book.chapters[-1].text.endswith("lost in darkness and distance.")
@@ -87,7 +107,10 @@ def test_waste_land_splits_one_file_without_noterefs(corpus):
         "IV. Death by Water", "V. What the Thunder Said", 'Notes on "The Waste Land"',
     ]  # fmt: skip
     first = book.chapters[0]
-    assert first.blocks[0].text.split("\n")[:2] == ["April is the cruellest month, breeding", "Lilacs out of the dead land, mixing"]
+    assert first.blocks[0].text.split("\n")[:2] == [
+        "April is the cruellest month, breeding",
+        "Lilacs out of the dead land, mixing",
+    ]
     # noteref "*" and line number "20" are not read inline
     assert "Out of this stony rubbish? Son of man,\nYou cannot say" in first.text
     assert "*" not in "".join(c.text for c in book.chapters[:5])
@@ -104,11 +127,15 @@ def test_time_machine_endnote_not_inline(corpus):
     eight = book.chapters[7]
     assert "sloped at all. The end I had come in" in eight.text
     assert "museum was built into the side of a hill" not in "".join(c.text for c in book.chapters)
-    assert not any(c.title in ("Endnotes", "Colophon", "Imprint", "Uncopyright") for c in book.chapters)
+    assert not any(
+        c.title in ("Endnotes", "Colophon", "Imprint", "Uncopyright") for c in book.chapters
+    )
 
 
 def test_truncated_zip_is_corrupt(corpus):
-    with pytest.raises(CorruptEpubError, match=r"corrupt or truncated \(ZIP end-of-central-directory not found\)"):
+    with pytest.raises(
+        CorruptEpubError, match=r"corrupt or truncated \(ZIP end-of-central-directory not found\)"
+    ):
         parse_file(corpus / "bad" / "moby-dick_truncated-half.epub")
 
 
@@ -119,7 +146,9 @@ def test_zip_that_is_not_an_epub(corpus):
 
 
 def test_missing_opf_names_the_path(corpus):
-    with pytest.raises(MissingPackageDocumentError, match=r"package document \(OPF\) 'EPUB/wasteland.opf'"):
+    with pytest.raises(
+        MissingPackageDocumentError, match=r"package document \(OPF\) 'EPUB/wasteland.opf'"
+    ):
         parse_file(corpus / "bad" / "the-waste-land_missing-opf.epub")
 
 
@@ -193,8 +222,15 @@ def test_tiny_epub2():
         (BlockKind.PARAGRAPH, "After the break."),
         (BlockKind.PARAGRAPH, "Continued without a TOC entry."),
     ]
-    assert [(b.kind, b.text) for b in two.blocks] == [(BlockKind.HEADING, "A part"), (BlockKind.PARAGRAPH, "Line one\nline two")]
-    assert (book.metadata.title, book.metadata.author, book.metadata.language) == ("Tiny Two", "A. Writer", "fr")
+    assert [(b.kind, b.text) for b in two.blocks] == [
+        (BlockKind.HEADING, "A part"),
+        (BlockKind.PARAGRAPH, "Line one\nline two"),
+    ]
+    assert (book.metadata.title, book.metadata.author, book.metadata.language) == (
+        "Tiny Two",
+        "A. Writer",
+        "fr",
+    )
     assert book.cover is not None and book.cover.mime == "image/png"
     assert book.warnings == ()
 
@@ -213,14 +249,19 @@ def _epub3(extra: dict[str, str] | None = None, mimetype: bool = True) -> bytes:
         '<section id="p2"><h2>Two</h2><div class="linegroup"><div>Gamma</div><div>Delta<span class="lnum">5</span></div></div>'
         '<aside epub:type="footnote" id="f"><p>An aside note.</p></aside></section>'
     )
-    notes = _xhtml('<section epub:type="endnotes"><ol><li id="n1"><p>The note text.</p></li></ol></section>')
+    notes = _xhtml(
+        '<section epub:type="endnotes"><ol><li id="n1"><p>The note text.</p></li></ol></section>'
+    )
     return _zip({"OEBPS/content.opf": opf, "OEBPS/nav.xhtml": nav, "OEBPS/text.xhtml": text,
                  "OEBPS/notes.xhtml": notes, **(extra or {})}, mimetype)  # fmt: skip
 
 
 def test_tiny_epub3_fragments_notes_and_verse():
     book = parse_epub(_epub3())
-    assert [(c.title, c.text) for c in book.chapters] == [("One", "Alpha beta."), ("Two", "Gamma\nDelta")]
+    assert [(c.title, c.text) for c in book.chapters] == [
+        ("One", "Alpha beta."),
+        ("Two", "Gamma\nDelta"),
+    ]
     assert book.cover is None
 
 

@@ -23,7 +23,9 @@ PP_TXT = "text/pride-and-prejudice_pg1342_utf8-bom-crlf.txt"
 FRANK_PDF = "pdf/frankenstein_pg84_libreoffice.pdf"
 
 
-def make_pdf(pages: list[list[str]], *, info: dict[str, str] | None = None, encrypt: bool = False) -> bytes:
+def make_pdf(
+    pages: list[list[str]], *, info: dict[str, str] | None = None, encrypt: bool = False
+) -> bytes:
     """A minimal PDF: each page's lines in 11pt Courier, 14pt apart; "" adds a 7pt gap.
 
     ``encrypt`` adds a standard-security ``/Encrypt`` dictionary whose user password is
@@ -59,7 +61,13 @@ def make_pdf(pages: list[list[str]], *, info: dict[str, str] | None = None, encr
         fields = " ".join(f"/{k} ({v})" for k, v in info.items()).encode("latin-1")
         trailer += b" /Info %d 0 R" % add(b"<< " + fields + b" >>")
     if encrypt:
-        enc = add(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"ab" * 32 + b"> /U <" + b"cd" * 32 + b"> /P -4 >>")
+        enc = add(
+            b"<< /Filter /Standard /V 1 /R 2 /O <"
+            + b"ab" * 32
+            + b"> /U <"
+            + b"cd" * 32
+            + b"> /P -4 >>"
+        )
         trailer += b" /Encrypt %d 0 R /ID [<%s> <%s>]" % (enc, b"01" * 16, b"01" * 16)
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
@@ -178,7 +186,10 @@ def test_pride_and_prejudice_pdf_matches_txt(corpus, pp_pdf: Book) -> None:
 def test_pdf_lines_and_pages_are_joined(pp_pdf: Book) -> None:
     text = "\n".join(c.text for c in pp_pdf.chapters)
     # paragraphs continued across page breaks (last word of a page + first of the next)
-    for joined in ("perfect symmetry in her form, he was forced", "at the request of her younger sisters"):
+    for joined in (
+        "perfect symmetry in her form, he was forced",
+        "at the request of her younger sisters",
+    ):
         assert joined in text
     # hyphens at line ends: real compounds keep the hyphen, nothing is left split
     for word in ("dining-parlour", "good-naturedly", "over-rated", "self-denial", "grown-up"):

@@ -52,7 +52,9 @@ def test_pride_and_prejudice_txt(pp: Book) -> None:
     assert pp.metadata.author == "Jane Austen"
     assert pp.metadata.language == "en"
     first = pp.chapters[0].blocks[0].text
-    assert first.startswith("It is a truth universally acknowledged, that a single man in possession of")
+    assert first.startswith(
+        "It is a truth universally acknowledged, that a single man in possession of"
+    )
     assert "\n" not in first  # hard-wrapped lines joined
     assert "“My dear Mr. Bennet,” said his lady" in pp.chapters[0].text  # curly quotes kept
     assert "_" not in pp.chapters[0].text  # _You_ emphasis markers removed
@@ -75,9 +77,14 @@ def test_devils_dictionary_preface_and_letters(corpus) -> None:
     assert book.chapters[1].text.startswith("ABASEMENT, n. A decent and customary mental")
     assert book.chapters[-1].text.startswith("ZANY, n.")
     assert near(book.words, 60_430)
-    assert (book.metadata.title, book.metadata.author) == ("The Devil's Dictionary", "Ambrose Bierce")
+    assert (book.metadata.title, book.metadata.author) == (
+        "The Devil's Dictionary",
+        "Ambrose Bierce",
+    )
     # indented verse keeps its line breaks
-    assert "Poor Isabella's Dead, whose abdication\nSet all tongues wagging" in book.chapters[1].text
+    assert (
+        "Poor Isabella's Dead, whose abdication\nSet all tongues wagging" in book.chapters[1].text
+    )
     no_boilerplate(book)
 
 
@@ -91,9 +98,15 @@ def test_study_in_scarlet_markdown(corpus) -> None:
     assert titles[12] == "Chapter 6. A Continuation of the Reminiscences of John Watson, M.D."
     assert titles[-1] == "Chapter 7. The Conclusion"
     # Part headings open the part's first chapter as a sub-heading block
-    assert book.chapters[0].blocks[0] == book.chapters[0].blocks[0].__class__(BlockKind.HEADING, "Part 1")
+    assert book.chapters[0].blocks[0] == book.chapters[0].blocks[0].__class__(
+        BlockKind.HEADING, "Part 1"
+    )
     assert book.chapters[7].blocks[0].text == "Part 2. The Country of the Saints"
-    assert book.chapters[0].blocks[1].text.startswith("(Being a reprint from the reminiscences of JOHN")
+    assert (
+        book.chapters[0]
+        .blocks[1]
+        .text.startswith("(Being a reprint from the reminiscences of JOHN")
+    )
     assert book.metadata.title == "A Study in Scarlet"
     assert book.metadata.author == "Arthur Conan Doyle"
     assert book.metadata.year == "1887"
@@ -170,7 +183,9 @@ def test_binary_is_not_text(data: bytes, what: str) -> None:
         parse_text(data, markdown=False)
 
 
-@pytest.mark.parametrize("data", [b"", b"   \r\n\t\n ", b"\xef\xbb\xbf\n\n", "  \n".encode("utf-16")])
+@pytest.mark.parametrize(
+    "data", [b"", b"   \r\n\t\n ", b"\xef\xbb\xbf\n\n", "  \n".encode("utf-16")]
+)
 def test_empty_or_whitespace(data: bytes) -> None:
     with pytest.raises(EmptyFileError):
         parse_text(data, markdown=False)
@@ -212,9 +227,16 @@ def test_heading_variants_and_contents_list() -> None:
         "* * *", BODY, "EPILOGUE", BODY,
     )  # fmt: skip
     book = parse_text(data, markdown=False)
-    assert [c.title for c in book.chapters] == ["Prologue", "Chapter One", "Chapter 2. The Next Day", "Epilogue"]
+    assert [c.title for c in book.chapters] == [
+        "Prologue",
+        "Chapter One",
+        "Chapter 2. The Next Day",
+        "Epilogue",
+    ]
     assert [b.kind for b in book.chapters[2].blocks] == [
-        BlockKind.PARAGRAPH, BlockKind.SECTION_BREAK, BlockKind.PARAGRAPH
+        BlockKind.PARAGRAPH,
+        BlockKind.SECTION_BREAK,
+        BlockKind.PARAGRAPH,
     ]
 
 
@@ -240,7 +262,9 @@ def test_roman_numeral_and_letter_runs() -> None:
 
 def test_front_matter_and_heading_pairs() -> None:
     long_front = " ".join([BODY] * 8)
-    book = parse_text(txt("MY BOOK", "by Someone", long_front, "CHAPTER I.\nLoomings", BODY), markdown=False)
+    book = parse_text(
+        txt("MY BOOK", "by Someone", long_front, "CHAPTER I.\nLoomings", BODY), markdown=False
+    )
     assert [c.title for c in book.chapters] == ["Preface", "Chapter 1. Loomings"]
     book = parse_text(txt("MY BOOK", "by Someone", "CHAPTER I.", BODY), markdown=False)
     assert [c.title for c in book.chapters] == ["Chapter 1"]  # short title page dropped
@@ -264,7 +288,9 @@ def test_heading_titles(line: str, title: str) -> None:
     assert heading is not None and heading.title == title
 
 
-@pytest.mark.parametrize("line", ["Chapter and verse were quoted at length by the vicar.", "The end", "I said so."])
+@pytest.mark.parametrize(
+    "line", ["Chapter and verse were quoted at length by the vicar.", "The end", "I said so."]
+)
 def test_not_headings(line: str) -> None:
     assert classify_heading(line) is None
 
@@ -275,7 +301,14 @@ def test_clean_title_keeps_initials_and_numerals() -> None:
 
 
 def test_gutenberg_strip_wrapped_marker() -> None:
-    lines = ["Title: X", "*** START OF THE PROJECT GUTENBERG EBOOK FRANKENSTEIN; OR,", "THE MODERN PROMETHEUS ***", "Text", "*** END OF THE PROJECT GUTENBERG EBOOK X ***", "licence"]
+    lines = [
+        "Title: X",
+        "*** START OF THE PROJECT GUTENBERG EBOOK FRANKENSTEIN; OR,",
+        "THE MODERN PROMETHEUS ***",
+        "Text",
+        "*** END OF THE PROJECT GUTENBERG EBOOK X ***",
+        "licence",
+    ]
     assert strip_gutenberg(lines) == ["Text"]
 
 

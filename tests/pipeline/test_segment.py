@@ -38,7 +38,10 @@ SPLITS = [
     ('He said "no." Then he left.', ['He said "no."', "Then he left."]),
     (
         '"I\'ve found it," he shouted, holding the tube in his hand. "I have found a re-agent."',
-        ['"I\'ve found it," he shouted, holding the tube in his hand.', '"I have found a re-agent."'],
+        [
+            '"I\'ve found it," he shouted, holding the tube in his hand.',
+            '"I have found a re-agent."',
+        ],
     ),
     ("“Go home. Now,” he said.", ["“Go home.", "Now,” he said."]),
     ("Said I. I went out.", ["Said I.", "I went out."]),
@@ -82,13 +85,19 @@ def test_pack_respects_max_and_keeps_sentences_whole() -> None:
 
 def test_long_sentence_cut_at_last_clause_boundary() -> None:
     sentence = "The sea was wide, the sky was low; and the ship sailed on and on into the night."
-    assert fit_sentence(sentence, 50) == ["The sea was wide, the sky was low;", "and the ship sailed on and on into the night."]
+    assert fit_sentence(sentence, 50) == [
+        "The sea was wide, the sky was low;",
+        "and the ship sailed on and on into the night.",
+    ]
 
 
 def test_long_sentence_cut_outside_quotation() -> None:
     sentence = "He said, “I came, I saw, and I conquered,” and then he walked away from them all."
     pieces = fit_sentence(sentence, 60)
-    assert pieces == ["He said, “I came, I saw, and I conquered,”", "and then he walked away from them all."]
+    assert pieces == [
+        "He said, “I came, I saw, and I conquered,”",
+        "and then he walked away from them all.",
+    ]
 
 
 def test_long_sentence_without_clauses_cut_at_word() -> None:
@@ -133,11 +142,15 @@ def test_segment_id_shape_and_stability() -> None:
     settings = {"length_scale": 1.0, "noise_scale": 0.667}
     first = segment_id("Hello.", "en_US-joe-medium", "piper", settings)
     assert len(first) == 24 and int(first, 16) >= 0
-    assert first == segment_id("Hello.", "en_US-joe-medium", "piper", dict(reversed(settings.items())))
+    assert first == segment_id(
+        "Hello.", "en_US-joe-medium", "piper", dict(reversed(settings.items()))
+    )
 
 
 def test_segment_id_stable_across_processes() -> None:
-    code = "from pipeline.segment import segment_id; print(segment_id('Hi.', 'v', 'piper', {'a': 1}))"
+    code = (
+        "from pipeline.segment import segment_id; print(segment_id('Hi.', 'v', 'piper', {'a': 1}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == segment_id("Hi.", "v", "piper", {"a": 1})
 
@@ -158,7 +171,9 @@ def test_segment_id_changes_with_any_input(changed: tuple) -> None:
 
 def _plan(chapter: Chapter, **overrides: dict):
     config = PipelineConfig().with_overrides(**overrides)
-    return segment_chapter(chapter, config, engine="piper", voice="v", settings={"length_scale": 1.0})
+    return segment_chapter(
+        chapter, config, engine="piper", voice="v", settings={"length_scale": 1.0}
+    )
 
 
 P = BlockKind.PARAGRAPH
@@ -200,7 +215,9 @@ def test_sentence_pause_between_segments_of_one_block() -> None:
 
 def test_custom_pauses_and_no_title() -> None:
     chapter = Chapter(2, "Two", (Block(P, "A."), BREAK, Block(P, "B."), BREAK))
-    plan = _plan(chapter, speak_chapter_titles=False, pauses={"section_break_ms": 3000, "paragraph_ms": 900})
+    plan = _plan(
+        chapter, speak_chapter_titles=False, pauses={"section_break_ms": 3000, "paragraph_ms": 900}
+    )
     assert [(s.kind, s.text, s.pause_after_ms) for s in plan.segments] == [
         (SegmentKind.BODY, "A.", 3000),
         (SegmentKind.BODY, "B.", 0),

@@ -30,19 +30,26 @@ T = TypeVar("T")
 
 # Three chapters; the second is long enough (12 paragraphs, one segment each) to be
 # killed or cancelled in the middle of.
-PARAGRAPH = ("The keeper climbed the {n} steps of the tower at dusk and trimmed the wick. "
-             "Far below, the sea moved against the rocks as it had every night of his life.")
+PARAGRAPH = (
+    "The keeper climbed the {n} steps of the tower at dusk and trimmed the wick. "
+    "Far below, the sea moved against the rocks as it had every night of his life."
+)
 
 
 def story_text(paragraphs: int = 12) -> str:
     """The three-chapter story with ``paragraphs`` paragraphs (about 9 s of speech each)
     in chapter 2."""
-    return "\n\n".join([
-        "The Lighthouse Keeper",
-        "Chapter 1", "Mr. Abernathy kept the light on the northern rock for 23 years.",
-        "Chapter 2", *(PARAGRAPH.format(n=100 + i) for i in range(paragraphs)),
-        "Chapter 3", "By spring the girl could trim the wick herself.",
-    ])
+    return "\n\n".join(
+        [
+            "The Lighthouse Keeper",
+            "Chapter 1",
+            "Mr. Abernathy kept the light on the northern rock for 23 years.",
+            "Chapter 2",
+            *(PARAGRAPH.format(n=100 + i) for i in range(paragraphs)),
+            "Chapter 3",
+            "By spring the girl could trim the wick herself.",
+        ]
+    )
 
 
 STORY = story_text()
@@ -82,20 +89,34 @@ class Platform:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOBOOK_")}
-        env.update({
-            "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-            "AUDIOBOOK_QUEUE_PREFIX": self.prefix, "AUDIOBOOK_STORAGE_ROOT": str(self.root / "storage"),
-            "AUDIOBOOK_WORK_DIR": str(self.root / "work"), "AUDIOBOOK_TASK_LEASE_S": "4",
-            "AUDIOBOOK_HEARTBEAT_INTERVAL_S": "1", "AUDIOBOOK_WATCHDOG_INTERVAL_S": "1",
-            "AUDIOBOOK_RETRY_BACKOFF_S": "[1, 1]", "AUDIOBOOK_SYNTH_BATCH_CHARS": "100000",
-            "AUDIOBOOK_TTS_THREADS": "1", **self.extra,
-        })
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "AUDIOBOOK_QUEUE_PREFIX": self.prefix,
+                "AUDIOBOOK_STORAGE_ROOT": str(self.root / "storage"),
+                "AUDIOBOOK_WORK_DIR": str(self.root / "work"),
+                "AUDIOBOOK_TASK_LEASE_S": "4",
+                "AUDIOBOOK_HEARTBEAT_INTERVAL_S": "1",
+                "AUDIOBOOK_WATCHDOG_INTERVAL_S": "1",
+                "AUDIOBOOK_RETRY_BACKOFF_S": "[1, 1]",
+                "AUDIOBOOK_SYNTH_BATCH_CHARS": "100000",
+                "AUDIOBOOK_TTS_THREADS": "1",
+                **self.extra,
+            }
+        )
         return env
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run ``audiobook ARGS`` in this platform's environment."""
-        return subprocess.run([AUDIOBOOK, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.root)
+        return subprocess.run(
+            [AUDIOBOOK, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
 
     def submit(self, path: Path, *args: str) -> str:
         """Submit a manuscript; return the job id."""
@@ -106,8 +127,14 @@ class Platform:
     def start_worker(self, queues: str = "cpu,tts", name: str = "w") -> subprocess.Popen:
         """Start ``audiobook worker`` in its own process group (log under root/)."""
         log = open(self.root / f"worker-{name}-{len(self.workers)}.log", "w")
-        proc = subprocess.Popen([AUDIOBOOK, "worker", "--queues", queues, "--name", name], env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root)
+        proc = subprocess.Popen(
+            [AUDIOBOOK, "worker", "--queues", queues, "--name", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
+        )
         self.workers.append(proc)
         return proc
 
@@ -136,7 +163,9 @@ class Platform:
 
     def logs(self, tail_chars: int | None = 3000) -> str:
         """The workers' logs (the last ``tail_chars`` of each; None: all of it)."""
-        return "\n".join(p.read_text()[-(tail_chars or 0):] for p in sorted(self.root.glob("worker-*.log")))
+        return "\n".join(
+            p.read_text()[-(tail_chars or 0) :] for p in sorted(self.root.glob("worker-*.log"))
+        )
 
     def events(self, job_id: str, timeout: float = 300) -> list[dict]:
         """``audiobook status JOB --follow --json``: every event until the job ends."""

@@ -34,8 +34,22 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.root)], stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         wait_for(lambda: _answers(self.port), 10, "redis-server to listen")
 
     def kill(self) -> None:
@@ -109,7 +123,9 @@ class TcpProxy:
         self.listener.close()
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed (scripts/services.sh)")
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server not installed (scripts/services.sh)"
+)
 def test_redis_restart_mid_book_loses_no_job(tmp_path: Path, sqlite_url: str, story: Path):
     redis_server = RedisServer(tmp_path)
     redis_server.start()
@@ -122,7 +138,9 @@ def test_redis_restart_mid_book_loses_no_job(tmp_path: Path, sqlite_url: str, st
         redis_server.kill()
         time.sleep(2)
         redis_server.start()  # empty: the queued RQ jobs are gone
-        wait_for(lambda: _job(plat, job_id).status in ("completed", "failed"), 300, "the job to end")
+        wait_for(
+            lambda: _job(plat, job_id).status in ("completed", "failed"), 300, "the job to end"
+        )
         _assert_complete_book(plat, job_id)
         assert worker.poll() is None, "the worker survived the restart"
         assert "has no live RQ job" in plat.logs(None), "the watchdog re-enqueued what Redis forgot"
@@ -136,14 +154,18 @@ def test_database_briefly_unreachable_makes_workers_wait(tmp_path: Path, pg_url:
     proxy = TcpProxy(url.port or 5432)
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     plat = Platform(tmp_path, proxied)
-    plat.extra["AUDIOBOOK_TASK_LEASE_S"] = "30"  # longer than the outage: nobody's task is taken over
+    plat.extra["AUDIOBOOK_TASK_LEASE_S"] = (
+        "30"  # longer than the outage: nobody's task is taken over
+    )
     try:
         assert plat.cli("db", "upgrade").returncode == 0  # PostgreSQL is never migrated implicitly
         job_id = plat.submit(story)
         workers = [plat.start_worker("cpu,tts", "a"), plat.start_worker("tts", "b")]
         wait_for(lambda: len(_done(plat, job_id)) >= 3, 240, "synthesis to start", poll_s=0.05)
         proxy.outage(6)
-        wait_for(lambda: _job(plat, job_id).status in ("completed", "failed"), 300, "the job to end")
+        wait_for(
+            lambda: _job(plat, job_id).status in ("completed", "failed"), 300, "the job to end"
+        )
         _assert_complete_book(plat, job_id)
         assert all(w.poll() is None for w in workers), plat.logs()
         assert "OperationalError" in plat.logs(None), "the outage was felt"

@@ -14,7 +14,15 @@ import pytest
 from sqlmodel import select
 
 from audiobook_app.db.models import (
-    Chapter, File, FilePurpose, Job, LedgerEntry, Segment, Task, TaskKind, UsageEvent,
+    Chapter,
+    File,
+    FilePurpose,
+    Job,
+    LedgerEntry,
+    Segment,
+    Task,
+    TaskKind,
+    UsageEvent,
 )
 from audiobook_app.jobs import events, queue
 from audiobook_app.settings import Settings
@@ -57,12 +65,18 @@ def _assert_complete_book(plat: Platform, job_id: str) -> None:
     storage = plat.root / "storage"
     for f in files:
         assert (storage / f.key).stat().st_size == f.size_bytes > 0
-    report = json.loads((storage / next(f.key for f in files if f.purpose == FilePurpose.REPORT)).read_text())
+    report = json.loads(
+        (storage / next(f.key for f in files if f.purpose == FilePurpose.REPORT)).read_text()
+    )
     assert report["passed"] is True, report["summary"]["failures"]
     assert [c["index"] for c in report["chapters"]] == [1, 2, 3]
-    chapters = plat.read(lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all()))
+    chapters = plat.read(
+        lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all())
+    )
     assert {c.status for c in chapters} == {"completed"} and all(c.duration_s > 1 for c in chapters)
-    usage = plat.read(lambda s: list(s.exec(select(UsageEvent).where(UsageEvent.job_id == job_id)).all()))
+    usage = plat.read(
+        lambda s: list(s.exec(select(UsageEvent).where(UsageEvent.job_id == job_id)).all())
+    )
     assert len(usage) == 1 and usage[0].quantity == pytest.approx(job.audio_s, abs=0.01)
 
 
@@ -95,16 +109,27 @@ def test_two_workers_share_a_book_and_progress_streams(platform: Platform, story
 def test_worker_killed_mid_chapter_resumes_without_resynthesis(platform: Platform, story: Path):
     job_id = platform.submit(story)
     first = platform.start_worker("cpu,tts", "first")
-    wait_for(lambda: 4 <= len(_done(platform, job_id)) < 14, 240, "a few segments of chapter 2", poll_s=0.05)
+    wait_for(
+        lambda: 4 <= len(_done(platform, job_id)) < 14,
+        240,
+        "a few segments of chapter 2",
+        poll_s=0.05,
+    )
     platform.kill(first)
     killed_at = time.monotonic()
     survived = {s.segment_hash for s in _done(platform, job_id)}
     assert _job(platform, job_id).status == "processing"
 
     platform.start_worker("cpu,tts", "second")
-    wait_for(lambda: any(t.attempts == 2 for t in _tasks(platform, job_id)), 60, "the abandoned task to resume")
+    wait_for(
+        lambda: any(t.attempts == 2 for t in _tasks(platform, job_id)),
+        60,
+        "the abandoned task to resume",
+    )
     resumed_after_s = time.monotonic() - killed_at
-    wait_for(lambda: _job(platform, job_id).status in ("completed", "failed"), 240, "the job to end")
+    wait_for(
+        lambda: _job(platform, job_id).status in ("completed", "failed"), 240, "the job to end"
+    )
     _assert_complete_book(platform, job_id)
     segments = _segments(platform, job_id)
     assert {s.attempts for s in segments} == {1}, "a finished segment was synthesized again"
@@ -120,16 +145,22 @@ def test_cancel_stops_the_job_within_seconds(platform: Platform, story: Path):
     assert proc.returncode == 0 and proc.stdout.split() == [job_id, "cancelled"]
     cancelled_done = len(_done(platform, job_id))
     time.sleep(4)
-    assert len(_done(platform, job_id)) <= cancelled_done + 1, "at most the segment in flight finishes"
+    assert len(_done(platform, job_id)) <= cancelled_done + 1, (
+        "at most the segment in flight finishes"
+    )
     assert _job(platform, job_id).status == "cancelled"
     assert {t.status for t in _tasks(platform, job_id)} <= {"completed", "cancelled"}
-    assert {f.purpose for f in _files(platform, job_id)} <= {"mp3"}, "only chapters mastered before the cancel"
+    assert {f.purpose for f in _files(platform, job_id)} <= {"mp3"}, (
+        "only chapters mastered before the cancel"
+    )
     assert worker.poll() is None, "the worker survives a cancel and serves the next job"
     status = platform.cli("status", job_id)
     assert status.returncode == 1 and status.stdout.startswith("cancelled")
 
 
-def test_corrupt_upload_fails_with_the_cli_message_and_charges_nothing(platform: Platform, tmp_path: Path):
+def test_corrupt_upload_fails_with_the_cli_message_and_charges_nothing(
+    platform: Platform, tmp_path: Path
+):
     book = tmp_path / "broken.epub"
     book.write_bytes(b"PK\x03\x04" + b"\x00" * 2000)  # a ZIP local header and nothing else
     cli_line = platform.cli("inspect", str(book)).stderr.strip().removeprefix("audiobook: error: ")
@@ -140,7 +171,9 @@ def test_corrupt_upload_fails_with_the_cli_message_and_charges_nothing(platform:
     assert job.error == cli_line and "corrupt" in cli_line.lower()
     [prepare] = _tasks(platform, job_id)
     assert (prepare.status, prepare.attempts) == ("failed", 1), "bad input is not retried"
-    [source] = platform.read(lambda s: list(s.exec(select(File).where(File.purpose == FilePurpose.SOURCE)).all()))
+    [source] = platform.read(
+        lambda s: list(s.exec(select(File).where(File.purpose == FilePurpose.SOURCE)).all())
+    )
     assert (platform.root / "storage" / source.key).read_bytes() == book.read_bytes()
     assert platform.read(lambda s: s.exec(select(UsageEvent)).all()) == []
     assert platform.read(lambda s: s.exec(select(LedgerEntry)).all()) == []
@@ -152,11 +185,19 @@ def test_empty_upload_is_refused_before_anything_is_stored(platform: Platform, t
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     proc = platform.cli("submit", str(empty))
-    assert proc.returncode == 2 and "empty" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert not (platform.root / "storage").exists() or not any((platform.root / "storage").rglob("*.txt"))
+    assert (
+        proc.returncode == 2
+        and "empty" in proc.stderr
+        and len(proc.stderr.strip().splitlines()) == 1
+    )
+    assert not (platform.root / "storage").exists() or not any(
+        (platform.root / "storage").rglob("*.txt")
+    )
 
 
-def test_engine_failure_is_retried_with_backoff_then_fails(platform: Platform, story: Path, tmp_path: Path):
+def test_engine_failure_is_retried_with_backoff_then_fails(
+    platform: Platform, story: Path, tmp_path: Path
+):
     config = tmp_path / "voice.yaml"
     config.write_text(f"voice:\n  narrator: {tmp_path / 'missing.onnx'}\n")
     job_id = platform.submit(story, "--chapters", "1", "--config", str(config))
@@ -168,7 +209,9 @@ def test_engine_failure_is_retried_with_backoff_then_fails(platform: Platform, s
     assert synth.attempts == 3, "1 run + 2 RQ retries (AUDIOBOOK_RETRY_BACKOFF_S has 2 intervals)"
 
 
-def test_subscribe_in_process_joins_late_and_follows_to_the_end(platform: Platform, story: Path, monkeypatch):
+def test_subscribe_in_process_joins_late_and_follows_to_the_end(
+    platform: Platform, story: Path, monkeypatch
+):
     """The web app's way to follow a job: a subscriber that arrives mid-job gets the
     current state first (from the job row), then live events until the end."""
     for name, value in platform.env.items():
@@ -178,8 +221,12 @@ def test_subscribe_in_process_joins_late_and_follows_to_the_end(platform: Platfo
     job_id = platform.submit(story)
     platform.start_worker("cpu,tts")
     wait_for(lambda: len(_done(platform, job_id)) >= 2, 240, "synthesis to start", poll_s=0.05)
-    seen = list(events.subscribe(queue.connect(settings), settings, job_id, block_ms=500, timeout_s=240))
-    assert seen[0].status == "processing" and seen[0].segments_done >= 2, "the first event is the current state"
+    seen = list(
+        events.subscribe(queue.connect(settings), settings, job_id, block_ms=500, timeout_s=240)
+    )
+    assert seen[0].status == "processing" and seen[0].segments_done >= 2, (
+        "the first event is the current state"
+    )
     assert seen[-1].status == "completed" and seen[-1].progress == 1.0
     assert len(seen) > 3 and [e.progress for e in seen] == sorted(e.progress for e in seen)
     with pytest.raises(NotFoundError):
@@ -191,7 +238,9 @@ def test_publish_keeps_the_stream_in_order_of_progress(platform: Platform):
     stream drops the older progress, but never a final event."""
     settings = Settings(_env_file=None, redis_url=platform.redis_url, queue_prefix=platform.prefix)
     conn = queue.connect(settings)
-    job = Job(id="order", book_id=1, owner_id=1, status="processing", stage="generate", progress=0.3)
+    job = Job(
+        id="order", book_id=1, owner_id=1, status="processing", stage="generate", progress=0.3
+    )
     events.publish(conn, settings, job)
     events.publish(conn, settings, job.model_copy(update={"progress": 0.2}))
     events.publish(conn, settings, job.model_copy(update={"progress": 0.4}))
@@ -203,18 +252,31 @@ def test_publish_keeps_the_stream_in_order_of_progress(platform: Platform):
 
 def test_doctor_reports_every_part(platform: Platform):
     worker = platform.start_worker("cpu,tts")
-    wait_for(lambda: "workers" in (out := platform.cli("doctor").stdout) and "ok   workers" in out, 60,
-             "the worker to register")
+    wait_for(
+        lambda: "workers" in (out := platform.cli("doctor").stdout) and "ok   workers" in out,
+        60,
+        "the worker to register",
+    )
     proc = platform.cli("doctor")
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout
-    assert [line.split()[1] for line in lines] == ["database", "redis", "storage", "tts:piper", "tts:qwen3", "workers"]
+    assert [line.split()[1] for line in lines] == [
+        "database",
+        "redis",
+        "storage",
+        "tts:piper",
+        "tts:qwen3",
+        "workers",
+    ]
     assert all(line.startswith(("ok ", "off ")) for line in lines)
     platform.kill(worker)
     platform.extra["REDIS_URL"] = "redis://127.0.0.1:1/0"
     down = platform.cli("doctor")
     assert down.returncode == 1
-    assert {line.split()[1] for line in down.stdout.splitlines() if line.startswith("FAIL")} == {"redis", "workers"}
+    assert {line.split()[1] for line in down.stdout.splitlines() if line.startswith("FAIL")} == {
+        "redis",
+        "workers",
+    }
 
 
 def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform, tmp_path: Path):
@@ -232,7 +294,9 @@ def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform
     platform.extra["AUDIOBOOK_MAX_TASK_ATTEMPTS"] = "10"
     job_id = platform.submit(story)
     platform.start_worker("cpu,tts")
-    wait_for(lambda: _job(platform, job_id).status in ("completed", "failed"), 300, "the job to end")
+    wait_for(
+        lambda: _job(platform, job_id).status in ("completed", "failed"), 300, "the job to end"
+    )
     _assert_complete_book(platform, job_id)
     chapter2 = next(t for t in _tasks(platform, job_id) if t.chapter_index == 2)
     assert chapter2.attempts >= 2, "the first run timed out"
@@ -255,4 +319,8 @@ def test_worker_stops_on_sigterm(platform: Platform, story: Path):
     synth = next(t for t in _tasks(platform, job_id) if t.kind == TaskKind.SYNTHESIZE)
     assert synth.status == "completed", "the running task was finished, not abandoned"
     platform.start_worker("cpu,tts", "next")
-    wait_for(lambda: _job(platform, job_id).status == "completed", 120, "the next worker to finish the job")
+    wait_for(
+        lambda: _job(platform, job_id).status == "completed",
+        120,
+        "the next worker to finish the job",
+    )

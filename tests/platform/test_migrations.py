@@ -52,9 +52,21 @@ from audiobook_app.db.session import get_engine
 from pipeline.errors import ConfigError
 
 MODEL_TABLES = {
-    "users", "books", "jobs", "tasks", "chapters", "segments", "files", "voices",
-    "usage_events", "credit_ledger", "audit_log",
-    "sessions", "password_reset_tokens", "oauth_states", "oauth_identities",
+    "users",
+    "books",
+    "jobs",
+    "tasks",
+    "chapters",
+    "segments",
+    "files",
+    "voices",
+    "usage_events",
+    "credit_ledger",
+    "audit_log",
+    "sessions",
+    "password_reset_tokens",
+    "oauth_states",
+    "oauth_identities",
 }
 
 
@@ -110,7 +122,9 @@ def test_every_revision_upgrades_downgrades_and_upgrades_again(db_url: str) -> N
 
     migrate.downgrade(db_url, "base")
     assert migrate.current_revision(db_url) is None
-    assert _tables(db_url) <= {migrate.VERSION_TABLE}, "downgrade to base must drop everything it created"
+    assert _tables(db_url) <= {migrate.VERSION_TABLE}, (
+        "downgrade to base must drop everything it created"
+    )
 
     migrate.upgrade(db_url)
     assert migrate.current_revision(db_url) == migrate.head_revision()
@@ -136,7 +150,9 @@ def test_migrated_schema_matches_models(db_url: str) -> None:
 def test_offline_mode_renders_sql(capsys: pytest.CaptureFixture[str]) -> None:
     from alembic import command
 
-    command.upgrade(migrate.alembic_config("postgresql+psycopg://nobody@127.0.0.1:1/none"), "head", sql=True)
+    command.upgrade(
+        migrate.alembic_config("postgresql+psycopg://nobody@127.0.0.1:1/none"), "head", sql=True
+    )
     sql = capsys.readouterr().out
     assert "CREATE TABLE credit_ledger" in sql
     assert "INSERT INTO alembic_version" in sql
@@ -180,7 +196,9 @@ def test_ensure_schema_refuses_unknown_revision(sqlite_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     engine.dispose()
-    with pytest.raises(ConfigError, match="database schema is at ffff, which this code does not know"):
+    with pytest.raises(
+        ConfigError, match="database schema is at ffff, which this code does not know"
+    ):
         migrate.ensure_schema(sqlite_url)
 
 
@@ -205,7 +223,9 @@ print("ok")
 """
 
 
-def test_ensure_schema_two_processes_on_one_fresh_sqlite_file(tmp_path: Path, sqlite_url: str) -> None:
+def test_ensure_schema_two_processes_on_one_fresh_sqlite_file(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     go = tmp_path / "go"
     racers = [
         subprocess.Popen(
@@ -247,27 +267,65 @@ def test_orm_round_trip_and_append_only_ledger(db_url: str) -> None:
             session.add(user)
             session.flush()
             book = Book(
-                owner_id=user.id, title="The Lighthouse", source_filename="book.epub",
-                source_key="uploads/1/book.epub", chapters=[{"index": 1, "title": "One", "words": 10}],
-                chosen_chapters=[1], casting={"narrator": "joe"},
+                owner_id=user.id,
+                title="The Lighthouse",
+                source_filename="book.epub",
+                source_key="uploads/1/book.epub",
+                chapters=[{"index": 1, "title": "One", "words": 10}],
+                chosen_chapters=[1],
+                casting={"narrator": "joe"},
             )
             session.add(book)
             session.flush()
-            job = Job(book_id=book.id, owner_id=user.id, config={"tts": {"engine": "piper"}}, started_at=now)
+            job = Job(
+                book_id=book.id,
+                owner_id=user.id,
+                config={"tts": {"engine": "piper"}},
+                started_at=now,
+            )
             session.add(job)
             session.flush()
-            session.add_all([
-                Task(id=f"{job.id}-prepare", job_id=job.id, kind=TaskKind.PREPARE, lease_expires_at=now),
-                Chapter(job_id=job.id, index=1, title="One", words=10),
-                Segment(job_id=job.id, chapter_index=1, position=0, segment_hash="ab" * 32, chars=42),
-                File(owner_id=user.id, book_id=book.id, job_id=job.id, key="out/1/book.m4b",
-                     size_bytes=1234, mime="audio/mp4", purpose=FilePurpose.M4B),
-                Voice(name="Joe", engine="piper", model="en_US-joe-medium"),
-                UsageEvent(user_id=user.id, job_id=job.id, kind="audio_generated", quantity=61.5, unit="s"),
-                LedgerEntry(user_id=user.id, delta=100, reason=LedgerReason.GRANT, external_ref="evt_1"),
-                AuditLog(actor_id=user.id, action="job.cancel", target_type="job", target_id=job.id,
-                         detail={"why": "test"}),
-            ])
+            session.add_all(
+                [
+                    Task(
+                        id=f"{job.id}-prepare",
+                        job_id=job.id,
+                        kind=TaskKind.PREPARE,
+                        lease_expires_at=now,
+                    ),
+                    Chapter(job_id=job.id, index=1, title="One", words=10),
+                    Segment(
+                        job_id=job.id, chapter_index=1, position=0, segment_hash="ab" * 32, chars=42
+                    ),
+                    File(
+                        owner_id=user.id,
+                        book_id=book.id,
+                        job_id=job.id,
+                        key="out/1/book.m4b",
+                        size_bytes=1234,
+                        mime="audio/mp4",
+                        purpose=FilePurpose.M4B,
+                    ),
+                    Voice(name="Joe", engine="piper", model="en_US-joe-medium"),
+                    UsageEvent(
+                        user_id=user.id,
+                        job_id=job.id,
+                        kind="audio_generated",
+                        quantity=61.5,
+                        unit="s",
+                    ),
+                    LedgerEntry(
+                        user_id=user.id, delta=100, reason=LedgerReason.GRANT, external_ref="evt_1"
+                    ),
+                    AuditLog(
+                        actor_id=user.id,
+                        action="job.cancel",
+                        target_type="job",
+                        target_id=job.id,
+                        detail={"why": "test"},
+                    ),
+                ]
+            )
             session.commit()
             user_id, book_id, job_id = user.id, book.id, job.id
 
@@ -280,12 +338,19 @@ def test_orm_round_trip_and_append_only_ledger(db_url: str) -> None:
             assert job.status == JobStatus.PENDING and job.config == {"tts": {"engine": "piper"}}
             assert job.started_at == now and job.started_at.tzinfo is None
             task = session.exec(select(Task).where(Task.job_id == job_id)).one()
-            assert (task.kind, task.status, task.lease_expires_at) == (TaskKind.PREPARE, TaskStatus.QUEUED, now)
+            assert (task.kind, task.status, task.lease_expires_at) == (
+                TaskKind.PREPARE,
+                TaskStatus.QUEUED,
+                now,
+            )
             chapter = session.exec(select(Chapter).where(Chapter.job_id == job_id)).one()
             assert (chapter.index, chapter.status) == (1, ChapterStatus.PENDING)
             segment = session.exec(select(Segment).where(Segment.job_id == job_id)).one()
             assert (segment.position, segment.chars) == (0, 42)
-            assert session.exec(select(File).where(File.job_id == job_id)).one().purpose == FilePurpose.M4B
+            assert (
+                session.exec(select(File).where(File.job_id == job_id)).one().purpose
+                == FilePurpose.M4B
+            )
             assert session.exec(select(Voice)).one().owner_id is None
             assert session.exec(select(UsageEvent)).one().quantity == 61.5
             audit = session.exec(select(AuditLog)).one()

@@ -77,7 +77,10 @@ def _tree(root: Path) -> list[str]:
 
 
 def test_user_key_builds_and_rejects() -> None:
-    assert user_key(7, "books", "12", "source", "Moby Dick.epub") == "users/7/books/12/source/Moby Dick.epub"
+    assert (
+        user_key(7, "books", "12", "source", "Moby Dick.epub")
+        == "users/7/books/12/source/Moby Dick.epub"
+    )
     for bad in [(0, "x"), (-1, "x"), (True, "x"), (7,), (7, "a/b"), (7, ".."), (7, "")]:
         with pytest.raises(ValueError):
             user_key(*bad)  # type: ignore[arg-type]
@@ -96,7 +99,9 @@ def test_safe_filename_makes_key_parts() -> None:
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
-def test_local_rejects_bad_keys_without_touching_disk(local: LocalStorage, tmp_path: Path, key: str) -> None:
+def test_local_rejects_bad_keys_without_touching_disk(
+    local: LocalStorage, tmp_path: Path, key: str
+) -> None:
     for call in (
         lambda: local.put_bytes(key, b"x", "text/plain"),
         lambda: local.get_bytes(key),
@@ -139,7 +144,10 @@ def test_local_round_trip(local: LocalStorage, tmp_path: Path) -> None:
     dest = local.get_file("users/1/audio/book.m4b", tmp_path / "out" / "deep" / "copy.m4b")
     assert dest == tmp_path / "out" / "deep" / "copy.m4b" and dest.read_bytes() == src.read_bytes()
     assert [p.name for p in dest.parent.iterdir()] == ["copy.m4b"]  # no temp file beside it
-    assert _tree(local.root) == ["users/1/audio/book.m4b", f"users/1/books/1/source/{'Ünïcode name.txt'}"]
+    assert _tree(local.root) == [
+        "users/1/audio/book.m4b",
+        f"users/1/books/1/source/{'Ünïcode name.txt'}",
+    ]
 
 
 def test_local_put_is_atomic_and_leaves_no_temp_files(
@@ -169,7 +177,13 @@ def test_local_put_is_atomic_and_leaves_no_temp_files(
 
 
 def test_local_list_delete_and_delete_prefix(local: LocalStorage) -> None:
-    keys = ["users/1/a.txt", "users/1/books/2/x.txt", "users/1/books/2/y.txt", "users/10/a.txt", "users/2/b.txt"]
+    keys = [
+        "users/1/a.txt",
+        "users/1/books/2/x.txt",
+        "users/1/books/2/y.txt",
+        "users/10/a.txt",
+        "users/2/b.txt",
+    ]
     for key in reversed(keys):
         local.put_bytes(key, key.encode(), "text/plain")
     (local.root / "users" / "1" / "bad\\name").write_bytes(b"")  # not a valid key: never listed
@@ -220,7 +234,9 @@ def test_local_signed_download_url(local: LocalStorage) -> None:
     assert "filename" not in query
 
     assert local.verify_download(key, expires, sig)
-    assert local.verify_download(key, expires, sig, now=expires)  # valid up to and including `expires`
+    assert local.verify_download(
+        key, expires, sig, now=expires
+    )  # valid up to and including `expires`
     assert not local.verify_download(key, expires, sig, now=expires + 1)  # expired
     assert not local.verify_download("users/3/books/9/out/other.m4b", expires, sig)  # tampered key
     assert not local.verify_download(key, expires + 3600, sig)  # extended expiry
@@ -279,8 +295,13 @@ def test_build_storage_picks_the_backend(tmp_path: Path) -> None:
     local = build_storage(Settings(storage_root=tmp_path / "s", secret_key=SECRET))
     assert isinstance(local, LocalStorage) and local.root == (tmp_path / "s").resolve()
     s3 = build_storage(
-        Settings(storage_backend="s3", s3_bucket="b", s3_endpoint_url="http://127.0.0.1:1", s3_access_key_id="k",
-                 s3_secret_access_key="s")
+        Settings(
+            storage_backend="s3",
+            s3_bucket="b",
+            s3_endpoint_url="http://127.0.0.1:1",
+            s3_access_key_id="k",
+            s3_secret_access_key="s",
+        )
     )
     assert isinstance(s3, S3Storage) and isinstance(s3, Storage) and s3.bucket == "b"
 
@@ -319,8 +340,12 @@ def moto_endpoint() -> str:
 @pytest.fixture(scope="module")
 def s3_client(moto_endpoint: str):
     client = boto3.client(
-        "s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     client.create_bucket(Bucket="audiobooks")
     return client
@@ -344,7 +369,11 @@ def test_s3_round_trip_and_missing_keys(s3: S3Storage, s3_client, tmp_path: Path
     assert dest.read_bytes() == b"hello"
 
     missing = "users/1/missing.epub"
-    for call in (lambda: s3.get_bytes(missing), lambda: s3.get_file(missing, tmp_path / "m"), lambda: s3.size(missing)):
+    for call in (
+        lambda: s3.get_bytes(missing),
+        lambda: s3.get_file(missing, tmp_path / "m"),
+        lambda: s3.size(missing),
+    ):
         with pytest.raises(NotFoundError, match=re.escape(missing)):
             call()
     assert not s3.exists(missing) and not (tmp_path / "m").exists()
@@ -460,7 +489,11 @@ TEXT = "Chapter 1\n\nIt was a dark and stormy night.\n"
     [
         ("book.epub", EPUB, "application/epub+zip"),
         ("Book.EPUB", EPUB, "application/epub+zip"),
-        ("book.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            "book.docx",
+            DOCX,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
         ("book.pdf", PDF, "application/pdf"),
         ("book.pdf", b"\xef\xbb\xbfjunk before header\n" + PDF, "application/pdf"),
         ("book.txt", TEXT.encode(), "text/plain"),
@@ -499,7 +532,11 @@ def test_check_upload_accepts(filename: str, data: bytes, mime: str) -> None:
         ("book.txt", EPUB, "ZIP archive"),
         ("book.txt", PDF, "a PDF"),
         ("book.txt", b"text\x00\x01\x02binary\x00\xff" * 10, "binary data \\(NUL bytes\\)"),
-        ("book.md", TEXT.encode() * 300 + b"\x00\x00\x00\x07", "NUL bytes"),  # NULs after the sample
+        (
+            "book.md",
+            TEXT.encode() * 300 + b"\x00\x00\x00\x07",
+            "NUL bytes",
+        ),  # NULs after the sample
     ],
 )
 def test_check_upload_rejects(filename: str, data: bytes, message: str) -> None:
@@ -531,14 +568,19 @@ def test_check_upload_on_the_corpus(corpus: Path) -> None:
         assert check_upload(book.name, book.read_bytes(), 100 * MiB) == expected, book
 
     bad = sorted((corpus / "bad").iterdir())
-    rejected = {p.name for p in bad if p.stat().st_size == 0 or p.read_bytes().startswith(b"\x89PNG")}
+    rejected = {
+        p.name for p in bad if p.stat().st_size == 0 or p.read_bytes().startswith(b"\x89PNG")
+    }
     assert {"empty.txt", "empty.epub", "binary-png-named-as.txt"} <= rejected
     for book in bad:
         if book.name in rejected:
             with pytest.raises(UploadRejectedError):
                 check_upload(book.name, book.read_bytes(), 100 * MiB)
     # Damaged-but-plausible files pass the cheap sniff; the parser explains them later.
-    for name in ("the-yellow-wallpaper_utf16le-bom.md", "pride-and-prejudice_windows-1252.txt",
-                 "moby-dick_truncated-half.epub", "pride-and-prejudice_truncated.pdf"):
+    for name in (
+        "the-yellow-wallpaper_utf16le-bom.md",
+        "pride-and-prejudice_windows-1252.txt",
+        "moby-dick_truncated-half.epub",
+        "pride-and-prejudice_truncated.pdf",
+    ):
         check_upload(name, (corpus / "bad" / name).read_bytes(), 100 * MiB)
-

@@ -37,8 +37,14 @@ RUN_SCRIPT = REPO_ROOT / "scripts" / "run.sh"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 START_TIMEOUT_S = 600.0  # a first run installs the frontend's packages and builds it
 STOP_TIMEOUT_S = 40.0  # run.sh gives its children 15 s before SIGKILL
@@ -89,18 +95,20 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 def _isolated_env(root: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIOBOOK_", "REFLEX_"))}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{root / 'audiobook.db'}",
-        "AUDIOBOOK_STORAGE_BACKEND": "local",
-        "AUDIOBOOK_STORAGE_ROOT": str(root / "storage"),
-        "AUDIOBOOK_WORK_DIR": str(root / "work"),
-        "AUDIOBOOK_MAIL_OUTBOX_DIR": str(root / "outbox"),
-        "AUDIOBOOK_QUEUE_PREFIX": f"abweb-{uuid.uuid4().hex[:10]}",
-        "AUDIOBOOK_WEB_PORT": str(port),
-        "AUDIOBOOK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "REFLEX_WEB_WORKDIR": str(root / "web"),
-        "REFLEX_STATES_WORKDIR": str(root / "states"),
-    })
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{root / 'audiobook.db'}",
+            "AUDIOBOOK_STORAGE_BACKEND": "local",
+            "AUDIOBOOK_STORAGE_ROOT": str(root / "storage"),
+            "AUDIOBOOK_WORK_DIR": str(root / "work"),
+            "AUDIOBOOK_MAIL_OUTBOX_DIR": str(root / "outbox"),
+            "AUDIOBOOK_QUEUE_PREFIX": f"abweb-{uuid.uuid4().hex[:10]}",
+            "AUDIOBOOK_WEB_PORT": str(port),
+            "AUDIOBOOK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "REFLEX_WEB_WORKDIR": str(root / "web"),
+            "REFLEX_STATES_WORKDIR": str(root / "states"),
+        }
+    )
     return env
 
 
@@ -145,13 +153,21 @@ def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
     """Start scripts/run.sh, yield its URL once it answers, stop it and check nothing is left."""
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(["bash", str(RUN_SCRIPT)], cwd=REPO_ROOT, env=_isolated_env(root, port),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", str(RUN_SCRIPT)],
+            cwd=REPO_ROOT,
+            env=_isolated_env(root, port),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def ready() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"scripts/run.sh exited ({process.returncode}):\n{_tail(log_path)}")
+            raise AssertionError(
+                f"scripts/run.sh exited ({process.returncode}):\n{_tail(log_path)}"
+            )
         return _http_status(url + "/") == 200
 
     try:
@@ -159,14 +175,18 @@ def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
         yield url
     finally:
         left = _stop(process)
-    assert not left, f"processes left after scripts/run.sh stopped (killed now): {left}\n{_tail(log_path)}"
+    assert not left, (
+        f"processes left after scripts/run.sh stopped (killed now): {left}\n{_tail(log_path)}"
+    )
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Headless Debian chromium driven by Playwright (skips, or fails under CI, without it)."""
     if not CHROMIUM.is_file():
-        unavailable(f"{CHROMIUM} not installed: run `scripts/web_tools.sh --browser` as root (apt-get install chromium)")
+        unavailable(
+            f"{CHROMIUM} not installed: run `scripts/web_tools.sh --browser` as root (apt-get install chromium)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -189,9 +209,11 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], Path]:
     """``screenshot(page, name)``: saves the full page to ``tests/web/artifacts/<name>.png``."""
+
     def save(page: Page, name: str) -> Path:
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS_DIR / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
     return save

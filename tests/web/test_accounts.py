@@ -22,7 +22,9 @@ def _submit(page: Page, email: str, password: str) -> None:
     page.click("#submit")
 
 
-def test_sign_out_wrong_password_and_reset_by_email(web_app: str, web_root: Path, page: Page, screenshot) -> None:
+def test_sign_out_wrong_password_and_reset_by_email(
+    web_app: str, web_root: Path, page: Page, screenshot
+) -> None:
     email = f"reset-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(web_app + "/signup")
     _submit(page, email, "first password 123")
@@ -40,9 +42,16 @@ def test_sign_out_wrong_password_and_reset_by_email(web_app: str, web_root: Path
     page.fill("#email", email)
     page.click("#submit")
     expect(page.locator("#reset-notice")).to_be_visible()
-    mail = wait_for(lambda: [p.read_text() for p in (web_root / "outbox").glob("*.eml") if email in p.read_text()],
-                    30, "the reset email")[0]
-    link = re.search(r"http://\S+/reset-password\?token=[\w-]+", mail.replace("=\n", "").replace("=3D", "="))[0]
+    mail = wait_for(
+        lambda: [
+            p.read_text() for p in (web_root / "outbox").glob("*.eml") if email in p.read_text()
+        ],
+        30,
+        "the reset email",
+    )[0]
+    link = re.search(
+        r"http://\S+/reset-password\?token=[\w-]+", mail.replace("=\n", "").replace("=3D", "=")
+    )[0]
     page.goto(link.replace(re.match(r"http://[^/]+", link)[0], web_app))
     page.fill("#password", "second password 456")
     page.click("#submit")

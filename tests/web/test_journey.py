@@ -44,15 +44,18 @@ def sign_up(page: Page, url: str) -> str:
     return email
 
 
-def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page, browser: Browser, screenshot,
-                                                        corpus) -> None:
+def test_author_journey_and_a_second_author_is_kept_out(
+    web_app: str, page: Page, browser: Browser, screenshot, corpus
+) -> None:
     page.goto(web_app)
     page.wait_for_url("**/signin")  # signed out: the dashboard sends you to sign in
     screenshot(page, "1-signin")
     sign_up(page, web_app)
     screenshot(page, "2-dashboard-empty")
 
-    page.set_input_files("#manuscript input[type=file]", str(corpus / "epub" / "the-waste-land_idpf-epub3.epub"))
+    page.set_input_files(
+        "#manuscript input[type=file]", str(corpus / "epub" / "the-waste-land_idpf-epub3.epub")
+    )
     page.click("#upload-button")
     page.wait_for_url("**/books/*")
     book_url = page.url
@@ -97,7 +100,9 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
     page.evaluate("""async () => {  // listen a moment (muted: headless autoplay), jump to 12 s, pause
         const a = document.getElementById('player'); a.muted = true; await a.play(); a.currentTime = 12; a.pause();
     }""")
-    expect(page.locator("#resume-at")).to_have_text(re.compile(r"^1[12](\.\d+)?$"))  # saved on pause
+    expect(page.locator("#resume-at")).to_have_text(
+        re.compile(r"^1[12](\.\d+)?$")
+    )  # saved on pause
     time.sleep(0.5)  # the save runs in a thread after the state update
     page.reload()
     position = page.wait_for_function(  # the player reopens where the author paused
@@ -110,12 +115,19 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
         page.click(".download-m4b")
     assert info.value.suggested_filename == "the-waste-land.m4b"
     whole = page.request.get(web_app + m4b_href)
-    assert whole.status == 200 and whole.headers["content-type"] == "audio/mp4" and len(whole.body()) > 100_000
+    assert (
+        whole.status == 200
+        and whole.headers["content-type"] == "audio/mp4"
+        and len(whole.body()) > 100_000
+    )
     part = page.request.get(web_app + m4b_href, headers={"Range": "bytes=0-99"})
     assert part.status == 206 and len(part.body()) == 100
     zip_href = page.locator(".download-zip").get_attribute("href")
     zipped = page.request.get(web_app + zip_href)
-    assert zipped.status == 200 and zipped.headers["content-type"] == "application/zip", (zipped.status, zipped.text()[:300])
+    assert zipped.status == 200 and zipped.headers["content-type"] == "application/zip", (
+        zipped.status,
+        zipped.text()[:300],
+    )
     assert 'filename="the-waste-land-chapters.zip"' in zipped.headers["content-disposition"]
     archive = zipfile.ZipFile(io.BytesIO(zipped.body()))
     assert archive.namelist() == ["04 - IV. Death by Water.mp3"]
@@ -134,6 +146,8 @@ def test_author_journey_and_a_second_author_is_kept_out(web_app: str, page: Page
         other.close()
     assert page.request.get(web_app + m4b_href).status == 200  # still the owner's
 
-    print(f"\nMEASURED start -> first playable chapter: {first_playable_s:.1f} s; "
-          f"worker event -> page: median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms, "
-          f"max {max(delays) * 1000:.0f} ms over {len(delays)} events")
+    print(
+        f"\nMEASURED start -> first playable chapter: {first_playable_s:.1f} s; "
+        f"worker event -> page: median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms, "
+        f"max {max(delays) * 1000:.0f} ms over {len(delays)} events"
+    )
