@@ -65,6 +65,11 @@ class ChapterSelectionError(InputError):
     """A ``--chapters`` selection is malformed or names chapters the book lacks."""
 
 
+class LayoutError(ChapterSelectionError):
+    """The author's track layout does not fit the book: no such track to merge, or no
+    such sub-heading to split at (see :mod:`pipeline.structure`)."""
+
+
 class ConfigError(InputError):
     """A YAML config or lexicon file is malformed or has unknown keys / bad values."""
 

@@ -56,11 +56,17 @@ class Chapter:
 
     ``index`` counts from 1 in reading order. ``title`` is human-readable ("Chapter 1",
     "Letter 1", "Etymology"); the heading line itself is not repeated in ``blocks``.
+    ``preamble`` is read *before* the title: the heading (and short introduction) of the
+    part, book or volume this track opens ("Part 1", then "Chapter 1. ..."). ``section``
+    is the index in ``Book.sections`` of the section the track starts with (0 when the
+    book has no sections).
     """
 
     index: int
     title: str
     blocks: tuple[Block, ...]
+    preamble: tuple[Block, ...] = ()
+    section: int = 0
 
     @property
     def text(self) -> str:
@@ -71,6 +77,29 @@ class Chapter:
     def words(self) -> int:
         """Words in the body (title excluded), counted with :data:`WORD_RE`."""
         return count_words(self.text)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One entry of a book's structure (a table-of-contents entry or a heading) and the
+    text under it up to the next entry, at any depth.
+
+    ``level`` is the depth from 1 (top: a part, or a chapter in a flat book). ``title`` is
+    as the book prints it, cleaned of markup ("12. The Golden Key", "I.", "Part 1"); empty
+    when the entry has none. ``blocks`` is the section's own text, up to the next section
+    of any level, without its heading line. A section's children are the sections after
+    it with a greater level, up to the next one at its level or above. Tracks are made
+    from sections by :mod:`pipeline.structure`.
+    """
+
+    level: int
+    title: str
+    blocks: tuple[Block, ...] = ()
+
+    @property
+    def words(self) -> int:
+        """Words in this section's own blocks (children excluded), by :data:`WORD_RE`."""
+        return sum(count_words(b.text) for b in self.blocks if b.kind is BlockKind.PARAGRAPH)
 
 
 @dataclass(frozen=True)
@@ -100,7 +129,10 @@ class Book:
     """Result of the parse stage: everything a listener should hear, in order.
 
     ``chapters`` holds only what should be read aloud: no cover pages, tables of
-    contents, licences, colophons or imprints. ``warnings`` are non-fatal findings
+    contents, licences, colophons or imprints. They are the tracks at the default split
+    level of ``sections`` (the whole structure, every level; see
+    :mod:`pipeline.structure`), or at the author's choice once applied with
+    :func:`pipeline.structure.apply_layout`. ``warnings`` are non-fatal findings
     (e.g. "mimetype entry is compressed") worth showing the user.
     """
 
@@ -109,6 +141,7 @@ class Book:
     source_format: SourceFormat
     cover: Cover | None = None
     warnings: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = ()
 
     @property
     def words(self) -> int:

@@ -217,13 +217,17 @@ def segment_chapter(
 ) -> ChapterPlan:
     """Cut an annotated chapter into segments for ``engine``/``voice``/``settings``.
 
-    Pauses (ms, from ``config.pauses``): ``after_title_ms`` after the spoken title
-    (only when ``config.speak_chapter_titles``), ``sentence_ms`` between segments of
+    The ``preamble`` (the heading and epigraph of the part the chapter opens) is read
+    first, then the title, each followed by ``after_title_ms`` (both only when
+    ``config.speak_chapter_titles``). Other pauses (ms, from ``config.pauses``): ``sentence_ms`` between segments of
     one block, ``paragraph_ms`` after a block, ``section_break_ms`` before the block
     after a section break (breaks make no segment; consecutive ones collapse), and 0
     after the chapter's last segment (assembly adds the tail room tone).
     """
     drafts: list[tuple[SegmentKind, str, int]] = []
+    if config.speak_chapter_titles:
+        for text, _ in _body_texts(chapter.preamble, config):
+            drafts.append((SegmentKind.TITLE, text, config.pauses.after_title_ms))
     if config.speak_chapter_titles and _speakable(chapter.title):
         drafts.append((SegmentKind.TITLE, chapter.title.strip(), config.pauses.after_title_ms))
     drafts += [(SegmentKind.BODY, t, p) for t, p in _body_texts(chapter.blocks, config)]

@@ -56,7 +56,9 @@ def annotate_chapter(chapter: Chapter, lexicon: Mapping[str, str], language: str
 
     The title goes through :func:`speakable_title`, then the lexicon, then
     :func:`normalize_for_speech`; each block's text through the lexicon then
-    normalisation. Section breaks, the index and the block kinds are unchanged.
+    normalisation. Section breaks, the index and the block kinds are unchanged. The
+    ``preamble`` (a part's heading and epigraph) is treated the same way, its headings as
+    titles.
     """
     title = _annotate_text(speakable_title(chapter.title), lexicon, language)
     blocks = tuple(
@@ -65,4 +67,11 @@ def annotate_chapter(chapter: Chapter, lexicon: Mapping[str, str], language: str
         else Block(block.kind, _annotate_text(block.text, lexicon, language))
         for block in chapter.blocks
     )
-    return replace(chapter, title=title, blocks=blocks)
+    preamble = tuple(
+        Block(block.kind, _annotate_text(speakable_title(block.text), lexicon, language))
+        if block.kind is BlockKind.HEADING
+        else Block(block.kind, _annotate_text(block.text, lexicon, language))
+        for block in chapter.preamble
+        if block.kind is not BlockKind.SECTION_BREAK
+    )
+    return replace(chapter, title=title, blocks=blocks, preamble=preamble)
