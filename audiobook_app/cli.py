@@ -1,8 +1,8 @@
 """The ``audiobook`` command: the pipeline from a terminal, no server needed.
 
-    audiobook inspect FILE [--json]
-    audiobook convert FILE -o OUTDIR [--chapters 1-3,5] [--jobs N] [--config FILE.yaml]
-                                     [--format m4b,mp3,wav,flac]
+    audiobook inspect FILE [--json] [--split-level N]
+    audiobook convert FILE -o OUTDIR [--split-level N] [--chapters 1-3,5] [--jobs N]
+                                     [--config FILE.yaml] [--format m4b,mp3,wav,flac]
 
 Exit status: 0 on success; 2 for bad input (one line on stderr saying what is wrong and
 what to do); 1 for any other failure (one line, details in ``OUTDIR/.work/error.log``).
@@ -38,11 +38,13 @@ log = logging.getLogger("audiobook")
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from pipeline import structure
     from pipeline.analyze import analyze
-    from pipeline.parse import parse_file
+    from pipeline.convert import parse_at_level
 
-    book = parse_file(args.file)
+    book = parse_at_level(args.file, args.split_level)
     info = analyze(book)
+    outline = structure.outline(book.sections)
     if args.json:
         payload = {
             "title": info.title,
@@ -50,9 +52,13 @@ def _inspect(args: argparse.Namespace) -> int:
             "language": info.language,
             "words": info.words,
             "estimated_duration_s": info.estimated_duration_s,
+            "split_level": args.split_level or structure.default_split_level(outline),
+            "default_split_level": structure.default_split_level(outline),
+            "levels": structure.max_level(outline),
             "chapters": [
                 {"index": c.index, "title": c.title, "words": c.words} for c in info.chapters
             ],
+            "toc": structure.toc_tree(outline),
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -150,7 +156,13 @@ def _convert(args: argparse.Namespace) -> int:
     bars = _ProgressBars()
     try:
         result = convert(
-            args.file, args.output, config, chapters=args.chapters, jobs=args.jobs, on_progress=bars
+            args.file,
+            args.output,
+            config,
+            chapters=args.chapters,
+            split_level=args.split_level,
+            jobs=args.jobs,
+            on_progress=bars,
         )
     finally:
         bars.close()
@@ -169,11 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file", type=Path)
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    split_help = "table-of-contents level whose entries become tracks (default: the book's own)"
+    inspect.add_argument("--split-level", type=int, help=split_help)
     inspect.set_defaults(run=_inspect)
     conv = sub.add_parser("convert", help="convert a manuscript into an M4B and chapter MP3s")
     conv.add_argument("file", type=Path)
     conv.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     conv.add_argument("--chapters", help="chapters to convert, e.g. 1-3,5 (default: all)")
+    conv.add_argument("--split-level", type=int, help=split_help)
     conv.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="synthesis processes (default: cores)"
     )

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from pipeline import structure
 from pipeline.analyze import analyze
 from pipeline.annotate import annotate_chapter
 from pipeline.assemble import (
@@ -128,12 +129,15 @@ def convert(
     config: PipelineConfig,
     *,
     chapters: str | None = None,
+    split_level: int | None = None,
     jobs: int = 1,
     on_progress: ProgressCallback | None = None,
 ) -> ConvertResult:
     """Convert the manuscript at ``source`` into ``out_dir``.
 
-    ``chapters`` is a selection such as ``"1-3,5"`` (1-based, as ``inspect`` lists them).
+    ``split_level`` picks the table-of-contents level whose entries become tracks
+    (``None``: the default level, see :mod:`pipeline.structure`); ``chapters`` is a
+    selection such as ``"1-3,5"`` (1-based, as ``inspect`` lists them at that level).
     With ``jobs > 1`` every chapter is mastered, encoded and validated in the synthesis
     processes as soon as its last segment is stored (queued behind the synthesis work in
     flight, so the cores are never oversubscribed), and the M4B is encoded on a thread as
@@ -148,7 +152,7 @@ def convert(
     if jobs > 1:  # the workers' fork server loads the voice while this process parses and plans
         start_fork_server(preload=[__name__], voice=config.voice)
     emit(ProgressEvent("parse", 0, 1))
-    book = select_chapters(parse_file(source), chapters)
+    book = select_chapters(parse_at_level(source, split_level), chapters)
     analysis, plans = plan_book(book, config, emit)
     workers = start_workers(config.voice, jobs, preload=[__name__])
     try:
@@ -277,13 +281,23 @@ def narrator_credit(config: PipelineConfig) -> str:
     return f"{config.voice.engine.capitalize()} {Path(config.voice.narrator).stem}"
 
 
+def parse_at_level(source: str | Path, split_level: int | None = None) -> Book:
+    """Parse ``source`` with its tracks made at ``split_level`` (``None``: the default).
+    Raises :class:`pipeline.errors.LayoutError` for a level the book does not have, and
+    the parser's :class:`pipeline.errors.InputError` subclasses."""
+    book = parse_file(source)
+    if split_level is None:
+        return book
+    structure.check_level(structure.outline(book.sections), split_level)
+    return structure.apply_layout(book, structure.Layout(split_level=split_level))
+
+
 def select_chapters(book: Book, spec: str | None) -> Book:
     """``book`` with only the chapters ``spec`` selects (indices kept as in the book)."""
     chosen = parse_chapter_selection(spec, len(book.chapters))
     if chosen is None:
         return book
-    kept = tuple(c for c in book.chapters if c.index in chosen)
-    return Book(book.metadata, kept, book.source_format, book.cover, book.warnings)
+    return replace(book, chapters=tuple(c for c in book.chapters if c.index in chosen))
 
 
 def rename_chapters(book: Book, titles: dict[int, str]) -> Book:
@@ -294,7 +308,7 @@ def rename_chapters(book: Book, titles: dict[int, str]) -> Book:
         replace(c, title=titles[c.index].strip()) if titles.get(c.index, "").strip() else c
         for c in book.chapters
     )
-    return Book(book.metadata, chapters, book.source_format, book.cover, book.warnings)
+    return replace(book, chapters=chapters)
 
 
 def _generate(

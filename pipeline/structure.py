@@ -146,6 +146,17 @@ def default_split_level(info: Sequence[SectionInfo]) -> int:
     return level
 
 
+def check_level(info: Sequence[SectionInfo], level: int) -> None:
+    """Raise :class:`LayoutError` unless ``level`` is one of the outline's levels."""
+    deepest = max(1, max_level(info))
+    if not 1 <= level <= deepest:
+        choice = "1" if deepest == 1 else f"1..{deepest}"
+        raise LayoutError(
+            f"the book's table of contents has {deepest} level{'s' if deepest > 1 else ''}; "
+            f"choose a split level of {choice} (got {level})"
+        )
+
+
 def starts_at_level(info: Sequence[SectionInfo], level: int) -> tuple[int, ...]:
     """Sections that start a track at split level ``level`` (the first always does)."""
     return tuple(i for i, s in enumerate(info) if i == 0 or s.level <= level)

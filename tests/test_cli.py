@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.test_parse_epub_structure import _collection
+
 AUDIOBOOK = str(Path(sys.executable).with_name("audiobook"))
 
 STORY = """The Lighthouse Keeper
@@ -61,7 +63,14 @@ def test_inspect_json_contract(story):
     proc = run_cli("inspect", str(story), "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert set(info) == {"title", "author", "language", "words", "estimated_duration_s", "chapters"}
+    assert set(info) == {
+        "title", "author", "language", "words", "estimated_duration_s", "chapters", "toc",
+        "split_level", "default_split_level", "levels",
+    }  # fmt: skip
+    assert [(n["title"], n["level"], n["children"]) for n in info["toc"]] == [
+        ("Chapter 1", 1, []), ("Chapter 2", 1, []), ("Chapter 3", 1, []),
+    ]  # fmt: skip
+    assert [n["words"] for n in info["toc"]] == [c["words"] for c in info["chapters"]]
     assert info["language"] == "en"
     assert [c["index"] for c in info["chapters"]] == [1, 2, 3]
     assert [c["title"] for c in info["chapters"]] == ["Chapter 1", "Chapter 2", "Chapter 3"]
@@ -69,6 +78,33 @@ def test_inspect_json_contract(story):
     assert 100 < info["words"] < 160
     # Duration estimate follows the measured narrator pace (191 wpm plus 5 s a chapter).
     assert info["estimated_duration_s"] == pytest.approx(info["words"] / 191 * 60 + 3 * 5, abs=0.2)
+
+
+def test_inspect_toc_tree_and_split_level(tmp_path):
+    """A story collection whose first story has numbered parts (nested NCX): one track a
+    story by default, the parts as tracks named after their story at level 2."""
+    path = tmp_path / "stories.epub"
+    path.write_bytes(_collection())
+    info = json.loads(run_cli("inspect", str(path), "--json").stdout)
+    assert (info["split_level"], info["default_split_level"], info["levels"]) == (1, 1, 2)
+    assert [c["title"] for c in info["chapters"]] == [
+        "The Monkey's Paw",
+        "The Well",
+        "Jerry Bundler",
+    ]
+    paw = info["toc"][0]
+    assert [n["title"] for n in paw["children"]] == ["I", "II", "III"]
+    assert paw["words"] == sum(n["words"] for n in paw["children"]) == 900
+    proc = run_cli("inspect", str(path), "--json", "--split-level", "2")
+    titles = [c["title"] for c in json.loads(proc.stdout)["chapters"]]
+    assert titles[:2] == ["The Monkey's Paw — Part I", "The Monkey's Paw — Part II"]
+    assert len(titles) == 5
+    proc = run_cli("convert", str(path), "-o", str(tmp_path / "out"), "--split-level", "3")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "audiobook: error: the book's table of contents has 2 levels; "
+        "choose a split level of 1..2 (got 3)"
+    )
 
 
 def test_inspect_real_book(corpus):

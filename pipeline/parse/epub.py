@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from pipeline import structure
 from pipeline.errors import (
     CorruptEpubError,
     DrmProtectedError,
@@ -35,7 +36,7 @@ from pipeline.errors import (
     NoChaptersError,
     NotAnEpubError,
 )
-from pipeline.models import Block, BlockKind, Book, BookMetadata, Chapter, Cover, SourceFormat
+from pipeline.models import Block, BlockKind, Book, BookMetadata, Cover, Section, SourceFormat
 from pipeline.parse import gutenberg
 from pipeline.parse.html import (
     Anchor,
@@ -44,7 +45,6 @@ from pipeline.parse.html import (
     collapse,
     extract_events,
     localname,
-    numerals_are_chapters,
     parse_document,
     semantic_types,
 )
@@ -72,11 +72,13 @@ NOT_ZIP_HELP = "re-download or re-export it"
 
 @dataclass(frozen=True)
 class TocEntry:
-    """One TOC link: its label and target (package path, optional fragment id)."""
+    """One TOC link: its label, target (package path, optional fragment id) and depth in
+    the TOC tree (1 = top; nav ``li`` nesting, or NCX ``navPoint`` nesting)."""
 
     label: str
     path: str
     fragment: str | None
+    level: int = 1
 
 
 @dataclass
@@ -103,15 +105,17 @@ def parse_epub(data: bytes) -> Book:
     _check_drm(zf)
     pkg = _read_package(zf, _find_opf(zf, warnings))
     toc = _read_toc(zf, pkg)
-    chapters = _build_chapters(zf, pkg, toc, warnings)
+    sections = structure.normalize(_build_sections(zf, pkg, toc, warnings))
+    chapters = structure.chapters(sections)
     if not chapters:
         raise NoChaptersError(
             "the EPUB has no chapter with readable text; check that it is not image-only"
         )
     return Book(
         metadata=_metadata(pkg.root),
-        chapters=tuple(chapters),
+        chapters=chapters,
         source_format=SourceFormat.EPUB,
+        sections=sections,
         cover=_find_cover(zf, pkg),
         warnings=tuple(warnings),
     )
@@ -250,7 +254,8 @@ def _read_package(zf: zipfile.ZipFile, opf_path: str) -> _Package:
 
 
 def _read_toc(zf: zipfile.ZipFile, pkg: _Package) -> tuple[list[TocEntry], list[TocEntry]]:
-    """(TOC entries, landmark/guide entries whose label is the landmark type)."""
+    """(TOC entries in reading order with their depth, landmark/guide entries whose
+    label is the landmark type). The EPUB 3 nav ``toc`` wins over the EPUB 2 NCX."""
     toc: list[TocEntry] = []
     marks: list[TocEntry] = []
     nav_root = _xml(zf, pkg.nav_path) if pkg.nav_path else None
@@ -260,21 +265,20 @@ def _read_toc(zf: zipfile.ZipFile, pkg: _Package) -> tuple[list[TocEntry], list[
             for a in (a for a in nav.iter() if localname(a) == "a" and a.get("href")):
                 path, frag = _resolve(pkg.nav_path or "", a.get("href", ""))
                 if "toc" in kind:
-                    toc.append(TocEntry(collapse("".join(a.itertext())), path, frag))
+                    depth = sum(1 for el in a.iterancestors() if localname(el) == "li")
+                    toc.append(TocEntry(collapse("".join(a.itertext())), path, frag, max(1, depth)))
                 elif "landmarks" in kind:
                     marks.append(TocEntry(" ".join(semantic_types(a)), path, frag))
     ncx_root = _xml(zf, pkg.ncx_path) if pkg.ncx_path else None
     if not toc and ncx_root is not None:
         for point in ncx_root.iter(f"{NCX}navPoint", "navPoint"):
-            src = next(point.iter(f"{NCX}content", "content"), None)
-            text = next(point.iter(f"{NCX}text", "text"), None)
+            src = next((c for c in point if localname(c) == "content"), None)
+            label = next((c for c in point if localname(c) == "navlabel"), None)
             if src is not None and src.get("src"):
                 path, frag = _resolve(pkg.ncx_path or "", src.get("src", ""))
-                toc.append(
-                    TocEntry(
-                        collapse("".join(text.itertext())) if text is not None else "", path, frag
-                    )
-                )
+                text = collapse("".join(label.itertext())) if label is not None else ""
+                depth = 1 + sum(1 for el in point.iterancestors() if localname(el) == "navpoint")
+                toc.append(TocEntry(text, path, frag, depth))
     for ref in pkg.root.iter(f"{OPF}reference", "reference"):
         if ref.get("href"):
             marks.append(
@@ -283,7 +287,9 @@ def _read_toc(zf: zipfile.ZipFile, pkg: _Package) -> tuple[list[TocEntry], list[
     return toc, marks
 
 
-def _build_chapters(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Chapter]:
+def _build_sections(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Section]:
+    """The book's sections: one per TOC entry, holding the text from its target to the
+    next entry's, at the entry's TOC depth (see the module doc for what is dropped)."""
     toc, marks = tocs
     skip_docs: set[str | None] = {pkg.nav_path}
     skip_ids: dict[str, set[str]] = {}
@@ -300,6 +306,47 @@ def _build_chapters(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Chapte
             targets.setdefault(e.path, set()).add(e.fragment)
             if not GENERIC_NOTES_RE.match(clean_title(e.label, 0)):
                 keep.setdefault(e.path, set()).add(e.fragment)
+    stream, where = _read_spine(zf, pkg, toc, (skip_docs, skip_ids, targets, keep), warnings)
+    starts: dict[int, list[TocEntry]] = {}
+    for e in toc:
+        pos = where.get((e.path, e.fragment), where.get((e.path, None)) if e.fragment else None)
+        if pos is not None:  # a story and its first part may start at one place: keep both
+            starts.setdefault(pos, []).append(e)
+    if not starts:  # no usable TOC: one section per spine document
+        starts = {pos: [TocEntry("", p, None)] for (p, f), pos in where.items() if f is None}
+    bounds = sorted(starts) + [len(stream)]
+    sections: list[Section] = []
+    for begin, end in zip(bounds, bounds[1:], strict=False):
+        entries = starts[begin]
+        for entry in entries[:-1]:  # entries sharing a start: all but the last hold no text
+            sections.append(
+                Section(entry.level, clean_title(entry.label, 0, False) if entry.label else "")
+            )
+        entry = entries[-1]
+        blocks = [b for b in stream[begin:end] if isinstance(b, Block)]
+        label = entry.label or next((b.text for b in blocks if b.kind is BlockKind.HEADING), "")
+        title = clean_title(label, len(sections) + 1, False)
+        blocks = _trim(blocks, {_norm(label), _norm(title)})
+        sections.append(Section(entry.level, title, tuple(blocks)))
+    return _drop_furniture(sections)
+
+
+def _drop_furniture(sections: list[Section]) -> list[Section]:
+    """Without sections whose title names page furniture (contents, licence, colophon,
+    title page, generic "Notes"...) and without empty leaves (title pages, image-only
+    pages: no paragraph text and nothing under them)."""
+    kept = [s for s in sections if not FURNITURE_RE.match(s.title)]
+    return [
+        s
+        for i, s in enumerate(kept)
+        if s.words or (i + 1 < len(kept) and kept[i + 1].level > s.level)
+    ]
+
+
+def _read_spine(zf, pkg: _Package, toc: list[TocEntry], skips, warnings: list[str]):
+    """(events of every spine document in reading order with PG boilerplate cut, the
+    stream position of each document and TOC anchor)."""
+    skip_docs, skip_ids, targets, keep = skips
     toc_docs = {e.path for e in toc}
     stream: list[Event] = []
     where: dict[tuple[str, str | None], int] = {}
@@ -315,33 +362,14 @@ def _build_chapters(zf, pkg: _Package, tocs, warnings: list[str]) -> list[Chapte
             warnings.append(f"skipped spine document '{path}': missing or unreadable")
             continue
         where[(path, None)] = len(stream)
-        for ev in extract_events(
+        events = extract_events(
             root, targets.get(path, set()), keep.get(path, set()), skip_ids.get(path, set())
-        ):
+        )
+        for ev in events:
             if isinstance(ev, Anchor):
                 where.setdefault((path, ev.id), len(stream))
             stream.append(ev)
-    stream = _strip_gutenberg(stream)
-    starts: dict[int, TocEntry] = {}
-    for e in toc:
-        pos = where.get((e.path, e.fragment), where.get((e.path, None)) if e.fragment else None)
-        if pos is not None:  # several entries at one place (empty title page...): last wins
-            starts[pos] = e
-    if not starts:  # no usable TOC: one chapter per spine document
-        starts = {pos: TocEntry("", p, None) for (p, f), pos in where.items() if f is None}
-    numerals = numerals_are_chapters([e.label for e in starts.values()])
-    bounds = sorted(starts) + [len(stream)]
-    chapters: list[Chapter] = []
-    for begin, end in zip(bounds, bounds[1:]):
-        entry = starts[begin]
-        blocks = [b for b in stream[begin:end] if isinstance(b, Block)]
-        label = entry.label or next((b.text for b in blocks if b.kind is BlockKind.HEADING), "")
-        title = clean_title(label, len(chapters) + 1, numerals)
-        blocks = _trim(blocks, {_norm(label), _norm(title)})
-        if FURNITURE_RE.match(title) or not any(b.kind is BlockKind.PARAGRAPH for b in blocks):
-            continue
-        chapters.append(Chapter(len(chapters) + 1, title, tuple(blocks)))
-    return chapters
+    return _strip_gutenberg(stream), where
 
 
 def _norm(text: str) -> str:
@@ -363,7 +391,8 @@ def _trim(blocks: list[Block], titles: set[str]) -> list[Block]:
 
 
 def _strip_gutenberg(stream: list[Event]) -> list[Event]:
-    """Drop blocks before PG's START marker and from its END marker / licence on."""
+    """Blank out (as empty anchors, so stream positions stay valid) the blocks before PG's
+    START marker and from its END marker / licence on."""
     texts = [(i, ev.text) for i, ev in enumerate(stream) if isinstance(ev, Block) and ev.text]
     start = max((i for i, t in texts if gutenberg.START_RE.search(t)), default=-1)
     end = min(
@@ -374,7 +403,10 @@ def _strip_gutenberg(stream: list[Event]) -> list[Event]:
         ),
         default=len(stream),
     )
-    return [ev for i, ev in enumerate(stream) if isinstance(ev, Anchor) or start < i < end]
+    return [
+        ev if isinstance(ev, Anchor) or start < i < end else Anchor("")
+        for i, ev in enumerate(stream)
+    ]
 
 
 def _metadata(root: etree._Element) -> BookMetadata:
@@ -387,11 +419,31 @@ def _metadata(root: etree._Element) -> BookMetadata:
     year = re.search(r"\b(\d{4})\b", date)
     return BookMetadata(
         title=first("title"),
-        author=first("creator"),
+        author=_authors(root),
         language=first("language"),
         publisher=first("publisher"),
         year=year.group(1) if year else None,
     )
+
+
+def _authors(root: etree._Element) -> str | None:
+    """Every ``dc:creator`` whose role is author (EPUB 2 ``opf:role``, EPUB 3 ``role``
+    refinement; no role counts as author), joined as printed on a cover: "A", "A and B",
+    "A, B and C". Illustrators, editors, translators... are left out."""
+    roles = {
+        meta.get("refines", "").lstrip("#"): collapse(meta.text or "").lower()
+        for meta in root.iter(f"{OPF}meta", "meta")
+        if meta.get("property") == "role"
+    }
+    names = []
+    for el in root.iter(f"{DC}creator"):
+        role = (el.get(f"{OPF}role") or roles.get(el.get("id", ""), "")).lower()
+        name = collapse("".join(el.itertext()))
+        if name and role in ("", "aut") and name not in names:
+            names.append(name)
+    if len(names) < 2:
+        return names[0] if names else None
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _find_cover(zf: zipfile.ZipFile, pkg: _Package) -> Cover | None:
