@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from pipeline.annotate import annotate_chapter
 from pipeline.config import PipelineConfig
 from pipeline.models import WORD_RE, Block, BlockKind, Chapter, SegmentKind
 from pipeline.segment import (
@@ -205,6 +206,28 @@ def test_pause_rules() -> None:
     assert [s.index for s in plan.segments] == [0, 1, 2, 3, 4]
     assert {s.chapter_index for s in plan.segments} == {7}
     assert (plan.index, plan.title, plan.words) == (7, "Chapter Seven", chapter.words)
+
+
+def test_the_part_a_chapter_opens_is_announced_before_its_title() -> None:
+    """A part's heading and epigraph (the chapter's preamble, after annotation) come
+    first, each followed by the title pause, then the chapter title, then the body."""
+    chapter = annotate_chapter(
+        Chapter(
+            1,
+            "CHAPTER I. MR. SHERLOCK HOLMES",
+            (Block(P, "In the year 1878 I took my degree."),),
+            preamble=(Block(BlockKind.HEADING, "PART I"), Block(P, "Being a reprint.")),
+        ),
+        {},
+    )
+    plan = _plan(chapter)
+    assert [(s.kind, s.text, s.pause_after_ms) for s in plan.segments] == [
+        (SegmentKind.TITLE, "Part One", 1500),
+        (SegmentKind.TITLE, "Being a reprint.", 1500),
+        (SegmentKind.TITLE, "Chapter One. Mister Sherlock Holmes", 1500),
+        (SegmentKind.BODY, "In the year eighteen seventy-eight I took my degree.", 0),
+    ]
+    assert _plan(chapter, speak_chapter_titles=False).segments[0].kind is SegmentKind.BODY
 
 
 def test_sentence_pause_between_segments_of_one_block() -> None:
