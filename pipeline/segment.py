@@ -219,10 +219,11 @@ def segment_chapter(
 
     The ``preamble`` (the heading and epigraph of the part the chapter opens) is read
     first, then the title, each followed by ``after_title_ms`` (both only when
-    ``config.speak_chapter_titles``). Other pauses (ms, from ``config.pauses``): ``sentence_ms`` between segments of
-    one block, ``paragraph_ms`` after a block, ``section_break_ms`` before the block
-    after a section break (breaks make no segment; consecutive ones collapse), and 0
-    after the chapter's last segment (assembly adds the tail room tone).
+    ``config.speak_chapter_titles``). Other pauses (ms, from ``config.pauses``):
+    ``sentence_ms`` between segments of one block, ``paragraph_ms`` after a block,
+    ``section_break_ms`` before the block after a section break (breaks make no segment;
+    consecutive ones collapse), and 0 after the chapter's last segment (assembly adds
+    the tail room tone).
     """
     drafts: list[tuple[SegmentKind, str, int]] = []
     if config.speak_chapter_titles:
