@@ -10,6 +10,7 @@ import zipfile
 from pipeline import structure
 from pipeline.models import BlockKind, count_words
 from pipeline.parse.epub import parse_epub
+from pipeline.parse.html import clean_title
 
 CONTAINER = """<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
 <rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>"""
@@ -188,3 +189,12 @@ def test_toc_tree_of_the_anthology():
     ]  # fmt: skip
     assert part_one["children"][2]["words"] == 290
     assert [n["level"] for n in part_one["children"][2]["children"]] == [4, 4]
+
+
+def test_numbered_titles_keep_their_number_and_capital():
+    """'12. THE GOLDEN KEY' in a nav or heading is '12. The Golden Key', never
+    '12 the Golden Key'; mixed case stays as printed."""
+    assert clean_title("12. THE GOLDEN KEY", 1, False) == "12. The Golden Key"
+    assert clean_title("12.  The Golden Key ", 1, False) == "12. The Golden Key"
+    assert clean_title("XII. THE OLD MAN OF THE SEA", 1, False) == "XII. The Old Man of the Sea"
+    assert clean_title("Down The Rabbit-Hole", 1, False) == "Down The Rabbit-Hole"
