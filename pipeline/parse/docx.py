@@ -1,21 +1,29 @@
 """DOCX -> :class:`~pipeline.models.Book`, with python-docx.
 
-Chapters come from heading paragraphs (style "Heading N" / "Title", or an outline
-level). The chapter level is the shallowest heading level used at least twice once
-Project Gutenberg boilerplate and furniture (contents, licence) are gone: Frankenstein's
-pandoc DOCX has one Heading 1 (the title) and 30 Heading 2 (Letters, Chapters, byline,
-"CONTENTS") -> level 2; The Devil's Dictionary has 27 Heading 1 (title + A..Z) -> level 1.
-A shallower heading also starts a new segment. A segment titled with the book's own
-title (a title page) takes the last heading before its first paragraph as its title
-instead ("Author's Preface"), so The Devil's Dictionary gives Preface + A..Z = 27, the
-same units a reader of its TXT edition would hear. Segments without paragraph text
-(bylines, title pages) are dropped; text before the first heading becomes an
-"Introduction" only if it has 100 words or more.
+Each heading paragraph (style "Heading N", or an outline level) gives a
+:class:`~pipeline.models.Section` at level N with the text up to the next heading;
+:mod:`pipeline.structure` makes the tracks. Before that:
 
-Dropped: PG header / licence (:mod:`pipeline.parse.gutenberg` markers), TOC-styled
-paragraphs (``TOC 1``, LibreOffice ``Text Body.toc``) and short paragraphs repeating a
-later heading (an in-document contents list). Horizontal-rule paragraphs become section
-breaks; consecutive preformatted paragraphs (verse) become one block of lines.
+* **Boilerplate**: the PG header (up to ``*** START``) and everything from ``*** END`` /
+  the licence on are cut (:mod:`pipeline.parse.gutenberg`).
+* **Title page**: at the top, before the first heading with body text under it or the
+  contents, the paragraphs printing the title ("Title" style, or a heading / centred line
+  repeating the book's title), the byline ("by", "By Ann Author", the name after a lone
+  "by") and credit lines ("Illustrated by ...") are not read. Metadata: core properties,
+  else the PG header's ``Title:`` / ``Author:`` lines, else this page.
+* **Furniture and notes**: a heading such as "Contents", "Licence" or "FOOTNOTES:" drops
+  itself and all up to the next heading of its level or above (a "FOOTNOTES:" paragraph
+  followed by notes: up to the next heading); so do TOC-styled paragraphs and short ones
+  repeating a later heading (a contents list). Inline note markers (``{1}``, ``[1]``) are
+  removed. A "Title" paragraph is never a section.
+* **Levels**: sections before the first top-level one are raised to the top (a preface
+  before "A".."Z"); a level below the top used by one heading only is no division of the
+  book: that heading is a sub-heading in its section. Text before the first heading is an
+  "Introduction" only if it has 100 words or more.
+
+Horizontal rules become section breaks; consecutive preformatted paragraphs (verse) one
+block of lines. ALL-CAPS titles are title-cased, Roman numerals kept ("CHAPTER IV. THE
+STORM" -> "Chapter IV. The Storm").
 """
 
 from __future__ import annotations
@@ -23,12 +31,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
+from pipeline import structure
 from pipeline.errors import CorruptDocxError, NoChaptersError
-from pipeline.models import Block, BlockKind, Book, BookMetadata, Chapter, Cover, SourceFormat
+from pipeline.models import Block, BlockKind, Book, BookMetadata, Cover, Section, SourceFormat
 from pipeline.parse import gutenberg
-from pipeline.parse.html import clean_title, collapse, numerals_are_chapters
+from pipeline.parse.html import collapse
 
 HEADING_RE = re.compile(r"^(?:heading|berschrift|titre)\s*(\d)$", re.I)
 TOC_STYLE_RE = re.compile(r"toc|contents", re.I)
@@ -38,8 +48,21 @@ FURNITURE_RE = re.compile(
     r"^(?:(?:table of )?contents|title ?page|copyright|licen[cs]e|index|.*project gutenberg.*)$",
     re.I,
 )
-TITLE_LEVEL = 0  # the "Title" style: shallower than Heading 1
+NOTES_RE = re.compile(r"^(?:foot|end)?notes?$", re.I)  # a notes section's heading
+NOTE_LINE_RE = re.compile(r"^\s*(?:\{\d{1,3}\}|\[\d{1,3}\]|\d{1,3}\.\s)")  # "{1} The note."
+MARKER_RE = re.compile(r"\s?(?:\{\d{1,3}\}|\[\d{1,3}\])")  # "word{1}" / "word [1]" in text
+BYLINE_RE = re.compile(  # "by", "By Ann Author", "Illustrated by ...", "Author of ..."
+    r"^(?:by\b|(?:with |and )?(?:an? )?(?:illustrat|translat|edit|produc|prepar|introduc|"
+    r"pictures|drawings|frontispiece)[\w\s,]{0,40}?\bby\b|author of\b|with illustrations\b)",
+    re.I,
+)
+PG_TITLE_RE = re.compile(r"^the project gutenberg e-?book,? of\s+|\s*\|\s*project gutenberg$", re.I)
+SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or the to with".split())
+ROMAN_RE = re.compile(r"^(?=[MDCLXVI])M{0,3}(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
+WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+TITLE_LEVEL = 0  # the "Title" style: not a section
 MIN_INTRO_WORDS = 100
+TITLE_PAGE_MAX_WORDS = 25  # a longer plain paragraph ends the title page
 
 
 @dataclass(frozen=True)
@@ -47,10 +70,13 @@ class _Para:
     level: int | None  # heading level (0 = Title), None for body text
     text: str
     kind: str  # "text", "pre", "hr", "toc"
+    centred: bool = False
 
 
 def parse_docx(data: bytes) -> Book:
-    """Parse DOCX bytes into a :class:`Book` of heading-delimited chapters.
+    """Parse DOCX bytes into a :class:`Book` whose ``sections`` are its headings (level N
+    for "Heading N", normalized so 1 is the top) and whose chapters are their tracks at
+    the default split level (module doc: what is dropped, where metadata comes from).
 
     Raises :class:`CorruptDocxError` when the file is not a readable Office Open XML
     document (bad ZIP, missing ``word/document.xml``), :class:`NoChaptersError` when no
@@ -77,13 +103,18 @@ def parse_docx(data: bytes) -> Book:
         raise CorruptDocxError(
             f"the DOCX cannot be read ({_reason(exc)}); open and re-save it in Word or LibreOffice"
         ) from None
+    body = _strip_boilerplate(paras)
     metadata = _metadata(document, paras)
-    chapters = _chapters(_strip_boilerplate(paras), metadata.title or "")
+    end, page_title, page_author = _title_page(body, metadata.title, metadata.author)
+    title = metadata.title or page_title or next((p.text for p in paras if p.level == 0), None)
+    metadata = replace(metadata, title=title, author=metadata.author or page_author)
+    sections = structure.normalize(_levels(_sections(body[end:])))
+    chapters = structure.chapters(sections)
     if not chapters:
         raise NoChaptersError(
             "the DOCX has no text to read (no paragraphs after headings); check its content"
         )
-    return Book(metadata, tuple(chapters), SourceFormat.DOCX, cover=_cover(document))
+    return Book(metadata, chapters, SourceFormat.DOCX, cover=_cover(document), sections=sections)
 
 
 def _reason(exc: Exception) -> str:
@@ -100,7 +131,7 @@ def _classify(paragraph) -> _Para:
     text = collapse(paragraph.text.replace("\n", "\x00"))
     level = None
     if re.search(r"\btitle\b", names, re.I) and not re.search(r"sub", names, re.I):
-        level = TITLE_LEVEL
+        level = TITLE_LEVEL if (style.name or "").strip().lower() == "title" else 1
     elif match := HEADING_RE.match((style.name or "").strip() if style is not None else ""):
         level = int(match.group(1))
     elif (outline := paragraph._p.xpath("./w:pPr/w:outlineLvl/@w:val")) and outline[0].isdigit():
@@ -112,7 +143,16 @@ def _classify(paragraph) -> _Para:
     raw_lines = paragraph.text.split("\n")
     if level is None and PRE_STYLE_RE.search(names):
         return _Para(None, "\n".join(line.strip() for line in raw_lines).strip("\n"), "pre")
-    return _Para(level if text else None, text, "text")
+    return _Para(level if text else None, text, "text", _centred(paragraph))
+
+
+def _centred(paragraph) -> bool:
+    """Whether the paragraph, or the first style in its chain that says, centres it."""
+    align = paragraph.paragraph_format.alignment
+    style = paragraph.style
+    while align is None and style is not None:
+        align, style = style.paragraph_format.alignment, style.base_style
+    return align is not None and int(align) == 1  # WD_ALIGN_PARAGRAPH.CENTER
 
 
 def _strip_boilerplate(paras: list[_Para]) -> list[_Para]:
@@ -133,64 +173,142 @@ def _strip_boilerplate(paras: list[_Para]) -> list[_Para]:
     return paras[start + 1 : end]
 
 
-def _chapters(paras: list[_Para], book_title: str) -> list[Chapter]:
-    headings = [p for p in paras if p.level is not None and not FURNITURE_RE.match(_plain(p.text))]
-    counts = {
-        lvl: sum(1 for p in headings if p.level == lvl) for lvl in {p.level for p in headings}
-    }
-    level = min((lvl for lvl, n in counts.items() if n >= 2), default=min(counts, default=None))  # type: ignore[type-var]
-    later = {_norm(p.text): i for i, p in enumerate(paras) if p.level is not None}
-    segments: list[tuple[str, list[Block]]] = [("", [])]
+def _title_page(
+    paras: list[_Para], title: str | None, author: str | None
+) -> tuple[int, str | None, str | None]:
+    """``(end, title, author)`` of the title page at the top of ``paras`` (module doc):
+    ``paras[:end]`` is not read (``end`` is 0 without one); ``title`` is its Title-styled
+    paragraph or first heading, ``author`` its byline, each ``None`` when not printed.
+
+    It is looked for before the first heading with body text under it, the first
+    contents entry or furniture heading, and the first long plain paragraph; it ends
+    after the last title, byline or credit line there."""
+    heads = {_norm(p.text) for p in paras if p.level}
+    body = [  # text a reader reads: no heading, centred line, contents line or rule
+        p.level is None and p.kind in ("text", "pre") and bool(p.text) and not p.centred
+        and (len(p.text) >= 80 or _norm(p.text) not in heads)
+        for p in paras
+    ]  # fmt: skip
+    region, under = len(paras), False  # under: body text since the last heading seen
+    for i in range(len(paras) - 1, -1, -1):  # from the end: the first stop wins
+        p = paras[i]
+        if p.kind == "toc" or (p.level and FURNITURE_RE.match(_plain(p.text))):
+            region = i
+        elif p.level and under:
+            region = i + 1 if re.match(r"by\b", p.text, re.I) else i
+        elif body[i] and len(p.text.split()) > TITLE_PAGE_MAX_WORDS:
+            region = i
+        under = body[i] or (under and p.level is None)
+    key = _norm(title or "")
+    last_by = max((j for j in range(region) if BYLINE_RE.match(paras[j].text)), default=-1)
+    found_title, found_author, end, prev = None, None, 0, ""
+    for i, p in enumerate(paras[:region]):
+        norm, lone_by = _norm(p.text), prev == "by"
+        if not norm:
+            continue
+        prev = norm
+        if p.level == 0 or (key and len(norm) >= 4 and (norm in key or key in norm)):
+            found_title = found_title or p.text
+        elif lone_by or BYLINE_RE.match(p.text) or (author and norm == _norm(author)):
+            byline = p.text if lone_by else re.sub(r"^by\s+", "", p.text, flags=re.I)
+            if lone_by or (p.text.lower().startswith("by") and _norm(byline) != "by"):
+                found_author = found_author or _case(byline)
+        elif not (found_title or key) and p.level is not None and i < last_by:
+            found_title = p.text  # the first heading above a byline
+        else:
+            continue
+        end = i + 1
+    return end, found_title and _case(found_title), found_author
+
+
+def _sections(paras: list[_Para]) -> list[Section]:
+    """The headings of ``paras`` as sections, each with its text up to the next heading;
+    furniture, notes and contents lines dropped (module doc)."""
+    later = {_norm(p.text): i for i, p in enumerate(paras) if p.level}
+    heads: list[tuple[int, str]] = [(0, "")]  # (level, title); level 0: text before any
+    bodies: list[list[Block]] = [[]]
+    skip: int | None = None  # inside furniture/notes: until a heading at this level or above
     in_verse = False  # the last block holds preformatted lines still being collected
     for i, p in enumerate(paras):
-        if p.level is not None and level is not None and p.level <= level:
-            segments.append((p.text, []))
+        plain = _plain(p.text)
+        if p.level:
+            if skip is not None and p.level > skip:
+                continue
+            skip = None
+            if FURNITURE_RE.match(plain) or NOTES_RE.match(plain):
+                skip = p.level
+            else:
+                heads.append((p.level, _case(_unmark(p.text))))
+                bodies.append([])
             in_verse = False
             continue
-        blocks = segments[-1][1]
-        if p.kind == "toc" or (
-            p.kind == "text" and later.get(_norm(p.text), -1) > i and len(p.text) < 80
-        ):
+        blocks = bodies[-1]
+        if p.kind == "text" and NOTES_RE.match(plain):
+            if NOTE_LINE_RE.match(next((q.text for q in paras[i + 1 :] if q.text), "")):
+                skip = skip or 10  # a "FOOTNOTES:" paragraph: notes run to the next heading
+        if skip is not None or p.level == TITLE_LEVEL or p.kind == "toc":
+            continue
+        if p.kind == "text" and later.get(_norm(p.text), -1) > i and len(p.text) < 80:
             continue  # a contents line: repeats a heading that comes later
         if p.kind == "hr":
             blocks.append(Block(BlockKind.SECTION_BREAK))
         elif p.kind == "pre" and p.text and in_verse:
-            blocks[-1] = Block(BlockKind.PARAGRAPH, f"{blocks[-1].text}\n{p.text}")
+            blocks[-1] = Block(BlockKind.PARAGRAPH, f"{blocks[-1].text}\n{_unmark(p.text)}")
         elif p.text:
-            kind = BlockKind.HEADING if p.level is not None else BlockKind.PARAGRAPH
-            blocks.append(Block(kind, p.text))
+            blocks.append(Block(BlockKind.PARAGRAPH, _unmark(p.text)))
         in_verse = p.kind == "pre" and bool(p.text)
-    numerals = numerals_are_chapters([t for t, _ in segments])
-    chapters: list[Chapter] = []
-    for n, (label, blocks) in enumerate(segments):
-        if not chapters and len(_norm(label)) >= 4 and _norm(book_title).startswith(_norm(label)):
-            label, blocks = _title_page(blocks)
-        body = _trim(blocks)
-        words = sum(len(b.text.split()) for b in body if b.kind is BlockKind.PARAGRAPH)
-        if n == 0 and not label:
-            label = "Introduction" if words >= MIN_INTRO_WORDS else ""
-        if not label or not words or FURNITURE_RE.match(_plain(label)):
-            continue
-        chapters.append(
-            Chapter(len(chapters) + 1, clean_title(label, len(chapters) + 1, numerals), tuple(body))
-        )
-    return chapters
+    sections = [Section(lvl, t, tuple(b)) for (lvl, t), b in zip(heads, bodies, strict=True)]
+    intro, sections = sections[0], sections[1:]
+    if intro.words >= MIN_INTRO_WORDS:
+        level = sections[0].level if sections else 1
+        sections.insert(0, replace(intro, level=level, title="Introduction"))
+    return sections
 
 
-def _title_page(blocks: list[Block]) -> tuple[str, list[Block]]:
-    """For a title-page segment: the last heading before the first paragraph, and the rest."""
-    first = next((i for i, b in enumerate(blocks) if b.kind is BlockKind.PARAGRAPH), len(blocks))
-    head = max((i for i in range(first) if blocks[i].kind is BlockKind.HEADING), default=None)
-    return ("", []) if head is None else (blocks[head].text, blocks[head + 1 :])
+def _levels(sections: list[Section]) -> list[Section]:
+    """Sections before the first top-level one raised to the top; a level below the top
+    used by one heading only folded into the section before it as a sub-heading."""
+    if not sections:
+        return sections
+    top = min(s.level for s in sections)
+    first = next(i for i, s in enumerate(sections) if s.level == top)
+    if first:
+        shift = min(s.level for s in sections[:first]) - top
+        sections = [replace(s, level=s.level - shift) for s in sections[:first]] + sections[first:]
+    counts = Counter(s.level for s in sections)
+    out: list[Section] = []
+    for s in sections:
+        if out and s.level > top and counts[s.level] == 1:
+            head = (Block(BlockKind.HEADING, s.title),) if s.title else ()
+            out[-1] = replace(out[-1], blocks=out[-1].blocks + head + s.blocks)
+        else:
+            out.append(s)
+    return out
 
 
-def _trim(blocks: list[Block]) -> list[Block]:
-    while blocks and blocks[0].kind is BlockKind.SECTION_BREAK:
-        blocks = blocks[1:]
-    while blocks and blocks[-1].kind is BlockKind.SECTION_BREAK:
-        blocks = blocks[:-1]
-    return [b for i, b in enumerate(blocks) if b.kind is not BlockKind.SECTION_BREAK
-            or blocks[i - 1].kind is not BlockKind.SECTION_BREAK]  # fmt: skip
+def _unmark(text: str) -> str:
+    """``text`` without inline note markers ("word{1}", "word [2]")."""
+    return MARKER_RE.sub("", text)
+
+
+def _case(text: str) -> str:
+    """A title as printed, tidied: whitespace collapsed, trailing ``.:;,`` removed, and
+    leading ALL-CAPS words title-cased (small words lower, Roman numerals kept)."""
+    text = collapse(text).replace("\n", " ").strip().rstrip(".:;,").strip()
+    words, out = text.split(" "), []
+    for i, word in enumerate(words):
+        letters = "".join(c for c in word if c.isalpha())
+        if any(c.islower() for c in letters):
+            out.extend(words[i:])
+            break
+        if len(letters) >= 2 and not ROMAN_RE.match(letters):
+            after_stop = i == 0 or out[-1][-1:] in ".:;!?—("
+            if not after_stop and letters.lower() in SMALL_WORDS:
+                word = word.lower()
+            else:
+                word = WORD_RE.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), word)
+        out.append(word)
+    return " ".join(out)
 
 
 def _plain(text: str) -> str:
@@ -202,15 +320,20 @@ def _norm(text: str) -> str:
 
 
 def _metadata(document, paras: list[_Para]) -> BookMetadata:
+    """Core properties first, then the PG header's ``Title:``/``Author:``/``Language:``.
+    A core title "X, by Y" gives X and Y; one made from PG's HTML ``<title>`` ("The Project
+    Gutenberg eBook of X", "X | Project Gutenberg") gives way to the header's title."""
     props = document.core_properties
-    title = (props.title or "").strip() or next(
-        (p.text for p in paras if p.level == TITLE_LEVEL), None
-    )
+    header = gutenberg.parse_header([line for p in paras for line in p.text.split("\n")])
+    core = (props.title or "").strip()
+    title = PG_TITLE_RE.sub("", core).strip() or None
     author = (props.author or "").strip() or None
-    if title and not author and (m := re.match(r"^(.+?),?\s+by\s+(.+)$", title, re.I)):
-        title, author = m.group(1).strip(), m.group(2).strip()
-    lang = (props.language or "").strip() or _default_language(document)
-    return BookMetadata(title=title, author=author, language=lang)
+    if title and (m := re.match(r"^(.+?),?\s+by\s+(.+)$", title, re.I)):
+        title, author = m.group(1).strip(), author or m.group(2).strip()
+    if header.get("title") and (not title or "project gutenberg" in core.lower()):
+        title = header["title"]
+    lang = (props.language or "").strip() or _default_language(document) or header.get("language")
+    return BookMetadata(title=title, author=author or header.get("author"), language=lang)
 
 
 def _default_language(document) -> str | None:

@@ -4,11 +4,18 @@ from ``*** END OF ...`` (or "End of the Project Gutenberg EBook ...") onwards.
 Shared by every parser, since PG's header and licence appear in its TXT, EPUB, DOCX and
 PDF editions alike. :func:`parse_header` reads the ``Title:`` / ``Author:`` /
 ``Language:`` lines of the header for the plain-text and PDF parsers.
+
+PG's plain-text conventions inside the book text are here too, for the TXT, Markdown and
+PDF parsers (:mod:`pipeline.parse.headings`): producer / transcriber credits just after
+the START marker (:func:`credit_paragraphs`) and ``{1}``-style footnotes collected under
+a "FOOTNOTES:" line (:func:`footnote_paragraphs`, :func:`strip_note_markers`); neither
+is read aloud.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 # "*** START OF THIS PROJECT GUTENBERG EBOOK X ***", "*** START OF THE PROJECT ...".
 START_RE = re.compile(r"^\s*\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG", re.I)
@@ -106,3 +113,105 @@ def parse_header(lines: list[str]) -> dict[str, str]:
         else:
             del found["language"]
     return found
+
+
+# --- producer credits and footnotes (PG plain-text conventions) -----------------------
+
+# Producer / transcriber credits PG puts just after the START marker: not read aloud.
+# "Produced by ...", "Transcribed from the 1915 ... edition by David Price", "E-text
+# prepared by ...", "This e-book was produced by ...", "(This file was produced from
+# images ...)".
+CREDIT_RE = re.compile(
+    r"^\W{0,3}(?:(?:produced|prepared|transcribed|digiti[sz]ed|scanned|proof-?read)\b.{0,300}?\bby\b"
+    r"|(?:this\s+)?(?:e-?text|e-?book|electronic\s+(?:text|edition)|html\s+version|file)\b"
+    r".{0,60}?\b(?:produced|prepared|transcribed|created)\b)",
+    re.I | re.S,
+)
+# A paragraph that opens a transcriber's note: "[Transcriber's Note: ...]".
+TRANSCRIBER_NOTE_RE = re.compile(r"^\W{0,3}transcriber[’']?s?\s+notes?\b", re.I)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_CREDIT_MAX_WORDS = 80  # a credit or e-mail line is short; longer text is prose
+_CREDIT_SCAN = 20  # credits are looked for in this many paragraphs at the start
+
+# Footnotes: a "FOOTNOTES:" line, then notes "{1} ..." (or "[1] ..."); markers inline.
+FOOTNOTES_RE = re.compile(r"^\s*(?:foot-?\s?notes?|notes)\s*[:.]?\s*$", re.I)
+NOTE_RE = re.compile(r"^\s*(?:\{(?P<curly>\d{1,3})\}|\[(?P<square>\d{1,3})\])")
+# PG's other style: the note as its own paragraph, "[Footnote 1: ...]", near its marker.
+BRACKET_NOTE_RE = re.compile(r"^\s*\[\s*foot-?note\s*\w{0,4}\s*:", re.I)
+_CURLY_MARK_RE = re.compile(r"\s*\{\d{1,3}\}")
+_SQUARE_MARK_RE = re.compile(r"\s*\[\d{1,3}\]")
+_NOTE_MAX_PARAS = 10  # a bracketed note that does not close within this many paragraphs
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _bracket_run(texts: Sequence[str], i: int, limit: int) -> list[int]:
+    """``i`` and the paragraphs after it up to the one closing the bracket opened at ``i``."""
+    run = [i]
+    j = i
+    while not texts[j].rstrip().endswith("]") and j + 1 < min(len(texts), i + limit):
+        j += 1
+        run.append(j)
+    return run
+
+
+def credit_paragraphs(texts: Sequence[str]) -> set[int]:
+    """Indices of ``texts`` (the paragraphs before the book's first heading, in order)
+    that are producer / transcriber credits, which are not read aloud.
+
+    Looked for only among the first 20 paragraphs, up to the first one of more than 80
+    words (the book's prose has begun): a paragraph that matches :data:`CREDIT_RE` or
+    holds an e-mail address (:data:`EMAIL_RE`), and a transcriber's note of any length
+    (:data:`TRANSCRIBER_NOTE_RE`; a bracketed one runs to the paragraph that closes the
+    bracket). A real preface is longer prose and stays.
+    """
+    drop: set[int] = set()
+    head = list(texts[:_CREDIT_SCAN])
+    for i, text in enumerate(head):
+        if i in drop:
+            continue
+        if TRANSCRIBER_NOTE_RE.match(text):
+            bracketed = text.lstrip().startswith("[")
+            drop.update(_bracket_run(head, i, _CREDIT_SCAN) if bracketed else [i])
+        elif _words(text) > _CREDIT_MAX_WORDS:
+            break  # prose: the book has begun
+        elif CREDIT_RE.match(text) or EMAIL_RE.search(text):
+            drop.add(i)
+    return drop
+
+
+def footnote_paragraphs(texts: Sequence[str], stops: Iterable[int]) -> tuple[set[int], bool]:
+    """Footnotes among the paragraphs ``texts``: ``(indices, square)``.
+
+    Dropped: a "FOOTNOTES:" (or "Notes:") paragraph whose next paragraph starts with a
+    note mark (``{1}`` or ``[1]``), with everything after it up to the next index in
+    ``stops`` (the chapter headings) or the end; any paragraph starting with a ``{n}``
+    mark; and PG's "[Footnote 1: ...]" paragraphs (to the one closing the bracket).
+    ``square`` is True when notes use ``[n]`` marks, so ``[n]`` in the text are note
+    markers too (see :func:`strip_note_markers`).
+    """
+    bounds = sorted(set(stops))
+    drop: set[int] = set()
+    square = False
+    for i, text in enumerate(texts):
+        if i in drop:
+            continue
+        nxt = NOTE_RE.match(texts[i + 1]) if i + 1 < len(texts) else None
+        if FOOTNOTES_RE.match(text) and nxt:
+            end = next((s for s in bounds if s > i), len(texts))
+            drop.update(range(i, end))
+            square = square or nxt.group("square") is not None
+        elif (m := NOTE_RE.match(text)) and m.group("curly"):
+            drop.add(i)
+        elif BRACKET_NOTE_RE.match(text):
+            drop.update(_bracket_run(texts, i, _NOTE_MAX_PARAS))
+    return drop, square
+
+
+def strip_note_markers(text: str, square: bool = False) -> str:
+    """``text`` without inline footnote markers: ``{1}`` always, ``[1]`` when ``square``
+    (the book's notes use that style); the space before a marker goes with it."""
+    text = _CURLY_MARK_RE.sub("", text)
+    return _SQUARE_MARK_RE.sub("", text) if square else text

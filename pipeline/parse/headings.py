@@ -1,4 +1,5 @@
-"""Chapter-heading patterns and title cleaning shared by the TXT, Markdown and PDF parsers.
+"""Chapter-heading patterns, title cleaning and the book's sections, shared by the TXT,
+Markdown and PDF parsers.
 
 A *heading line* is a single line that, on its own, matches one of:
 
@@ -16,15 +17,22 @@ A *heading line* is a single line that, on its own, matches one of:
 Titles are cleaned for reading aloud: Roman chapter numbers become Arabic
 ("CHAPTER I. MR. SHERLOCK HOLMES." -> "Chapter 1. Mr. Sherlock Holmes"), all-capital text
 gets title case, emphasis markers and trailing full stops go.
+
+:func:`build_sections` splits a parser's paragraphs at the heading lines into the book's
+:class:`~pipeline.models.Section` list (parts one level above their chapters), without
+contents lists, producer credits or footnotes; :mod:`pipeline.structure` makes tracks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.models import Block, BlockKind, Chapter, count_words
+from pipeline import structure
+from pipeline.models import Block, BlockKind, Section, count_words
+from pipeline.parse import gutenberg
 
 _ROMAN_RE = re.compile(r"^(?=[MDCLXVI])M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
@@ -97,10 +105,13 @@ def _number(num: str) -> str:
 
 
 def _case_word(word: str, first: bool) -> str:
-    """Title-case one word of an all-capital heading (keeps M.D., Roman numerals)."""
+    """Title-case one word of an all-capital heading (keeps M.D., Roman numerals).
+
+    ``first``: the word opens the title or follows a stop ("12. THE" -> "The"), so a
+    small word ("the", "of") is capitalised too."""
     core = word.strip("\"'“”‘’(),;:!?")
     initials = re.fullmatch(r"(?:[A-Z]\.)+[A-Z]?", core)
-    if len(core) > 1 and (initials or roman_to_int(core)):
+    if len(core) > 1 and (initials or roman_to_int(core.rstrip("."))):
         return word
     lower = word.lower()
     if not first and lower in _SMALL_WORDS:
@@ -113,15 +124,30 @@ def clean_title(text: str) -> str:
 
     Strips Markdown emphasis (``_x_``, ``*x*``), collapses whitespace, drops trailing
     full stops / colons, and title-cases text written all in capitals
-    ("THE SCIENCE OF DEDUCTION" -> "The Science of Deduction").
+    ("THE SCIENCE OF DEDUCTION" -> "The Science of Deduction"); the word after a stop
+    counts as a first word ("12. THE GOLDEN KEY" -> "12. The Golden Key"). Text with
+    lower-case letters keeps its case as printed. Punctuation inside is kept.
     """
     text = re.sub(r"(?<!\w)[_*]+|[_*]+(?!\w)", "", text)
     text = " ".join(text.split()).rstrip(" :;,-–—")
     if not re.search(r"(?:^|\s)(?:[A-Z]\.){2,}$", text):
         text = text.rstrip(" .")
     if text and not re.search(r"[a-zà-ɏ]", text):
-        text = " ".join(_case_word(w, i == 0) for i, w in enumerate(text.split()))
+        words = text.split()
+        text = " ".join(
+            _case_word(w, i == 0 or _ends_phrase(words[i - 1])) for i, w in enumerate(words)
+        )
     return text
+
+
+def _ends_phrase(word: str) -> bool:
+    """A word after which a title starts anew: "12.", "XII.", "END:", "—" (not "MR.")."""
+    if re.search(r"[:;!?—–-]$", word):
+        return True
+    core = word.rstrip(".")
+    return word.endswith(".") and (
+        core.isdigit() or roman_to_int(core) is not None or len(core) > 3
+    )
 
 
 def _with_sub(base: str, sub: str | None) -> str:
@@ -192,21 +218,20 @@ def accepted_sequence(headings: dict[int, Heading]) -> dict[int, Heading]:
     return accepted
 
 
-# --- structure: paragraphs -> chapters ------------------------------------------------
+# --- structure: paragraphs -> sections ------------------------------------------------
 
-_FOLD_MAX_WORDS = 200  # a Part's own text before its first chapter stays with that chapter
 _FRONT_MIN_WORDS = 100  # shorter untitled text before the first heading is a title page
 _CONTENTS_MAX_WORDS = 500  # text under "Contents" longer than this is not a contents list
 _MIN_BODY_WORDS = 2  # a heading with less body than this (bar the last) is a contents entry
-_PRODUCED_BY_RE = re.compile(r"^(?:produced by|e-?text prepared by|transcribed by)\b", re.I)
 
 
 @dataclass(frozen=True)
 class Para:
-    """A paragraph handed to :func:`build_chapters` by a format parser.
+    """A paragraph handed to :func:`build_sections` by a format parser.
 
     ``level`` is the Markdown heading level (1-6) of an explicit heading, 0 otherwise;
-    plain single-line paragraphs are tested against the heading patterns.
+    plain paragraphs are tested against the heading patterns (a one-line paragraph, or a
+    heading line and its title on a second line).
     """
 
     text: str
@@ -214,8 +239,30 @@ class Para:
     level: int = 0
 
 
-def _find_headings(paras: list[Para]) -> dict[int, Heading]:
-    """Positions of ``paras`` that are headings, with their cleaned titles."""
+def _line_heading(text: str) -> Heading | None:
+    """The heading a plain paragraph is: one heading line, or a labelled heading line and
+    a second line that is its title ("CHAPTER I.\\nLoomings") or the rest of a title that
+    wrapped ("CHAPTER III. THE ADVENTURE OF THE\\nSPECKLED BAND")."""
+    lines = text.split("\n")
+    h = classify_heading(lines[0])
+    if h is None or len(lines) == 1:
+        return h
+    if len(lines) > 2 or h.kind not in (HeadingKind.CHAPTER, HeadingKind.CONTAINER):
+        return None
+    second = lines[1]
+    if len(second) > 70 or re.search(r"[,;!?]$", second):
+        return None
+    if "." not in h.title:
+        return Heading(h.kind, _with_sub(h.title, second))  # "CHAPTER I.\nLoomings"
+    cased = bool(re.search(r"[a-z]", lines[0])) == bool(re.search(r"[a-z]", second))
+    if cased and not re.search(r"[.!?:]$", lines[0]):
+        return classify_heading(f"{lines[0]} {second}")
+    return None
+
+
+def _find_headings(paras: list[Para]) -> tuple[dict[int, Heading], int]:
+    """Positions of ``paras`` that are headings, with their cleaned titles, and the
+    Markdown level of the chapter headings (0 when none is explicit)."""
     explicit = [p.level for p in paras if p.level and _explicit(p).kind is HeadingKind.CHAPTER]
     chapter_level = min(explicit, default=0)
     found: dict[int, Heading] = {}
@@ -232,21 +279,10 @@ def _find_headings(paras: list[Para]) -> dict[int, Heading]:
             ):
                 found[i] = marked
             continue
-        lines = para.text.split("\n")
-        h: Heading | None = classify_heading(lines[0])
-        labelled = h is not None and h.kind in (HeadingKind.CHAPTER, HeadingKind.CONTAINER)
-        if h is not None and labelled and len(lines) == 2:
-            if "." not in h.title and len(lines[1]) <= 70 and not re.search(r"[,;!?]$", lines[1]):
-                h = Heading(h.kind, _with_sub(h.title, lines[1]))  # "CHAPTER I.\nLoomings"
-            else:
-                h = None
-        elif len(lines) > 1:
-            h = None
-        if h is None:
-            continue
-        (candidates if h.kind in (HeadingKind.LETTER, HeadingKind.ROMAN) else found)[i] = h
+        if (h := _line_heading(para.text)) is not None:
+            (candidates if h.kind in (HeadingKind.LETTER, HeadingKind.ROMAN) else found)[i] = h
     found.update(accepted_sequence(candidates))
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), chapter_level
 
 
 def _explicit(para: Para) -> Heading:
@@ -258,78 +294,102 @@ def _explicit(para: Para) -> Heading:
     return h
 
 
-def _to_block(para: Para) -> Block:
+def _levels(
+    paras: list[Para], headings: dict[int, Heading], chapter_level: int
+) -> tuple[dict[int, int], int]:
+    """Raw depth of each heading (renumbered later) and the chapters' depth: Markdown
+    levels where given (x2), a Part/Book/Volume one step above the chapters."""
+    explicit_parts = [
+        paras[i].level
+        for i, h in headings.items()
+        if paras[i].level and h.kind is HeadingKind.CONTAINER
+    ]
+    base = chapter_level or max(explicit_parts, default=0) + 1
+    out: dict[int, int] = {}
+    for i, h in headings.items():
+        level = paras[i].level
+        if h.kind is HeadingKind.CONTAINER:
+            out[i] = 2 * level if level and level < base else 2 * base - 1
+        else:
+            out[i] = 2 * level if level else 2 * base
+    return out, 2 * base
+
+
+def _to_block(para: Para, square_notes: bool) -> Block:
     if para.kind is BlockKind.SECTION_BREAK:
         return Block(BlockKind.SECTION_BREAK)
     if para.level:
         return Block(BlockKind.HEADING, clean_title(para.text))
-    return Block(para.kind, para.text)
+    return Block(para.kind, gutenberg.strip_note_markers(para.text, square_notes))
 
 
 def _body_words(blocks: list[Block]) -> int:
     return sum(count_words(b.text) for b in blocks if b.kind is BlockKind.PARAGRAPH)
 
 
-def _tidy(blocks: list[Block]) -> tuple[Block, ...]:
-    """Drop section breaks at either end and repeated ones."""
-    out: list[Block] = []
-    for b in blocks:
-        is_break = b.kind is BlockKind.SECTION_BREAK
-        if is_break and (not out or out[-1].kind is BlockKind.SECTION_BREAK):
-            continue
-        out.append(b)
-    while out and out[-1].kind is BlockKind.SECTION_BREAK:
-        out.pop()
-    return tuple(out)
+def _entries(raw: list[tuple[Heading, int, list[Block]]], untitled: str) -> list[Section]:
+    """Sections of the headings that are not a contents list (rules of build_sections)."""
 
+    def enough(k: int, n: int, blocks: list[Block]) -> bool:  # bar the last entry, 2 words
+        return _body_words(blocks) >= (_MIN_BODY_WORDS if k < n - 1 else 1)
 
-def build_chapters(paras: list[Para], fallback_title: str) -> tuple[Chapter, ...]:
-    """Split paragraphs into chapters at heading lines.
-
-    Rules: a heading needs at least a few words of body text before the next heading,
-    so a contents list that repeats every heading yields no chapters, and "Contents"
-    with its list is dropped. A Part/Book/Volume heading followed (within a short
-    introduction) by a chapter heading is not a chapter: it and its introduction open
-    that first chapter as a ``HEADING`` block, so titles stay "Chapter 1. ...".
-    Untitled text before the first heading becomes a "Preface" chapter only when it
-    has at least 100 words (otherwise it is a title page: dropped). Without any heading,
-    the whole text is one chapter titled ``fallback_title``.
-    """
-    headings = _find_headings(paras)
-    order = list(headings)
-    front: list[Block] = []
-    chapters: list[tuple[str, list[Block]]] = []
-    target, prefix = front, []
-    for k, i in enumerate(order):
-        body = paras[(order[k - 1] + 1 if k else 0) : i]
-        target.extend(_to_block(p) for p in body)
-        h = headings[i]
-        following = order[k + 1] if k + 1 < len(order) else len(paras)
-        next_h = headings.get(following)
-        gap_words = sum(count_words(p.text) for p in paras[i + 1 : following])
-        folds = next_h is not None and next_h.kind is not HeadingKind.CONTAINER
-        if h.kind is HeadingKind.CONTAINER and folds and gap_words < _FOLD_MAX_WORDS:
-            prefix = [Block(BlockKind.HEADING, h.title)]
-            target = prefix
-            continue
-        blocks = prefix if target is prefix else []
-        chapters.append(("" if h.kind is HeadingKind.CONTENTS else h.title, blocks))
-        target, prefix = blocks, []
-    tail = paras[order[-1] + 1 :] if order else paras
-    target.extend(_to_block(p) for p in tail)
-    last = len(chapters) - 1
-    result = [
-        (t, b)
-        for k, (t, b) in enumerate(chapters)
-        if _body_words(b) >= (_MIN_BODY_WORDS if k < last else 1)
+    raw = [
+        r
+        for k, r in enumerate(raw)
+        if r[0].kind is HeadingKind.CONTAINER or enough(k, len(raw), r[2])
     ]
-    result = [(t, b) for t, b in result if t or _body_words(b) > _CONTENTS_MAX_WORDS]
-    front = [b for b in front if not _PRODUCED_BY_RE.match(b.text)]
-    if not result:
-        result = [(fallback_title, front)]
+    out: list[Section] = []
+    for k in range(len(raw) - 1, -1, -1):  # backwards: a part's chapters are known
+        h, level, blocks = raw[k]
+        has_child = bool(out) and out[0].level > level
+        if h.kind is HeadingKind.CONTAINER and not has_child and not enough(k, len(raw), blocks):
+            continue
+        if h.kind is HeadingKind.CONTENTS and _body_words(blocks) <= _CONTENTS_MAX_WORDS:
+            continue
+        out.insert(
+            0,
+            Section(level, untitled if h.kind is HeadingKind.CONTENTS else h.title, tuple(blocks)),
+        )
+    return out
+
+
+def build_sections(paras: list[Para], fallback_title: str) -> list[Section]:
+    """The book's structure: ``paras`` split at heading lines into :class:`Section`s,
+    levels renumbered from 1 (:func:`pipeline.structure.normalize`), in reading order.
+
+    Levels: Part/Book/Volume headings (containers) are one level above the chapters;
+    Markdown heading levels order explicit headings (``#`` part, ``##`` chapter), and a
+    container at the chapters' own Markdown level is put one level above them. Markdown
+    headings deeper than the chapters' level stay in the text as ``HEADING`` blocks.
+    A section's blocks are its own text up to the next heading, without the heading.
+
+    Dropped: a chapter heading with fewer than 2 words of text before the next heading
+    (bar the last: 1), so a contents list that repeats every heading yields nothing; a
+    part left without chapters or text; "Contents" with its list (kept, titled
+    ``fallback_title``, only past 500 words); footnotes and their inline markers
+    (:func:`pipeline.parse.gutenberg.footnote_paragraphs`). Untitled text before the
+    first heading, less producer credits (:func:`pipeline.parse.gutenberg.credit_paragraphs`),
+    becomes a "Preface" section only with at least 100 words (otherwise it is a title
+    page). Without any heading the whole text is one section titled ``fallback_title``.
+    """
+    headings, chapter_level = _find_headings(paras)
+    notes, square = gutenberg.footnote_paragraphs([p.text for p in paras], headings)
+    headings = {i: h for i, h in headings.items() if i not in notes}
+    levels, chapter_depth = _levels(paras, headings, chapter_level)
+    bounds = [*headings, len(paras)]
+
+    def blocks(indices: Iterable[int]) -> list[Block]:
+        return [_to_block(paras[j], square) for j in indices if j not in notes]
+
+    raw = [
+        (headings[i], levels[i], blocks(range(i + 1, end))) for i, end in zip(bounds, bounds[1:])
+    ]
+    sections = _entries(raw, fallback_title)
+    front = blocks(range(bounds[0]))  # notes dropped, then credits
+    credits = gutenberg.credit_paragraphs([b.text for b in front])
+    front = [b for n, b in enumerate(front) if n not in credits]
+    if not sections:
+        sections = [Section(1, fallback_title, tuple(front))]
     elif _body_words(front) >= _FRONT_MIN_WORDS:
-        result.insert(0, ("Preface", front))
-    return tuple(
-        Chapter(index=n, title=t or fallback_title, blocks=_tidy(b))
-        for n, (t, b) in enumerate(result, 1)
-    )
+        sections.insert(0, Section(chapter_depth, "Preface", tuple(front)))
+    return list(structure.normalize(sections))

@@ -5,7 +5,8 @@ Steps: extract each page's text lines with their positions; drop page furniture
 numbers); cut the Project Gutenberg header and licence; rebuild paragraphs from the
 layout (a larger line gap, an indented first line, or a line that ends early -- the next
 line's first word would have fitted -- ends a paragraph); mend words hyphenated across
-lines and pages; then find chapters with :mod:`pipeline.parse.headings`, as for TXT.
+lines and pages; then find the sections with :mod:`pipeline.parse.headings` and make the
+tracks with :mod:`pipeline.structure`, as for TXT.
 
 Metadata: the PG header (``Title:``/``Author:``/``Language:``) when there is one, since
 it names the book's author, else the PDF info dictionary (which often names whoever
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 
+from pipeline import structure
 from pipeline.errors import CorruptPdfError, NoChaptersError, NoTextLayerError
 from pipeline.models import WORD_RE, Book, BookMetadata, SourceFormat, count_words
 from pipeline.parse.gutenberg import gutenberg_bounds, parse_header
-from pipeline.parse.headings import Para, build_chapters, classify_heading
+from pipeline.parse.headings import HeadingKind, Para, build_sections, classify_heading
 
 _PASSWORD_ERROR = 4  # PDFium FPDF_ERR_PASSWORD
 _EDGE_LINES = 2  # lines at the top and bottom of a page checked for furniture
@@ -78,10 +80,13 @@ def parse_pdf(data: bytes) -> Book:
     start, end = gutenberg_bounds(texts)
     paras = _paragraphs(lines[start:end], pages)
     metadata = _metadata(fields, info)
-    chapters = build_chapters(paras, metadata.title or "Text")
+    sections = build_sections(paras, metadata.title or "Text")
+    chapters = structure.chapters(sections)
     if not any(c.words for c in chapters):
         raise NoChaptersError("found no chapter with speakable text in the PDF")
-    return Book(metadata, chapters, SourceFormat.PDF, warnings=tuple(warnings))
+    return Book(
+        metadata, chapters, SourceFormat.PDF, warnings=tuple(warnings), sections=tuple(sections)
+    )
 
 
 def _read_pages(data: bytes) -> tuple[list[list[_Line]], dict[str, str], list[str]]:
@@ -226,15 +231,80 @@ def _starts_paragraph(prev: _Line, cur: _Line, pitch: float, margins: dict) -> b
     return prev.right + (len(first_word) + 1) * char_width < prev_right - _FIT_SLACK_PT
 
 
+def _title_lines(lines: list[_Line], i: int, margins: dict) -> list[_Line]:
+    """Lines after heading line ``i`` that continue its title (at most two).
+
+    A title that wraps ("CHAPTER III. THE ADVENTURE OF THE" / "SPECKLED BAND"), or a
+    title on its own line under a bare label, continues on lines directly under it (a
+    step of at most 1.6 line heights) on the same page, at the same size (height within
+    15%), that are not headings themselves and are short (at most 70 characters, ending
+    well before the right margin), with the heading's case (both in capitals or both
+    not) and no sentence end unless in capitals. One of these must hold too: both are in
+    capitals, both are centred, or the heading's title breaks off (no final stop).
+    """
+    head = lines[i]
+    found = classify_heading(head.text)
+    if found is None or found.kind not in (HeadingKind.CHAPTER, HeadingKind.CONTAINER):
+        return []
+    height = head.top - head.bottom
+    left, right = margins[head.page]
+    middle = (left + right) / 2
+
+    def centred(ln: _Line) -> bool:
+        return abs((ln.left + ln.right) / 2 - middle) <= max(6.0, 0.03 * (right - left))
+
+    def caps(text: str) -> bool:
+        return not re.search(r"[a-zà-ɏ]", text)
+
+    out: list[_Line] = []
+    prev = head
+    for cur in lines[i + 1 : i + 3]:
+        step = prev.bottom - cur.bottom
+        char = (cur.right - cur.left) / max(1, len(cur.text))
+        fits = (
+            cur.page == head.page
+            and 0 < step <= 1.6 * max(height, 1.0)
+            and abs((cur.top - cur.bottom) - height) <= 0.15 * height
+            and classify_heading(cur.text) is None
+            and len(cur.text) <= 70
+            and cur.right < right - 3 * char
+            and caps(cur.text) == caps(head.text)
+            and (caps(cur.text) or not re.search(r"[.!?;:,\"”]$", cur.text))
+        )
+        unfinished = "." in found.title and not re.search(r"[.!?:]$", head.text)
+        if not fits or not (caps(cur.text) or (centred(head) and centred(cur)) or unfinished):
+            break
+        out.append(cur)
+        prev = cur
+    return out
+
+
+def _heading_text(head: str, rest: list[str]) -> str:
+    """One heading paragraph: a wrapped title joined into one line; a title under a bare
+    label ("CHAPTER III." / "THE SPECKLED BAND") on a second line (see headings)."""
+    found = classify_heading(head)
+    if not rest or found is None:
+        return head
+    return f"{head} {' '.join(rest)}" if "." in found.title else f"{head}\n{' '.join(rest)}"
+
+
 def _paragraphs(lines: list[_Line], pages: list[list[_Line]]) -> list[Para]:
-    """Group lines into paragraphs and mend hyphenated words."""
+    """Group lines into paragraphs (a heading with its title lines is one) and mend
+    hyphenated words."""
     pitch, margins = _layout(pages)
     groups: list[list[str]] = []
-    for i, ln in enumerate(lines):
-        if i == 0 or _starts_paragraph(lines[i - 1], ln, pitch, margins):
+    i, after_heading = 0, False
+    while i < len(lines):
+        ln = lines[i]
+        if title := _title_lines(lines, i, margins):
+            groups.append([_heading_text(ln.text, [t.text for t in title])])
+            i, after_heading = i + 1 + len(title), True
+            continue
+        if i == 0 or after_heading or _starts_paragraph(lines[i - 1], ln, pitch, margins):
             groups.append([ln.text])
         else:
             groups.append(groups.pop() + [ln.text])
+        i, after_heading = i + 1, False
     texts = []
     for group in groups:
         text = group[0]

@@ -3,7 +3,9 @@
 Steps: decode the bytes (:func:`decode_text`), normalise line endings, read the Project
 Gutenberg header for metadata and cut the PG header/licence, split into paragraphs
 (TXT: blank-line separated, hard-wrapped lines joined; Markdown: headings, breaks and
-inline markup handled), then find chapters with :mod:`pipeline.parse.headings`.
+inline markup handled), then find the book's sections (parts, chapters) with
+:mod:`pipeline.parse.headings`; the tracks are made from them by
+:mod:`pipeline.structure`.
 
 Markdown metadata lives in headings such as ``# Title: X`` / ``## Author: Y`` /
 ``## Year: 1887`` (or YAML front matter); those headings are not chapters. A lone ``#``
@@ -16,10 +18,11 @@ import re
 
 from charset_normalizer import from_bytes
 
+from pipeline import structure
 from pipeline.errors import EmptyFileError, NoChaptersError, NotTextError
 from pipeline.models import BlockKind, Book, BookMetadata, SourceFormat, count_words
 from pipeline.parse.gutenberg import gutenberg_bounds, parse_header
-from pipeline.parse.headings import HeadingKind, Para, build_chapters, classify_heading
+from pipeline.parse.headings import HeadingKind, Para, build_sections, classify_heading
 
 _BREAK_RE = re.compile(r"^\s*(?:(?:\*\s*){3,}|(?:-\s*){3,}|(?:_\s*){3,}|(?:~\s*){3,}|(?:#\s*){3})$")
 _VERSE_INDENT = 2  # TXT paragraphs whose every line is indented this much keep their lines
@@ -160,11 +163,18 @@ def parse_text(data: bytes, markdown: bool) -> Book:
         language=fields.get("language"),
         year=fields.get("year"),
     )
-    chapters = build_chapters(paras, metadata.title or "Text")
+    sections = build_sections(paras, metadata.title or "Text")
+    chapters = structure.chapters(sections)
     if not any(c.words for c in chapters):
         raise NoChaptersError("found no chapter with speakable text in the file")
     fmt = SourceFormat.MARKDOWN if markdown else SourceFormat.TXT
-    return Book(metadata=metadata, chapters=chapters, source_format=fmt, warnings=warnings)
+    return Book(
+        metadata=metadata,
+        chapters=chapters,
+        source_format=fmt,
+        warnings=warnings,
+        sections=tuple(sections),
+    )
 
 
 def strip_emphasis(text: str) -> str:

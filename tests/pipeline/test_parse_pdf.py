@@ -23,10 +23,16 @@ PP_TXT = "text/pride-and-prejudice_pg1342_utf8-bom-crlf.txt"
 FRANK_PDF = "pdf/frankenstein_pg84_libreoffice.pdf"
 
 
+Line = str | tuple[str, float, bool]
+
+
 def make_pdf(
-    pages: list[list[str]], *, info: dict[str, str] | None = None, encrypt: bool = False
+    pages: list[list[Line]], *, info: dict[str, str] | None = None, encrypt: bool = False
 ) -> bytes:
     """A minimal PDF: each page's lines in 11pt Courier, 14pt apart; "" adds a 7pt gap.
+
+    A line given as ``(text, size, centred)`` is set in Courier of that size (its line
+    1.3 sizes high), centred on the page when ``centred``, else at the left margin.
 
     ``encrypt`` adds a standard-security ``/Encrypt`` dictionary whose user password is
     not empty, so readers ask for a password.
@@ -41,13 +47,18 @@ def make_pdf(
     pages_id = add(b"")
     kids = []
     for lines in pages:
-        ops = [b"BT /F1 11 Tf 14 TL 72 720 Td"]
+        ops = [b"BT"]
+        y = 720.0
         for line in lines:
             if not line:
-                ops.append(b"0 -7 Td")
+                y -= 7
                 continue
-            esc = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(b"(" + esc.encode("cp1252") + b") Tj T*")
+            text, size, centred = (line, 11.0, False) if isinstance(line, str) else line
+            x = (612 - 0.6 * size * len(text)) / 2 if centred else 72
+            esc = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(b"/F1 %.1f Tf 1 0 0 1 %.2f %.2f Tm" % (size, x, y))
+            ops.append(b"(" + esc.encode("cp1252") + b") Tj")
+            y -= 14 if isinstance(line, str) else 1.3 * size
         stream = b"\n".join([*ops, b"ET"])
         content = add(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
         kids.append(add(
@@ -149,6 +160,41 @@ def test_encrypted_pdf_is_rejected() -> None:
 def test_damaged_pdf_is_rejected(data: bytes) -> None:
     with pytest.raises(CorruptPdfError, match="damaged or truncated"):
         parse_pdf(data)
+
+
+def test_two_line_chapter_titles_are_joined() -> None:
+    """A title wrapped onto a second line (left-aligned, or centred and larger) is one
+    heading; a short first line of text under a heading is not taken into the title."""
+    ends = [  # distinct last lines: repeated page edges would be dropped as furniture
+        "The band was speckled, and the night was long and cold. We slept at last, "
+        "when the lamp went out.",
+        "The lip was twisted, and the opium den was very dark. We left it at dawn "
+        "by the river stairs.",
+        "The ship sailed north, and the ice closed in around her. We wrote letters "
+        "home to our sister.",
+        "The case was solved, and the typewriter told us all. We dined well at the "
+        "inn that evening.",
+    ]
+    page1 = [("CHAPTER I.", 16, True), ("THE ADVENTURE OF THE", 16, True),
+             ("SPECKLED BAND", 16, True), "", *wrap(PARA), "", *wrap(ends[0])]  # fmt: skip
+    page2 = ["CHAPTER II. THE MAN WITH THE", "TWISTED LIP", "", *wrap(PARA), "", *wrap(ends[1])]
+    page3 = ["Chapter 3", "To Mrs. Saville, England.", "", *wrap(PARA), "", *wrap(ends[2])]
+    page4 = [("CHAPTER IV. A CASE OF", 16, True), ("IDENTITY", 16, True), "", *wrap(PARA),
+             "", *wrap(ends[3])]  # fmt: skip
+    book = parse_pdf(make_pdf([page1, page2, page3, page4]))
+    assert [c.title for c in book.chapters] == [
+        "Chapter 1. The Adventure of the Speckled Band",
+        "Chapter 2. The Man with the Twisted Lip",
+        "Chapter 3",
+        "Chapter 4. A Case of Identity",
+    ]
+    assert [[b.text for b in c.blocks] for c in book.chapters] == [
+        [PARA, ends[0]],
+        [PARA, ends[1]],
+        ["To Mrs. Saville, England.", PARA, ends[2]],
+        [PARA, ends[3]],
+    ]
+    assert [(s.level, s.title) for s in book.sections] == [(1, c.title) for c in book.chapters]
 
 
 # --- corpus -------------------------------------------------------------------------

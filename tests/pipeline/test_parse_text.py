@@ -97,16 +97,20 @@ def test_study_in_scarlet_markdown(corpus) -> None:
     assert titles[7] == "Chapter 1. On the Great Alkali Plain"
     assert titles[12] == "Chapter 6. A Continuation of the Reminiscences of John Watson, M.D."
     assert titles[-1] == "Chapter 7. The Conclusion"
-    # Part headings open the part's first chapter as a sub-heading block
-    assert book.chapters[0].blocks[0] == book.chapters[0].blocks[0].__class__(
-        BlockKind.HEADING, "Part 1"
-    )
-    assert book.chapters[7].blocks[0].text == "Part 2. The Country of the Saints"
-    assert (
-        book.chapters[0]
-        .blocks[1]
-        .text.startswith("(Being a reprint from the reminiscences of JOHN")
-    )
+    # Part headings (and Part 1's epigraph) are announced before the part's first chapter
+    assert [(b.kind, b.text[:33]) for b in book.chapters[0].preamble] == [
+        (BlockKind.HEADING, "Part 1"),
+        (BlockKind.PARAGRAPH, "(Being a reprint from the reminis"),
+    ]
+    assert book.chapters[0].blocks[0].text.startswith("IN the year 1878 I took my degree")
+    assert [b.text for b in book.chapters[7].preamble] == ["Part 2. The Country of the Saints"]
+    assert book.chapters[7].blocks[0].kind is BlockKind.PARAGRAPH
+    assert all(not c.preamble for k, c in enumerate(book.chapters) if k not in (0, 7))
+    assert [(s.level, s.title) for s in book.sections if s.level == 1] == [
+        (1, "Part 1"),
+        (1, "Part 2. The Country of the Saints"),
+    ]
+    assert len(book.sections) == 16
     assert book.metadata.title == "A Study in Scarlet"
     assert book.metadata.author == "Arthur Conan Doyle"
     assert book.metadata.year == "1887"
@@ -244,8 +248,11 @@ def test_parts_fold_into_their_first_chapter() -> None:
     data = txt("BOOK I", "Chapter 1", BODY, "Chapter 2", BODY, "BOOK II", "Chapter 3", BODY)
     book = parse_text(data, markdown=False)
     assert [c.title for c in book.chapters] == ["Chapter 1", "Chapter 2", "Chapter 3"]
-    assert book.chapters[2].blocks[0].kind is BlockKind.HEADING
-    assert book.chapters[2].blocks[0].text == "Book 2"
+    assert [(b.kind, b.text) for b in book.chapters[2].preamble] == [(BlockKind.HEADING, "Book 2")]
+    assert [b.text for b in book.chapters[2].blocks] == [BODY]
+    assert [(s.level, s.title) for s in book.sections] == [
+        (1, "Book 1"), (2, "Chapter 1"), (2, "Chapter 2"), (1, "Book 2"), (2, "Chapter 3"),
+    ]  # fmt: skip
     # Parts with no chapters inside are the chapters
     book = parse_text(txt("PART I", BODY, "PART II", BODY), markdown=False)
     assert [c.title for c in book.chapters] == ["Part 1", "Part 2"]
@@ -350,15 +357,22 @@ def test_markdown_features() -> None:
     book = parse_text(MARKDOWN.encode("utf-8"), markdown=True)
     assert (book.metadata.title, book.metadata.author) == ("Front Matter Title", "Jane Doe")
     assert [c.title for c in book.chapters] == ["Chapter 1. The Start", "Chapter 2"]
+    assert [(b.kind, b.text) for b in book.chapters[0].preamble] == [
+        (BlockKind.HEADING, "Part One")
+    ]
     blocks = book.chapters[0].blocks
-    assert blocks[0] == blocks[0].__class__(BlockKind.HEADING, "Part One")
-    assert blocks[1].text == (
+    assert blocks[0].text == (
         "Some bold and italic and under text with a link and an image, code and snake_case_name kept."
     )
-    assert blocks[2].text == "A quoted line continues here."
-    assert blocks[3].kind is BlockKind.SECTION_BREAK
-    assert (blocks[4].kind, blocks[4].text) == (BlockKind.HEADING, "A Sub-Heading")
-    assert [b.text for b in blocks[5:]] == ["item one", "item two"]
+    assert blocks[1].text == "A quoted line continues here."
+    assert blocks[2].kind is BlockKind.SECTION_BREAK
+    assert (blocks[3].kind, blocks[3].text) == (BlockKind.HEADING, "A Sub-Heading")
+    assert [b.text for b in blocks[4:]] == ["item one", "item two"]
+    assert [(s.level, s.title) for s in book.sections] == [
+        (1, "Part One"),
+        (2, "Chapter 1. The Start"),
+        (2, "Chapter 2"),
+    ]
     assert "code block" not in book.chapters[0].text
 
 
