@@ -172,7 +172,10 @@ def classify_heading(line: str) -> Heading | None:
         name = _CONTAINER_LABELS.get(label) or _CHAPTER_LABELS[label]
         return Heading(kind, _with_sub(f"{name} {_number(num)}", m.group("sub")))
     if m := _FRONT_RE.match(line):
-        return Heading(HeadingKind.CHAPTER, _with_sub(m.group("word").capitalize(), m.group("sub")))
+        base = clean_title(
+            line[: m.end("word")]
+        )  # as printed: "AUTHOR'S PREFACE" -> "Author's Preface"
+        return Heading(HeadingKind.CHAPTER, _with_sub(base[:1].upper() + base[1:], m.group("sub")))
     if m := _LETTER_RE.match(line):
         return Heading(HeadingKind.LETTER, line, ord(line) - ord("A") + 1)
     if (m := _BARE_ROMAN_RE.match(line)) and (value := roman_to_int(m.group("num"))):
