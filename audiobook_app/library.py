@@ -9,7 +9,6 @@ conversion the job's tasks (``worker.tasks``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -17,6 +16,7 @@ import redis
 from rq import Retry
 from sqlmodel import Session, col, select
 
+from audiobook_app import tracks
 from audiobook_app.accounts.ownership import get_owned
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
@@ -139,11 +139,12 @@ def owned_file(session: Session, user_id: int, file_id: int) -> File:
 
 
 def chapter_texts(storage: Storage, book: Book) -> dict[int, str]:
-    """Chapter index -> plain text, as the ``inspect`` job stored it (empty before)."""
+    """Chapter index -> plain text at the book's current layout, composed from the
+    section texts the ``inspect`` job stored (:func:`tracks.track_texts`; empty before)."""
     key = chapter_texts_key(book.owner_id, book.id)
     if book.status != BookStatus.READY or not storage.exists(key):
         return {}
-    return {c["index"]: c["text"] for c in json.loads(storage.get_bytes(key))}
+    return tracks.track_texts(storage.get_bytes(key), book.chapters)
 
 
 def chapter_text(

@@ -12,10 +12,12 @@ Every parser reads the whole structure of a manuscript as a flat list of
   them. A novel in parts goes down to its chapters; a story collection in which one story
   has numbered parts stays at the stories; a nav whose numbered selections sit at level 3
   and only a few of them hold sub-tales stops at level 3.
-* **Parts are announced, not read as tracks.** A section that starts a track but holds
-  fewer than :data:`FOLD_MAX_WORDS` words and is followed by a deeper one (a "Part 1"
-  heading with at most a short epigraph) opens the next track instead: its title and
-  text become that track's ``preamble``, read before the track's own title.
+* **Parts are announced, not read as tracks.** A section that starts a track, is
+  followed by a deeper one and holds no text, or fewer than :data:`FOLD_MAX_WORDS`
+  words under a Part/Book/Volume title (a "Part 1" heading with a short epigraph), opens
+  the next track instead: its title and text become that track's ``preamble``, read
+  before the track's own title. Any other short section stays a track of its own, so an
+  author who splits a chapter at its sub-heading gets both halves.
 * **Titles as printed.** A track's title is its section's title. A bare number ("I.",
   "2") at the top of the book is read "Chapter N"; under another entry it is titled
   "<parent> — Part I" (a story's numbered parts), or "Chapter N" when the parent is a
@@ -217,8 +219,9 @@ def tracks(info: Sequence[SectionInfo], starts: Sequence[int]) -> tuple[Track, .
     for begin, end in zip(bounds, bounds[1:], strict=False):
         words = sum(s.words for s in info[begin:end])
         nxt = end if end < len(info) else None
-        is_part = end - begin == 1 and nxt is not None and info[nxt].level > info[begin].level
-        if is_part and words < FOLD_MAX_WORDS:
+        heads = end - begin == 1 and nxt is not None and info[nxt].level > info[begin].level
+        short_part = words < FOLD_MAX_WORDS and _CONTAINER_RE.match(info[begin].title)
+        if heads and (words == 0 or short_part):
             lead = begin if lead is None else lead
             continue
         if words == 0:

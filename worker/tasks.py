@@ -12,8 +12,10 @@ for FLAC/WAV only) and mark the chapter completed, so it can be played while lat
 chapters are still being synthesized (``assemble`` writes the same file again, bit for
 bit: mastering is per chapter and seeded by the chapter number).
 ``inspect`` (cpu queue, a plain RQ job, not a task): parse an uploaded manuscript for
-the dashboard and record its title, author, cover and chapters on the book row, or the
-parser's message when it is rejected.
+the dashboard and record its title, author, cover, outline (every section) and tracks at
+the book's layout on the book row, and each section's text for the preview
+(``audiobook_app.tracks``), or the parser's message when it is rejected. ``prepare``
+makes the same tracks: the author's layout and titles, then the chosen chapters.
 ``assemble`` (cpu queue): fetch the segments, master, encode and validate with the
 pipeline, upload the M4B, chapter files and report, complete the job.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 import soundfile as sf
 from sqlmodel import Session
 
+from audiobook_app import tracks
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
     BookStatus,
@@ -56,7 +59,6 @@ from pipeline.convert import (
     finish_book,
     narrator_credit,
     plan_book,
-    rename_chapters,
     select_chapters,
 )
 from pipeline.errors import InputError
@@ -113,9 +115,12 @@ def inspect(book_id: int) -> None:
     with session_scope(settings.database_url) as session:
         row = repo.get_book(session, book_id)
         source_key, filename, owner_id = row.source_key, row.source_filename, row.owner_id
+        layout = dict(row.layout or {})
     try:
         book = parse_bytes(storage.get_bytes(source_key), filename)
         analysis = analyze(book)
+        sections = tracks.book_sections(book)
+        _, rows = tracks.lay_out(book, layout)
     except InputError as exc:
         message = str(exc)
         retrying(
@@ -126,9 +131,8 @@ def inspect(book_id: int) -> None:
     if book.cover:
         cover_key = user_key(owner_id, "books", str(book_id), "cover")
         storage.put_bytes(cover_key, book.cover.data, book.cover.mime)
-    texts = [{"index": c.index, "title": c.title, "text": c.text} for c in book.chapters]
     storage.put_bytes(
-        chapter_texts_key(owner_id, book_id), json.dumps(texts).encode(), "application/json"
+        chapter_texts_key(owner_id, book_id), tracks.section_texts(sections), "application/json"
     )
     retrying(
         lambda: _record_inspection(
@@ -143,9 +147,8 @@ def inspect(book_id: int) -> None:
             source_format=book.source_format,
             words=analysis.words,
             estimated_duration_s=analysis.estimated_duration_s,
-            chapters=[
-                {"index": c.index, "title": c.title, "words": c.words} for c in analysis.chapters
-            ],
+            outline=tracks.outline_rows(sections),
+            chapters=rows,
         )
     )
 
@@ -172,10 +175,9 @@ def _prepare(ctx: TaskContext) -> Finisher:
     with session_scope(settings.database_url) as session:
         book_row = repo.get_book(session, job.book_id)
     book = parse_bytes(ctx.storage.get_bytes(book_row.source_key), book_row.source_filename)
-    book = rename_chapters(
-        book, {c["index"]: c["title"] for c in book_row.chapters}
-    )  # the author's titles
-    full_chapters = [{"index": c.index, "title": c.title, "words": c.words} for c in book.chapters]
+    outline = tracks.outline_rows(tracks.book_sections(book))
+    # the author's tracks (layout) under the author's titles (rows), then their choice
+    book, full_chapters = tracks.lay_out(book, book_row.layout, book_row.chapters, book_row.outline)
     book = select_chapters(book, job.chapters_spec)
     config = PipelineConfig.model_validate(job.config)
     ctx.update_job(stage="segment", progress=PREPARE_SHARE / 2)
@@ -211,6 +213,7 @@ def _prepare(ctx: TaskContext) -> Finisher:
                 analysis.estimated_duration_s,
             )
         book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
+        book_row.outline = outline
         session.add(book_row)
         rows = [
             (

@@ -161,7 +161,11 @@ class Book(SQLModel, table=True):
     source_format: str | None = Field(default=None, sa_type=String(8))
     words: int = 0
     estimated_duration_s: float = 0.0
-    chapters: list[dict] = _json(list)  # [{index, title, words}] as `inspect --json`
+    # The tracks at the current layout: [{index, title, words, first, last}] (first..last:
+    # the sections of `outline` each is made of; see audiobook_app.book_structure)
+    chapters: list[dict] = _json(list)
+    outline: list[dict] = _json(list)  # [{level, title, words}] per section, as parsed
+    layout: dict = _json()  # pipeline.structure.Layout.to_dict(); {} = the default level
     chosen_chapters: list[int] | None = Field(default=None, sa_type=JSON)  # None = all
     casting: dict = _json()  # {"narrator": voice} now; characters later
     config_overrides: dict = _json()  # PipelineConfig sections, validated on use

@@ -14,7 +14,7 @@ import json
 
 import reflex as rx
 
-from audiobook_app import PRODUCT_NAME, library
+from audiobook_app import PRODUCT_NAME, library, tracks
 from audiobook_app.db.models import BookStatus, FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events
@@ -47,8 +47,15 @@ def book_view(user_id: int, book_id: int) -> dict:
             "report": [],
             "downloads": [],
             "playback": dict(book.playback or {}),
+            "layout": tracks.layout_view(book.outline, book.layout),
             "chapters": [
-                {**c, "chosen": c["index"] in chosen, "status": "", "file_id": 0}
+                {
+                    **c,
+                    "chosen": c["index"] in chosen,
+                    "status": "",
+                    "file_id": 0,
+                    "subs": tracks.sub_headings(book.outline, c),
+                }
                 for c in book.chapters
             ],
         }
@@ -128,6 +135,7 @@ class BookState(AuthState):
     minutes: float = 0.0
     has_cover: bool = False
     chapters: list[dict] = []
+    layout: tracks.LayoutView = tracks.LayoutView()  # the layout controls' view
     preview_title: str = ""
     preview_text: str = ""
     speed: str = "1"
@@ -177,6 +185,7 @@ class BookState(AuthState):
             "downloads",
             "report",
             "chapters",
+            "layout",
         ):
             setattr(self, name, view[name])
         saved = view["playback"]
@@ -385,6 +394,8 @@ def _scrolls(table: rx.Component) -> rx.Component:
 
 
 def _chapter_row(c: dict) -> rx.Component:
+    from audiobook_app.pages import layout_controls  # it imports this module (BookState)
+
     return rx.table.row(
         rx.table.cell(
             rx.checkbox(
@@ -405,6 +416,7 @@ def _chapter_row(c: dict) -> rx.Component:
         rx.table.cell(
             rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))
         ),
+        rx.table.cell(layout_controls.row_controls(c)),
         rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
         rx.table.cell(
             rx.cond(
@@ -584,6 +596,8 @@ def _report() -> rx.Component:
 
 
 def _book() -> rx.Component:
+    from audiobook_app.pages import layout_controls  # it imports this module (BookState)
+
     return rx.vstack(
         rx.hstack(
             rx.cond(
@@ -621,6 +635,7 @@ def _book() -> rx.Component:
                         id="untick-all",
                     ),
                 ),
+                layout_controls.level_bar(),
                 _scrolls(
                     rx.table.root(
                         rx.table.body(rx.foreach(BookState.chapters, _chapter_row)),

@@ -59,8 +59,9 @@ def user_key(user_id: int, *parts: str) -> str:
 
 
 def chapter_texts_key(user_id: int, book_id: int) -> str:
-    """Key of a book's parsed chapter texts (JSON ``[{index, title, text}]``), written by
-    the ``inspect`` job for the dashboard's chapter preview."""
+    """Key of a book's parsed section texts (JSON ``{"sections": [{title, text}]}``;
+    books read before outlines: ``[{index, title, text}]`` per chapter), written by the
+    ``inspect`` job for the book page's chapter preview (``audiobook_app.tracks``)."""
     return user_key(user_id, "books", str(book_id), "chapters.json")
 
 

@@ -153,3 +153,15 @@ def test_toc_tree_counts_words_under_each_entry():
 def test_normalize_renumbers_levels_from_one():
     sections = [_s(2, "A", 1), _s(4, "B", 1), _s(2, "C", 1)]
     assert [s.level for s in structure.normalize(sections)] == [1, 2, 1]
+
+
+def test_splitting_a_short_chapter_at_its_sub_heading_keeps_both_halves():
+    info = _info((1, "The Quay", 900), (1, "The Boat", 150), (2, "The Storm", 500), (1, "End", 90))
+    starts = structure.split(info, structure.resolve_starts(info), 2)
+    assert [t.title for t in structure.tracks(info, starts)] == [
+        "The Quay", "The Boat", "The Storm", "End",
+    ]  # fmt: skip
+    # an untitled-part-like section with a short text but no Part/Book/Volume title too
+    assert (
+        structure.tracks(_info((1, "Prelude", 30), (2, "One", 100)), (0, 1))[0].title == "Prelude"
+    )

@@ -1,6 +1,6 @@
 """An author's whole journey in a real browser, against the app started as the README
 starts it (``scripts/run.sh``: one worker, Reflex prod): sign up, upload a real book,
-untick all but one chapter, start, watch progress advance, play the finished chapter,
+merge two chapters and reset the layout (the list follows), untick all but one chapter, start, watch progress advance, play the finished chapter,
 download the M4B; then a second author can neither open that book nor fetch its files.
 
 Prints two measurements for the closing note: Start -> first playable chapter, and the
@@ -63,6 +63,11 @@ def test_author_journey_and_a_second_author_is_kept_out(
     expect(page.locator("#book-title")).to_have_text("The Waste Land")
     expect(page.locator("#chapters tr")).to_have_count(6)
     screenshot(page, "3-book-parsed")
+    page.click("#chapter-5-merge")  # "V. What the Thunder Said" + the Notes: one chapter
+    expect(page.locator("#chapters tr")).to_have_count(5)
+    expect(page.locator("#chapter-5-merge")).to_have_count(0)  # the last one now
+    page.click("#layout-reset")  # back to the book's own chapters
+    expect(page.locator("#chapters tr")).to_have_count(6)
 
     sample = page.request.get(web_app + page.locator("#voice-sample").get_attribute("src"))
     assert sample.status == 200 and len(sample.body()) > 10_000  # the narrator's sample line plays
