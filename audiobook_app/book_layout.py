@@ -10,8 +10,8 @@ sections changed is titled from the book again (a rename of it is dropped). The
 chapter choice (``Book.chosen_chapters``) goes back to "all".
 
 Refusals: :class:`ChapterSelectionError` for a book that is not read yet, has no
-outline (read before outlines were stored), or has been started (the layout is fixed from the first Start on: its chapters
-and audio are numbered by it); :class:`LayoutError` (a ChapterSelectionError) for an
+outline (read before outlines were stored), or has been started (the layout is fixed
+from the first Start on: its chapters and audio are numbered by it); :class:`LayoutError` (a ChapterSelectionError) for an
 edit that does not fit the book (no such level, track or sub-heading).
 """
 
@@ -32,11 +32,7 @@ def set_split_level(session: Session, user_id: int, book_id: int, level: int) ->
     merge or split made before. Raises
     NotFoundError, ChapterSelectionError, LayoutError (level outside 1..deepest)."""
     book, info = _editable(session, user_id, book_id)
-    deepest = structure.max_level(info)
-    if not 1 <= level <= deepest:
-        raise LayoutError(
-            f"split level {level} does not exist: this book has levels 1 to {deepest}"
-        )
+    structure.check_level(info, level)
     return _store(session, user_id, book, info, Layout(split_level=level))
 
 

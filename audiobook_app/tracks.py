@@ -9,9 +9,9 @@ tracks at any layout and preview any of them without parsing the manuscript agai
 words, first, last}``: ``index`` from 1 as the job numbers its chapters, ``first..last``
 the sections (indices into the outline) the track is read from.
 
-A manuscript whose parser gives no sections (plain text, DOCX and PDF so far) is laid
-out from its chapters, each taken as one top-level section (:func:`book_sections`):
-its chapters can be merged, and split again where they were.
+A book without sections (a ``Book`` made before parsers gave them) is laid out from its
+chapters, each taken as one top-level section (:func:`book_sections`): its chapters can
+be merged, and split again where they were.
 """
 
 from __future__ import annotations

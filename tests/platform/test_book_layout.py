@@ -217,7 +217,7 @@ def test_the_author_divides_the_book_and_the_job_makes_those_tracks(pg_platform)
         _edit(settings, book_layout.merge_with_next, alice, book_id, 4)  # the last track
     with pytest.raises(LayoutError, match="no sub-heading"):
         _edit(settings, book_layout.split_at, alice, book_id, 1)  # starts a track already
-    with pytest.raises(LayoutError, match="levels 1 to 3"):
+    with pytest.raises(LayoutError, match=r"has 3 levels; choose a split level of 1..3 \(got 4\)"):
         _edit(settings, book_layout.set_split_level, alice, book_id, 4)
     for edit, args in (
         (book_layout.merge_with_next, (1,)),
