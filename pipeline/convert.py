@@ -300,17 +300,6 @@ def select_chapters(book: Book, spec: str | None) -> Book:
     return replace(book, chapters=tuple(c for c in book.chapters if c.index in chosen))
 
 
-def rename_chapters(book: Book, titles: dict[int, str]) -> Book:
-    """``book`` with chapter titles replaced by ``titles`` (chapter index -> title; blank
-    titles and unknown indices are ignored). Titles name files and chapter markers and
-    are read aloud."""
-    chapters = tuple(
-        replace(c, title=titles[c.index].strip()) if titles.get(c.index, "").strip() else c
-        for c in book.chapters
-    )
-    return replace(book, chapters=chapters)
-
-
 def _generate(
     plans: Sequence[ChapterPlan],
     store: SegmentStore,

@@ -37,13 +37,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pipeline.annotate.roman import roman_value
 from pipeline.errors import LayoutError
 from pipeline.models import Block, BlockKind, Book, Chapter, Section
 
 FOLD_MAX_WORDS = 200  # a part's own text up to this many words is its next track's preamble
 _NUMERAL_RE = re.compile(r"^(?:(?P<digits>\d{1,4})|(?P<roman>[IVXLCDM]{1,8}))\.?$")
-_ROMAN_RE = re.compile(r"^(?=[MDCLXVI])M{0,3}(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 _CONTAINER_RE = re.compile(r"^(?:part|book|volume|vol\.|section|act)\b", re.I)
 
 
@@ -174,17 +173,10 @@ def resolve_starts(info: Sequence[SectionInfo], layout: Layout | None = None) ->
     return starts_at_level(info, max(1, min(level, max_level(info) or 1)))
 
 
-def _roman_value(text: str) -> int | None:
-    if not _ROMAN_RE.match(text):
-        return None
-    values = [_ROMAN_VALUES[c] for c in text]
-    return sum(-v if k + 1 < len(values) and v < values[k + 1] else v for k, v in enumerate(values))
-
-
 def _numeral(title: str, letters_are_letters: bool) -> str | None:
     """The number a bare-numeral title prints ("XII." -> "XII"), else ``None``."""
     m = _NUMERAL_RE.match(title.strip())
-    if not m or (m["roman"] and (letters_are_letters or _roman_value(m["roman"]) is None)):
+    if not m or (m["roman"] and (letters_are_letters or roman_value(m["roman"]) is None)):
         return None
     return m["digits"] or m["roman"]
 
@@ -197,13 +189,13 @@ def track_title(info: Sequence[SectionInfo], i: int) -> str:
     """The title of a track that starts at section ``i`` (module doc: titles as printed)."""
     title = info[i].title.strip()
     singles = {s.title.strip().rstrip(".") for s in info}
-    letters = any(len(t) == 1 and t.isalpha() and _roman_value(t) is None for t in singles)
+    letters = any(len(t) == 1 and t.isalpha() and roman_value(t) is None for t in singles)
     number = _numeral(title, letters)
     if number is None:
         return title
     parent = _parent(info, i)
     if parent is None or _CONTAINER_RE.match(info[parent].title):
-        value = int(number) if number.isdigit() else _roman_value(number)
+        value = int(number) if number.isdigit() else roman_value(number)
         return f"Chapter {value}"
     return f"{info[parent].title.strip()} — Part {number}"
 

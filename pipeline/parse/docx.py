@@ -38,7 +38,7 @@ from pipeline import structure
 from pipeline.errors import CorruptDocxError, NoChaptersError
 from pipeline.models import Block, BlockKind, Book, BookMetadata, Cover, Section, SourceFormat
 from pipeline.parse import gutenberg
-from pipeline.parse.html import collapse
+from pipeline.parse.html import clean_title, collapse
 
 HEADING_RE = re.compile(r"^(?:heading|berschrift|titre)\s*(\d)$", re.I)
 TOC_STYLE_RE = re.compile(r"toc|contents", re.I)
@@ -57,9 +57,6 @@ BYLINE_RE = re.compile(  # "by", "By Ann Author", "Illustrated by ...", "Author 
     re.I,
 )
 PG_TITLE_RE = re.compile(r"^the project gutenberg e-?book,? of\s+|\s*\|\s*project gutenberg$", re.I)
-SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or the to with".split())
-ROMAN_RE = re.compile(r"^(?=[MDCLXVI])M{0,3}(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
-WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 TITLE_LEVEL = 0  # the "Title" style: not a section
 MIN_INTRO_WORDS = 100
 TITLE_PAGE_MAX_WORDS = 25  # a longer plain paragraph ends the title page
@@ -292,23 +289,9 @@ def _unmark(text: str) -> str:
 
 
 def _case(text: str) -> str:
-    """A title as printed, tidied: whitespace collapsed, trailing ``.:;,`` removed, and
-    leading ALL-CAPS words title-cased (small words lower, Roman numerals kept)."""
-    text = collapse(text).replace("\n", " ").strip().rstrip(".:;,").strip()
-    words, out = text.split(" "), []
-    for i, word in enumerate(words):
-        letters = "".join(c for c in word if c.isalpha())
-        if any(c.islower() for c in letters):
-            out.extend(words[i:])
-            break
-        if len(letters) >= 2 and not ROMAN_RE.match(letters):
-            after_stop = i == 0 or out[-1][-1:] in ".:;!?—("
-            if not after_stop and letters.lower() in SMALL_WORDS:
-                word = word.lower()
-            else:
-                word = WORD_RE.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), word)
-        out.append(word)
-    return " ".join(out)
+    """A title as printed, tidied by :func:`pipeline.parse.html.clean_title` (leading
+    ALL-CAPS words title-cased, Roman numerals kept); empty text stays empty."""
+    return clean_title(text, 0, False) if collapse(text).strip(" .:;,") else ""
 
 
 def _plain(text: str) -> str:

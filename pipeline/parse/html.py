@@ -262,23 +262,13 @@ def _title_word(word: str, first: bool) -> str:
     return _WORD_RE.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), word)
 
 
-def numerals_are_chapters(labels: list[str]) -> bool:
-    """Whether bare numerals among ``labels`` are chapter numbers ("I".."XII").
-
-    False when lone letters that are not Roman numerals appear too ("A".."Z" of a
-    dictionary, where "I", "V" and "X" are letters, not numbers).
-    """
-    tokens = [t for t in (collapse(x).rstrip(".") for x in labels) if t and " " not in t]
-    letters = [t for t in tokens if len(t) == 1 and t.isalpha() and not ROMAN_RE.match(t.upper())]
-    return not letters and any(t.isdigit() or ROMAN_RE.match(t) for t in tokens)
-
-
 def clean_title(label: str, index: int, numerals: bool = True) -> str:
     """A human-readable chapter title from a TOC label or heading.
 
-    Whitespace collapsed, trailing ``.:;,`` removed; with ``numerals`` (see
-    :func:`numerals_are_chapters`) a bare number or Roman numeral becomes "Chapter N", so
-    "VIII" is read "Chapter 8", not "vee-eye-eye-eye"; an ALL-CAPS label is title-cased keeping Roman numerals ("I. THE BURIAL OF THE DEAD" ->
+    Whitespace collapsed, trailing ``.:;,`` removed; with ``numerals`` a bare number or
+    Roman numeral becomes "Chapter N" (parsers pass ``False`` and leave bare numbers to
+    :func:`pipeline.structure.track_title`, which knows where the entry sits); an
+    ALL-CAPS label is title-cased keeping Roman numerals ("I. THE BURIAL OF THE DEAD" ->
     "I. The Burial of the Dead"), as are leading ALL-CAPS words ("EXTRACTS (Supplied
     by...)" -> "Extracts (Supplied by...)"). Empty labels become "Chapter {index}".
     """
