@@ -23,14 +23,42 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ENGINES = ("piper", "qwen3-tts")
+
+
 class VoiceConfig(_Frozen):
-    """Narrator voice and synthesis settings (Piper's ``SynthesisConfig`` names)."""
+    """One voice: its engine and every parameter that shapes its sound.
+
+    Piper (CPU): ``narrator`` is the bundled voice id (``en_US-joe-medium``) or the path
+    of a local ``.onnx`` voice; ``length_scale``/``noise_scale``/``noise_w_scale`` are
+    Piper's ``SynthesisConfig`` names; ``pitch_semitones`` shifts pitch and formants
+    together (the voice is synthesized that much slower and resampled, so its duration
+    is kept): a variant of one voice that a listener tells apart.
+
+    Qwen3-TTS (GPU): ``model_dir`` is the operator's local model folder (never
+    downloaded); ``narrator`` is a CustomVoice speaker name (with an optional
+    ``instruct`` style), or empty for a clone of ``reference_audio`` (a local audio file)
+    whose transcript is ``reference_text`` (the Base model); ``language`` is the model's
+    language name ("English", "Auto").
+    """
 
     engine: str = "piper"
     narrator: str = "en_US-joe-medium"
     length_scale: float = Field(1.0, gt=0.3, le=3.0)  # >1 speaks slower
     noise_scale: float = Field(0.667, ge=0.0, le=2.0)
     noise_w_scale: float = Field(0.8, ge=0.0, le=2.0)
+    pitch_semitones: float = Field(0.0, ge=-7.0, le=7.0)
+    model_dir: str = ""
+    instruct: str = Field("", max_length=500)
+    reference_audio: str = ""
+    reference_text: str = Field("", max_length=5000)
+    language: str = "English"
+
+    @model_validator(mode="after")
+    def _known_engine(self) -> VoiceConfig:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {self.engine!r})")
+        return self
 
 
 class PauseConfig(_Frozen):
