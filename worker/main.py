@@ -24,7 +24,7 @@ from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-QUEUE_KINDS = ("cpu", "tts")
+QUEUE_KINDS = ("cpu", "tts", "gpu")  # gpu: Qwen3-TTS, only on machines with a GPU
 RECONNECT_DELAY_S = 2.0
 
 
@@ -40,11 +40,13 @@ class _Worker(SimpleWorker):
 
 
 def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = None) -> None:
-    """Serve the ``kinds`` queues ("cpu", "tts") until stopped (or until they are empty,
+    """Serve the ``kinds`` queues ("cpu", "tts", "gpu") until stopped (or until they are empty,
     with ``burst``). Raises ValueError for an unknown queue kind."""
     unknown = set(kinds) - set(QUEUE_KINDS)
     if unknown or not kinds:
-        raise ValueError(f"unknown queue {sorted(unknown) or 'none'}: use cpu, tts or cpu,tts")
+        raise ValueError(
+            f"unknown queue {sorted(unknown) or 'none'}: use cpu, tts, gpu or a list such as cpu,tts"
+        )
     settings = get_settings()
     ensure_schema(settings.database_url)
     conn = queue.connect(settings)

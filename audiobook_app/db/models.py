@@ -219,6 +219,7 @@ class Task(SQLModel, table=True):
     status: TaskStatus = _status(TaskStatus.QUEUED)
     attempts: int = 0  # times a worker started it
     rq_job_id: str | None = Field(default=None, sa_type=String(100))
+    queue: str | None = Field(default=None, sa_type=String(16))  # None: the kind's queue
     lease_expires_at: NaiveDatetime | None = None
     error: str | None = Field(default=None, sa_type=Text)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
@@ -292,6 +293,32 @@ class Voice(SQLModel, table=True):
     language: str | None = Field(default=None, sa_type=String(35))
     description: str | None = Field(default=None, sa_type=Text)
     sample_key: str | None = Field(default=None, sa_type=String(1024))
+    params: dict = _json()  # pipeline.config.VoiceConfig fields (engine parameters)
+    reference_key: str | None = Field(default=None, sa_type=String(1024))  # clone reference
+    reference_text: str | None = Field(default=None, sa_type=Text)  # its transcript
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class TrialStatus(StrEnum):
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class VoiceTrial(SQLModel, table=True):
+    """One "try a voice" generation: up to 500 characters spoken by one voice."""
+
+    __tablename__ = "voice_trials"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    voice_id: str = Field(sa_type=String(64))  # a voice library id ("builtin:joe", "12")
+    voice_name: str = Field(sa_type=String(200))  # as it was named when tried
+    text: str = Field(sa_type=Text)
+    status: TrialStatus = Field(default=TrialStatus.QUEUED, sa_type=String(16))
+    audio_key: str | None = Field(default=None, sa_type=String(1024))
+    duration_s: float | None = None
+    error: str | None = Field(default=None, sa_type=Text)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

@@ -51,6 +51,12 @@ FUNCTION_OF = {kind: f"worker.tasks.{kind.value}" for kind in TaskKind}
 _RQ_ENDED = {RQStatus.FINISHED, RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED}
 
 
+def queue_kind(task: Task) -> str:
+    """The queue kind ``task`` runs on: its own ``queue`` ("gpu" for a Qwen3-TTS batch)
+    or its kind's (:data:`QUEUE_OF`)."""
+    return task.queue or QUEUE_OF[TaskKind(task.kind)]
+
+
 def connect(settings: Settings) -> redis.Redis:
     """A Redis client for ``settings.redis_url`` (short timeouts, health checks)."""
     return redis.Redis.from_url(
@@ -63,7 +69,7 @@ def connect(settings: Settings) -> redis.Redis:
 
 
 def queue(conn: redis.Redis, settings: Settings, kind: str) -> Queue:
-    """The RQ queue for ``kind`` ("cpu" or "tts"), JSON-serialized."""
+    """The RQ queue for ``kind`` ("cpu", "tts" or "gpu"), JSON-serialized."""
     return Queue(settings.queue_name(kind), connection=conn, serializer=JSONSerializer)
 
 
@@ -91,7 +97,7 @@ def enqueue(conn: redis.Redis, settings: Settings, task: Task) -> None:
     A Redis failure is logged: the watchdog enqueues it once Redis is back."""
     retries = len(settings.retry_backoff_s)
     try:
-        queue(conn, settings, QUEUE_OF[TaskKind(task.kind)]).enqueue(
+        queue(conn, settings, queue_kind(task)).enqueue(
             FUNCTION_OF[TaskKind(task.kind)],
             task.id,
             job_id=task.rq_job_id,

@@ -22,7 +22,7 @@ from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
 from audiobook_app.voices import BUILTIN_VOICES, voice_choice
-from pipeline.config import PipelineConfig, VoiceConfig
+from pipeline.config import PipelineConfig
 from pipeline.errors import InputError, NotFoundError
 
 INSPECTION_POLL_S = 1.0
@@ -285,8 +285,8 @@ class BookState(AuthState):
         titles = {c["index"]: c["title"] for c in self.chapters}
         voice = voice_choice(self.narrator)
         config = PipelineConfig(
-            voice=VoiceConfig(
-                engine=voice.engine, narrator=voice.id, length_scale=round(1 / float(self.speed), 3)
+            voice=voice.config.model_copy(
+                update={"length_scale": round(voice.config.length_scale / float(self.speed), 3)}
             )
         )
         user_id, book_id = self.user_id, self._id()

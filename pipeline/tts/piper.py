@@ -9,11 +9,13 @@ the assemble stage instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import soxr
 from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from pipeline.config import VoiceConfig
@@ -23,16 +25,26 @@ from pipeline.tts.onnx_graph import faster_model_bytes
 BUNDLED_VOICE = "en_US-joe-medium"
 # Silence between the sentences Piper splits a segment into (Piper adds none itself).
 SENTENCE_GAP_MS = 200
+PACE_EXPONENT = 1.6  # length_scale = f ** 1.6 keeps the pace of a voice pitched by f
 
 
 def piper_settings(config: VoiceConfig) -> dict[str, object]:
-    """The Piper synthesis parameters that change the audio, as hashed into segment ids."""
-    return {
+    """The Piper synthesis parameters that change the audio, as hashed into segment ids
+    (``pitch_semitones`` only when set, so the ids of unshifted voices stay as before)."""
+    settings: dict[str, object] = {
         "length_scale": config.length_scale,
         "noise_scale": config.noise_scale,
         "noise_w_scale": config.noise_w_scale,
         "sentence_gap_ms": SENTENCE_GAP_MS,
     }
+    if config.pitch_semitones:
+        settings["pitch_semitones"] = config.pitch_semitones
+    return settings
+
+
+def pitch_factor(semitones: float) -> float:
+    """Frequency ratio of a shift by ``semitones`` (equal temperament: 2 ** (s / 12))."""
+    return float(2.0 ** (semitones / 12.0))
 
 
 def piper_sample_rate(config: VoiceConfig) -> int:
@@ -98,7 +110,11 @@ class PiperEngine:
         except Exception as exc:  # onnxruntime raises its own, untyped errors
             raise EngineError(f"could not load Piper voice {config.narrator!r}: {exc}") from exc
         synthesis = SynthesisConfig(
-            length_scale=config.length_scale,
+            # a pitch shift by f resamples the audio f times shorter: speak f times slower.
+            # Piper's durations grow only about as length_scale ** 0.6 (measured on
+            # en_US-joe-medium: 0.75 -> 0.85x, 1.33 -> 1.2x), hence the power.
+            length_scale=config.length_scale
+            * pitch_factor(config.pitch_semitones) ** PACE_EXPONENT,
             noise_scale=config.noise_scale,
             noise_w_scale=config.noise_w_scale,
             normalize_audio=False,
@@ -131,7 +147,8 @@ class PiperEngine:
         gap = np.zeros(int(self.sample_rate_hz * SENTENCE_GAP_MS / 1000), dtype=np.float32)
         try:
             chunks = [
-                c.audio_float_array for c in self.piper_voice.synthesize(text, self.synthesis)
+                self._shift_pitch(c.audio_float_array)
+                for c in self.piper_voice.synthesize(text, self.synthesis)
             ]
         except Exception as exc:  # espeak/onnxruntime failures surface as plain exceptions
             raise EngineError(f"Piper failed on {text[:60]!r}: {exc}") from exc
@@ -141,3 +158,18 @@ class PiperEngine:
         for chunk in chunks[1:]:
             parts += [gap, chunk]
         return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def synthesize_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`synthesize` each text in turn (Piper has no batched inference)."""
+        return [self.synthesize(text) for text in texts]
+
+    def _shift_pitch(self, audio: np.ndarray) -> np.ndarray:
+        """Raise (or lower) pitch and formants by ``config.pitch_semitones``: audio spoken
+        f times slower is played f times faster (resampled from rate * f to rate), which
+        keeps the voice's pace. soxr's default (high) quality; 0 semitones is a no-op."""
+        factor = pitch_factor(self.config.pitch_semitones)
+        if factor == 1.0 or not len(audio):
+            return audio
+        rate = self.sample_rate_hz
+        shifted = soxr.resample(audio, rate * factor, rate)
+        return np.asarray(shifted, dtype=np.float32)
