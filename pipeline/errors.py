@@ -90,6 +90,29 @@ class UploadRejectedError(InputError):
     """An upload is too large, empty, or not one of the accepted manuscript types."""
 
 
+class ReferenceAudioError(InputError):
+    """A voice-clone reference recording is refused (see :mod:`pipeline.reference_audio`).
+
+    ``reason`` says which rule it broke, one of ``"too_big"``, ``"not_audio"``,
+    ``"too_short"``, ``"too_long"``, ``"silent"``, ``"clipped"``; the message gives the
+    measured number and the limit.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ReferenceAudioError], tuple[str, str]]:
+        # Pickles with its reason (RQ and multiprocessing pickle exceptions).
+        return (type(self), (str(self), self.reason))
+
+
+class VoiceRequestError(InputError):
+    """A voice-library request to change: a voice without a name, "try a voice" text
+    that is empty or over the limit, a design without a description (see
+    :mod:`audiobook_app.voice_library`)."""
+
+
 class NotFoundError(InputError):
     """A book, job or file id that does not exist (or is not the caller's)."""
 
