@@ -59,6 +59,10 @@ def _inspect(args: argparse.Namespace) -> int:
                 {"index": c.index, "title": c.title, "words": c.words} for c in info.chapters
             ],
             "toc": structure.toc_tree(outline),
+            "characters": [
+                {"name": c.name, "lines": c.lines, "aliases": list(c.aliases)}
+                for c in info.speakers
+            ],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -66,6 +70,9 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"{info.words:,} words, about {info.estimated_duration_s / 3600:.1f} h of audio")
     for c in info.chapters:
         print(f"{c.index:4d}  {c.title}  ({c.words:,} words)")
+    if info.speakers:
+        top = ", ".join(f"{c.name} ({c.lines})" for c in info.speakers[:8])
+        print(f"characters (lines of dialogue): {top}")
     for warning in book.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK

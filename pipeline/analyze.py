@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import py3langid
 
-from pipeline.models import Book, BookAnalysis, Chapter, ChapterAnalysis
+from pipeline.dialogue import attribute_book
+from pipeline.models import Book, BookAnalysis, Chapter, ChapterAnalysis, Speaker
 
 # Words per minute of finished audio (speech + pauses + room tone) for the default
 # voice at length_scale 1.0 (see the module docstring for the measurement).
@@ -55,17 +56,25 @@ def _chapter_analysis(chapter: Chapter, length_scale: float) -> ChapterAnalysis:
 
 
 def analyze(book: Book, *, length_scale: float = 1.0) -> BookAnalysis:
-    """Count words and characters per chapter, detect the language, estimate duration.
+    """Count words and characters per chapter, detect the language, estimate duration,
+    and list who speaks (quotations attributed by :func:`pipeline.dialogue.attribute_book`;
+    English only, other languages list nobody).
 
     Title falls back to "Untitled" when the manuscript declares none.
     """
     chapters = tuple(_chapter_analysis(c, length_scale) for c in book.chapters)
+    language = detect_language(book)
+    speakers: tuple[Speaker, ...] = ()
+    if language == "en":
+        characters = attribute_book(book.chapters)[1]
+        speakers = tuple(Speaker(c.name, c.lines, tuple(c.aliases)) for c in characters)
     return BookAnalysis(
         title=book.metadata.title or "Untitled",
         author=book.metadata.author,
-        language=detect_language(book),
+        language=language,
         words=sum(c.words for c in chapters),
         characters=sum(c.characters for c in chapters),
         estimated_duration_s=round(sum(c.estimated_duration_s for c in chapters), 1),
         chapters=chapters,
+        speakers=speakers,
     )

@@ -10,9 +10,17 @@ RMS -23..-18 dB, true peak <= -3 dBTP, noise floor <= -60 dB, MP3 CBR >= 192 kbp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import ConfigError
 
@@ -107,16 +115,97 @@ class SegmentConfig(_Frozen):
     max_chars: int = Field(400, ge=50, le=5000)
 
 
+def preset_voice(value: object) -> object:
+    """A voice given by a preset's name (``"joe-deep"``, see :mod:`pipeline.voices`) as
+    that preset's :class:`VoiceConfig`; anything else unchanged. Raises ValueError (a
+    :class:`ConfigError` once validated) for an unknown name."""
+    if not isinstance(value, str):
+        return value
+    from pipeline.voices import PRESETS
+
+    if value not in PRESETS:
+        raise ValueError(f"unknown voice {value!r}; presets: {', '.join(PRESETS)}")
+    return PRESETS[value]
+
+
+NARRATOR = "narrator"  # the role that reads narration (and everything, in single-voice mode)
+DIALOGUE = "dialogue"  # the role that reads quoted speech no cast character claims
+
+
+class CastConfig(_Frozen):
+    """Who reads what (the voices stage). Modes:
+
+    * ``single``: the narrator (``PipelineConfig.voice``) reads everything;
+    * ``dual``: the narrator reads narration, ``dialogue`` reads every quotation;
+    * ``full``: each character named in ``characters`` (as ``audiobook inspect --json``
+      lists them) reads their attributed quotations; other quotations go to ``dialogue``
+      when it is set, else to the narrator.
+
+    Roles are ``"narrator"``, ``"dialogue"`` and character names; a segment's ``voice``
+    is its role, and :meth:`PipelineConfig.voice_of` gives the role's voice.
+    """
+
+    mode: Literal["single", "dual", "full"] = "single"
+    dialogue: VoiceConfig | None = None
+    characters: dict[str, VoiceConfig] = Field(default_factory=dict)
+
+    @field_validator("dialogue", mode="before")
+    @classmethod
+    def _dialogue_preset(cls, value: object) -> object:
+        return preset_voice(value)
+
+    @field_validator("characters", mode="before")
+    @classmethod
+    def _character_presets(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {name: preset_voice(voice) for name, voice in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> CastConfig:
+        if self.mode == "dual" and self.dialogue is None:
+            raise ValueError("cast mode 'dual' needs a 'dialogue' voice")
+        if self.mode == "full" and not self.characters and self.dialogue is None:
+            raise ValueError("cast mode 'full' needs 'characters' (name: voice) or 'dialogue'")
+        reserved = {NARRATOR, DIALOGUE} & set(self.characters)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} cannot be a character name")
+        return self
+
+
 class PipelineConfig(_Frozen):
     """All tunables of one conversion. ``lexicon`` maps a term to its respelling."""
 
     voice: VoiceConfig = VoiceConfig()
+    cast: CastConfig = CastConfig()
     pauses: PauseConfig = PauseConfig()
     mastering: MasteringConfig = MasteringConfig()
     output: OutputConfig = OutputConfig()
     segment: SegmentConfig = SegmentConfig()
     lexicon: dict[str, str] = Field(default_factory=dict)
     speak_chapter_titles: bool = True
+
+    @field_validator("voice", mode="before")
+    @classmethod
+    def _narrator_preset(cls, value: object) -> object:
+        return preset_voice(value)
+
+    def voice_of(self, role: str) -> VoiceConfig:
+        """The voice that reads ``role`` ("narrator", "dialogue" or a character name; see
+        :class:`CastConfig`). A role the cast does not name falls back to the dialogue
+        voice (a character) or the narrator."""
+        if role in self.cast.characters:
+            return self.cast.characters[role]
+        if role != NARRATOR and self.cast.dialogue is not None:
+            return self.cast.dialogue
+        return self.voice
+
+    def voices(self) -> dict[str, VoiceConfig]:
+        """Every role the cast names, with its voice (the narrator's first)."""
+        roles = {NARRATOR: self.voice}
+        if self.cast.dialogue is not None:
+            roles[DIALOGUE] = self.cast.dialogue
+        return roles | dict(self.cast.characters)
 
     def with_overrides(self, **sections: dict) -> PipelineConfig:
         """A copy with some sections' fields replaced, validated like a YAML file.

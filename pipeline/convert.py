@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,7 +28,9 @@ from pipeline.assemble import (
     assemble_book,
     master_chapter,
 )
+from pipeline.casting import cast_chapter
 from pipeline.config import WORK_DIR, PipelineConfig
+from pipeline.dialogue import Quote, attribute_book
 from pipeline.errors import ChapterSelectionError
 from pipeline.generate import (
     GenerationStats,
@@ -40,7 +42,7 @@ from pipeline.generate import (
 )
 from pipeline.models import Book, BookAnalysis, BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.parse import parse_file
-from pipeline.segment import segment_chapter
+from pipeline.segment import VoiceKey, segment_chapter
 from pipeline.store import SegmentStore
 from pipeline.tts import engine_sample_rate, engine_settings
 from pipeline.validate import (
@@ -105,22 +107,36 @@ def parse_chapter_selection(spec: str | None, chapter_count: int) -> tuple[int, 
     return tuple(sorted(chosen))
 
 
-def plan_chapters(book: Book, language: str, config: PipelineConfig) -> tuple[ChapterPlan, ...]:
-    """Annotate and segment every chapter of ``book`` for the configured voice.
+def plan_chapters(
+    book: Book,
+    language: str,
+    config: PipelineConfig,
+    quotes: Mapping[int, Sequence[Quote]],
+) -> tuple[ChapterPlan, ...]:
+    """Cast, annotate and segment every chapter of ``book`` for ``config``'s voices.
 
-    The spoken title segment reads the normalized title ("Chapter Four"); the plan keeps
+    ``quotes`` are the chapters' attributed quotations (:func:`book_quotes`); with a cast
+    (``config.cast.mode`` dual or full) each paragraph is cut into runs by who reads them
+    (:func:`pipeline.casting.cast_chapter`). The spoken title segment reads the normalized title ("Chapter Four"); the plan keeps
     the display title ("Chapter 4") for chapter markers and file names.
     """
-    voice = config.voice
-    settings = engine_settings(voice)
+    voices = voice_keys(config)
     plans = []
     for chapter in book.chapters:
-        spoken = annotate_chapter(chapter, config.lexicon, language)
-        plan = segment_chapter(
-            spoken, config, engine=voice.engine, voice=voice.narrator, settings=settings
-        )
+        cast = cast_chapter(chapter, quotes.get(chapter.index, ()), config.cast)
+        spoken = annotate_chapter(cast, config.lexicon, language)
+        plan = segment_chapter(spoken, config, voices)
         plans.append(replace(plan, title=chapter.title))
     return tuple(plans)
+
+
+def voice_keys(config: PipelineConfig) -> dict[str, VoiceKey]:
+    """Each role of ``config``'s cast with what its segment ids hash (engine, voice name,
+    engine settings). Raises :class:`ConfigError` for an unknown engine."""
+    return {
+        role: VoiceKey(voice.engine, voice.narrator, engine_settings(voice))
+        for role, voice in config.voices().items()
+    }
 
 
 def convert(
@@ -152,8 +168,9 @@ def convert(
     if jobs > 1:  # the workers' fork server loads the voice while this process parses and plans
         start_fork_server(preload=[__name__], voice=config.voice)
     emit(ProgressEvent("parse", 0, 1))
-    book = select_chapters(parse_at_level(source, split_level), chapters)
-    analysis, plans = plan_book(book, config, emit)
+    whole = parse_at_level(source, split_level)
+    book = select_chapters(whole, chapters)
+    analysis, plans = plan_book(book, config, emit, quotes=book_quotes(whole, config))
     workers = start_workers(config.voice, jobs, preload=[__name__])
     try:
         store = SegmentStore(out_dir / WORK_DIR / "segments")
@@ -204,16 +221,34 @@ def convert(
     )
 
 
+def book_quotes(book: Book, config: PipelineConfig) -> dict[int, list[Quote]]:
+    """The quotations of every chapter of ``book`` with their speakers, by chapter index,
+    when ``config`` casts more than one voice (``{}`` in single-voice mode). Attribute the
+    whole book, before :func:`select_chapters`: a speaker named in one chapter is known
+    in the others ("his wife" in chapter 1 is Mrs. Bennet once the book says so)."""
+    if config.cast.mode == "single":
+        return {}
+    return attribute_book(book.chapters)[0]
+
+
 def plan_book(
-    book: Book, config: PipelineConfig, emit: ProgressCallback | None = None
+    book: Book,
+    config: PipelineConfig,
+    emit: ProgressCallback | None = None,
+    *,
+    quotes: Mapping[int, Sequence[Quote]] | None = None,
 ) -> tuple[BookAnalysis, tuple[ChapterPlan, ...]]:
-    """The stages between parse and generate: analyze, then annotate + segment every
-    chapter of ``book`` (already narrowed by :func:`select_chapters`)."""
+    """The stages between parse and generate: analyze, then cast, annotate and segment
+    every chapter of ``book`` (already narrowed by :func:`select_chapters`; pass the whole
+    book's :func:`book_quotes` as ``quotes``, else the chapters of ``book`` are
+    attributed alone)."""
     emit = emit or (lambda _event: None)
     emit(ProgressEvent("analyze", 0, 1))
     analysis = analyze(book, length_scale=config.voice.length_scale)
     emit(ProgressEvent("segment", 0, 1))
-    return analysis, plan_chapters(book, analysis.language, config)
+    if quotes is None:
+        quotes = book_quotes(book, config)
+    return analysis, plan_chapters(book, analysis.language, config, quotes)
 
 
 def finish_book(
@@ -321,7 +356,9 @@ def _generate(
             also(seg, duration_s)
 
     emit(ProgressEvent("generate", 0, total_chars, "chars"))
-    return generate(segments, store, config.voice, jobs=jobs, pool=workers, on_segment=on_segment)
+    return generate(
+        segments, store, config.voices(), jobs=jobs, pool=workers, on_segment=on_segment
+    )
 
 
 def _master_and_validate(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,12 +20,14 @@ from multiprocessing import forkserver
 
 import numpy as np
 
-from pipeline.config import VoiceConfig
+from pipeline.config import NARRATOR, VoiceConfig
 from pipeline.models import Segment
 from pipeline.store import SegmentStore
 from pipeline.tts import load_engine, preloaded
 from pipeline.tts.base import TTSEngine
+from pipeline.tts.preloaded import FORKABLE_ENGINES
 
+GPU_BATCH = 8  # segments per synthesize_batch() call in this process (Qwen3-TTS batches)
 # Called after each synthesized segment with (segment, audio duration in seconds).
 SegmentCallback = Callable[[Segment, float], None]
 
@@ -104,29 +106,37 @@ def start_workers(
 def generate(
     segments: Sequence[Segment],
     store: SegmentStore,
-    voice: VoiceConfig,
+    voices: Mapping[str, VoiceConfig],
     *,
     jobs: int = 1,
     pool: ProcessPoolExecutor | None = None,
     on_segment: SegmentCallback | None = None,
 ) -> GenerationStats:
-    """Synthesize every segment not yet in ``store`` with ``jobs`` processes (``pool``, if
-    given, must come from ``start_workers(voice, jobs)``; it is left running).
+    """Synthesize every segment not yet in ``store``, each with the voice of its role
+    (``voices[segment.voice]``; ``voices["narrator"]`` for a role it lacks, see
+    :meth:`PipelineConfig.voices`).
 
-    Raises :class:`pipeline.errors.EngineError` when the voice cannot be loaded or a
-    segment fails; segments finished before the failure stay stored.
+    Segments of forkable (CPU) engines go to ``jobs`` processes (``pool``, if given, must
+    come from ``start_workers(narrator, jobs)``; it is left running); the others (a GPU
+    engine, whose state does not survive ``fork``) are synthesized in this process in
+    batches of :data:`GPU_BATCH` (``synthesize_batch``), as are all of them with
+    ``jobs <= 1``. Raises :class:`pipeline.errors.EngineError` when a voice cannot be
+    loaded or a segment fails; segments finished before the failure stay stored.
     """
     started = time.monotonic()
     todo = pending_segments(segments, store)
     unique_total = len({s.id for s in segments})
+    pooled = [s for s in todo if jobs > 1 and _voice(voices, s).engine in FORKABLE_ENGINES]
+    local = [s for s in todo if not (jobs > 1 and _voice(voices, s).engine in FORKABLE_ENGINES)]
     audio_s = 0.0
-    if todo and jobs <= 1:
-        audio_s = _store_all(_synthesize_serial(todo, voice), store, on_segment)
-    elif todo:
-        started_pool = pool or start_workers(voice, jobs)
+    if local:
+        audio_s += _store_all(_synthesize_here(local, voices), store, on_segment)
+    if pooled:
+        started_pool = pool or start_workers(voices[NARRATOR], jobs)
         assert started_pool is not None  # jobs > 1
         with nullcontext(pool) if pool else started_pool as workers:
-            audio_s = _store_all(_synthesize_parallel(todo, workers, jobs), store, on_segment)
+            results = _synthesize_parallel(pooled, voices, workers, jobs)
+            audio_s += _store_all(results, store, on_segment)
     return GenerationStats(
         segments_total=unique_total,
         segments_synthesized=len(todo),
@@ -134,6 +144,10 @@ def generate(
         audio_s=audio_s,
         wall_s=time.monotonic() - started,
     )
+
+
+def _voice(voices: Mapping[str, VoiceConfig], segment: Segment) -> VoiceConfig:
+    return voices.get(segment.voice) or voices[NARRATOR]
 
 
 def _store_all(
@@ -152,23 +166,35 @@ def _store_all(
     return audio_s
 
 
-def _synthesize_serial(
-    todo: list[Segment], voice: VoiceConfig
+def _synthesize_here(
+    todo: list[Segment], voices: Mapping[str, VoiceConfig]
 ) -> Iterator[tuple[Segment, np.ndarray, int]]:
-    engine = load_engine(voice)
+    """Synthesize in this process, voice by voice, each voice loaded once: a CPU engine
+    one segment a call in reading order, a GPU engine :data:`GPU_BATCH` segments a call,
+    similar lengths together (the longest in a batch sets its time)."""
+    by_voice: dict[VoiceConfig, list[Segment]] = {}
     for seg in todo:
-        yield seg, engine.synthesize(seg.text), engine.sample_rate_hz
+        by_voice.setdefault(_voice(voices, seg), []).append(seg)
+    for voice, segs in by_voice.items():
+        engine = load_engine(voice)
+        size = 1 if voice.engine in FORKABLE_ENGINES else GPU_BATCH
+        if size > 1:
+            segs = sorted(segs, key=lambda s: len(s.text))
+        for first in range(0, len(segs), size):
+            batch = segs[first : first + size]
+            for seg, audio in zip(batch, engine.synthesize_batch([s.text for s in batch])):
+                yield seg, audio, engine.sample_rate_hz
 
 
-_worker_engine: TTSEngine | None = None
-_worker_engine_inherited = False  # whether _worker_engine came loaded from the fork server
+_worker_engines: dict[VoiceConfig, TTSEngine] = {}  # this worker's loaded voices
+_worker_engine_inherited = False  # whether the narrator came loaded from the fork server
 
 
 def _init_worker(voice: VoiceConfig) -> None:
-    global _worker_engine, _worker_engine_inherited
+    global _worker_engine_inherited
     inherited = preloaded.engine_for(voice)
     _worker_engine_inherited = inherited is not None
-    _worker_engine = inherited or load_engine(voice, threads=1)
+    _worker_engines[voice] = inherited or load_engine(voice, threads=1)
 
 
 def _worker_ready() -> bool:
@@ -177,13 +203,15 @@ def _worker_ready() -> bool:
     return _worker_engine_inherited
 
 
-def _synthesize_in_worker(text: str) -> tuple[np.ndarray, int]:
-    assert _worker_engine is not None, "worker initializer did not run"
-    return _worker_engine.synthesize(text), _worker_engine.sample_rate_hz
+def _synthesize_in_worker(text: str, voice: VoiceConfig) -> tuple[np.ndarray, int]:
+    engine = _worker_engines.get(voice)
+    if engine is None:
+        engine = _worker_engines[voice] = load_engine(voice, threads=1)
+    return engine.synthesize(text), engine.sample_rate_hz
 
 
 def _synthesize_parallel(
-    todo: list[Segment], pool: ProcessPoolExecutor, jobs: int
+    todo: list[Segment], voices: Mapping[str, VoiceConfig], pool: ProcessPoolExecutor, jobs: int
 ) -> Iterator[tuple[Segment, np.ndarray, int]]:
     """Yield segments as they finish (not in order), keeping 2 x jobs in flight so
     memory stays bounded however long the book is."""
@@ -195,7 +223,7 @@ def _synthesize_parallel(
             seg = next(queue, None)
             if seg is None:
                 return
-            in_flight[pool.submit(_synthesize_in_worker, seg.text)] = seg
+            in_flight[pool.submit(_synthesize_in_worker, seg.text, _voice(voices, seg))] = seg
 
     fill()
     while in_flight:

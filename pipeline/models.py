@@ -44,10 +44,17 @@ class Block:
 
     ``text`` never contains footnote markers, markup or page furniture. Verse lines of
     one stanza are joined with ``"\\n"``; everything else is one line.
+
+    The voices stage (:mod:`pipeline.casting`) cuts a paragraph with cast dialogue into
+    runs: ``speaker`` is the role that reads the block (``None``: the narrator) and
+    ``joined`` marks a run that continues the paragraph of the block before it (a
+    sentence pause between them, not a paragraph pause).
     """
 
     kind: BlockKind
     text: str = ""
+    speaker: str | None = None
+    joined: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,18 @@ class BookAnalysis:
     characters: int
     estimated_duration_s: float
     chapters: tuple[ChapterAnalysis, ...]
+    # who speaks the book's attributed quotations, most lines first (pipeline.dialogue)
+    speakers: tuple[Speaker, ...] = ()
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A character who speaks in the book: ``name`` as the cast names them, ``lines`` the
+    quotations attributed to them, ``aliases`` the other forms of the name merged into it."""
+
+    name: str
+    lines: int
+    aliases: tuple[str, ...] = ()
 
 
 class SegmentKind(StrEnum):

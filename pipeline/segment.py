@@ -23,11 +23,12 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pysbd
 from pysbd.lang.english import English
 
-from pipeline.config import PipelineConfig
+from pipeline.config import NARRATOR, PipelineConfig
 from pipeline.models import Block, BlockKind, Chapter, ChapterPlan, Segment, SegmentKind
 
 _LOCAL = threading.local()  # pysbd's Segmenter keeps per-call state: one per thread
@@ -191,62 +192,80 @@ def _speakable(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
-def _body_texts(blocks: Iterable[Block], config: PipelineConfig) -> list[tuple[str, int]]:
-    """(text, pause_after_ms) for the body, before the last pause is zeroed."""
-    pauses, drafts = config.pauses, list[tuple[str, int]]()
+def _body_texts(blocks: Iterable[Block], config: PipelineConfig) -> list[tuple[str, int, str]]:
+    """(text, pause_after_ms, role) for the body, before the last pause is zeroed. A run
+    that continues its paragraph (``Block.joined``) follows a sentence pause."""
+    pauses, drafts = config.pauses, list[tuple[str, int, str]]()
     for block in blocks:
         if block.kind is BlockKind.SECTION_BREAK:
             if drafts:
-                drafts[-1] = (drafts[-1][0], pauses.section_break_ms)
+                drafts[-1] = (drafts[-1][0], pauses.section_break_ms, drafts[-1][2])
             continue
+        if block.joined and drafts and drafts[-1][1] == pauses.paragraph_ms:
+            drafts[-1] = (drafts[-1][0], pauses.sentence_ms, drafts[-1][2])
+        role = block.speaker or NARRATOR
         texts = pack_sentences(split_sentences(block.text), config.segment.max_chars)
         texts = [t for t in texts if _speakable(t)]
-        drafts += [(t, pauses.sentence_ms) for t in texts]
+        drafts += [(t, pauses.sentence_ms, role) for t in texts]
         if texts:
-            drafts[-1] = (texts[-1], pauses.paragraph_ms)
+            drafts[-1] = (texts[-1], pauses.paragraph_ms, role)
     return drafts
 
 
+@dataclass(frozen=True)
+class VoiceKey:
+    """What a segment's id hashes besides its text: the engine, the voice's name and the
+    engine's settings (``pipeline.tts.engine_settings``)."""
+
+    engine: str
+    voice: str
+    settings: Mapping[str, object]
+
+
 def segment_chapter(
-    chapter: Chapter,
-    config: PipelineConfig,
-    *,
-    engine: str,
-    voice: str,
-    settings: Mapping[str, object],
+    chapter: Chapter, config: PipelineConfig, voices: Mapping[str, VoiceKey]
 ) -> ChapterPlan:
-    """Cut an annotated chapter into segments for ``engine``/``voice``/``settings``.
+    """Cut an annotated (and cast) chapter into segments.
+
+    ``voices`` maps each role to its :class:`VoiceKey`; it must hold ``"narrator"``, which
+    also reads any role it lacks. A segment's ``voice`` is its role (the block's
+    ``speaker``, else ``"narrator"``); titles and the preamble are the narrator's. A
+    segment never holds two roles' words.
 
     The ``preamble`` (the heading and epigraph of the part the chapter opens) is read
     first, then the title, each followed by ``after_title_ms`` (both only when
     ``config.speak_chapter_titles``). Other pauses (ms, from ``config.pauses``):
-    ``sentence_ms`` between segments of one block, ``paragraph_ms`` after a block,
-    ``section_break_ms`` before the block after a section break (breaks make no segment;
-    consecutive ones collapse), and 0 after the chapter's last segment (assembly adds
-    the tail room tone).
+    ``sentence_ms`` between segments of one block and between the runs of one paragraph,
+    ``paragraph_ms`` after a paragraph, ``section_break_ms`` before the block after a
+    section break (breaks make no segment; consecutive ones collapse), and 0 after the
+    chapter's last segment (assembly adds the tail room tone).
     """
-    drafts: list[tuple[SegmentKind, str, int]] = []
+    drafts: list[tuple[SegmentKind, str, int, str]] = []
     if config.speak_chapter_titles:
-        for text, _ in _body_texts(chapter.preamble, config):
-            drafts.append((SegmentKind.TITLE, text, config.pauses.after_title_ms))
+        for text, _, _ in _body_texts(chapter.preamble, config):
+            drafts.append((SegmentKind.TITLE, text, config.pauses.after_title_ms, NARRATOR))
     if config.speak_chapter_titles and _speakable(chapter.title):
-        drafts.append((SegmentKind.TITLE, chapter.title.strip(), config.pauses.after_title_ms))
-    drafts += [(SegmentKind.BODY, t, p) for t, p in _body_texts(chapter.blocks, config)]
+        title = chapter.title.strip()
+        drafts.append((SegmentKind.TITLE, title, config.pauses.after_title_ms, NARRATOR))
+    drafts += [(SegmentKind.BODY, *draft) for draft in _body_texts(chapter.blocks, config)]
     if drafts:
-        drafts[-1] = (*drafts[-1][:2], 0)
-    segments = tuple(
-        Segment(
-            id=segment_id(text, voice, engine, settings),
-            chapter_index=chapter.index,
-            index=i,
-            kind=kind,
-            text=text,
-            voice=voice,
-            engine=engine,
-            pause_after_ms=pause,
+        kind, text, _, role = drafts[-1]
+        drafts[-1] = (kind, text, 0, role)
+    segments = []
+    for i, (kind, text, pause, role) in enumerate(drafts):
+        key = voices.get(role) or voices[NARRATOR]
+        segments.append(
+            Segment(
+                id=segment_id(text, key.voice, key.engine, key.settings),
+                chapter_index=chapter.index,
+                index=i,
+                kind=kind,
+                text=text,
+                voice=role,
+                engine=key.engine,
+                pause_after_ms=pause,
+            )
         )
-        for i, (kind, text, pause) in enumerate(drafts)
-    )
     return ChapterPlan(
-        index=chapter.index, title=chapter.title, words=chapter.words, segments=segments
+        index=chapter.index, title=chapter.title, words=chapter.words, segments=tuple(segments)
     )

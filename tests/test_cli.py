@@ -65,8 +65,9 @@ def test_inspect_json_contract(story):
     info = json.loads(proc.stdout)
     assert set(info) == {
         "title", "author", "language", "words", "estimated_duration_s", "chapters", "toc",
-        "split_level", "default_split_level", "levels",
+        "split_level", "default_split_level", "levels", "characters",
     }  # fmt: skip
+    assert info["characters"] == [{"name": "Mr. Abernathy", "lines": 1, "aliases": []}]
     assert [(n["title"], n["level"], n["children"]) for n in info["toc"]] == [
         ("Chapter 1", 1, []), ("Chapter 2", 1, []), ("Chapter 3", 1, []),
     ]  # fmt: skip
@@ -233,3 +234,52 @@ def test_sigkill_mid_book_then_rerun_resumes_without_resynthesis(story, tmp_path
     assert generation["segments_synthesized"] > 0, "kill came after synthesis had finished"
     assert len(_stored(out)) == generation["segments_total"]
     assert len(list((out / "mp3").glob("*.mp3"))) == 3
+
+
+DIALOGUE = """The Visit
+
+Chapter 1
+
+The rain had not stopped for three days when Mr. Hale knocked at the door of the cottage.
+Mrs. Grey opened it herself.
+
+“You are late,” said Mrs. Grey. “The kettle has boiled twice.”
+
+“The road is flooded,” said Mr. Hale. “I came round by the mill.”
+
+She stood aside to let him pass, and he hung his coat by the fire.
+
+“Did you bring the letter?” asked Mrs. Grey.
+
+“I did,” said Mr. Hale, and he laid it on the table between them.
+"""
+
+
+def test_convert_with_a_cast_then_recast_one_character(tmp_path):
+    """A full cast from --config (presets by name): each speaker's lines are their own
+    segments; giving one character another voice re-synthesizes only their lines."""
+    book = tmp_path / "visit.txt"
+    book.write_text(DIALOGUE, encoding="utf-8")
+    info = json.loads(run_cli("inspect", str(book), "--json").stdout)
+    # lines are quotations: "“You are late,” said Mrs. Grey. “The kettle…”" is two
+    assert {(c["name"], c["lines"]) for c in info["characters"]} == {
+        ("Mr. Hale", 3),
+        ("Mrs. Grey", 3),
+    }
+    out = tmp_path / "out"
+    runs = []
+    for grey in ("joe-light", "joe-bright"):
+        config = tmp_path / f"{grey}.yaml"
+        config.write_text(
+            f"cast:\n  mode: full\n  characters:\n    Mrs. Grey: {grey}\n    Mr. Hale: joe-deep\n",
+            encoding="utf-8",
+        )
+        proc = run_cli(
+            "convert", str(book), "-o", str(out), "--config", str(config), "--format", "mp3"
+        )
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads((out / "report.json").read_text())["generation"])
+    # title, 2 narration paragraphs, 6 quotations by 2 speakers, 4 speech tags: all new
+    assert runs[0]["segments_synthesized"] == runs[0]["segments_total"] == 13
+    # then only Mrs. Grey's three quotations
+    assert (runs[1]["segments_synthesized"], runs[1]["segments_reused"]) == (3, 10)

@@ -56,6 +56,7 @@ from pipeline.analyze import analyze
 from pipeline.assemble import BookInfo, master_chapter, master_rate
 from pipeline.config import PipelineConfig, VoiceConfig
 from pipeline.convert import (
+    book_quotes,
     finish_book,
     narrator_credit,
     plan_book,
@@ -69,6 +70,7 @@ from pipeline.models import (
     ChapterAnalysis,
     ChapterPlan,
     Cover,
+    Speaker,
     plan_from_dict,
     plan_to_dict,
 )
@@ -79,6 +81,7 @@ from pipeline.tts.base import TTSEngine
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from worker.context import Finisher, TaskContext, run_task
 
+STORAGE_REF = "storage:"  # a VoiceConfig.reference_audio that names a storage key
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PREPARE_SHARE, ASSEMBLE_SHARE = 0.05, 0.10  # of overall progress; synthesis has the rest
 
@@ -149,6 +152,7 @@ def inspect(book_id: int) -> None:
             estimated_duration_s=analysis.estimated_duration_s,
             outline=tracks.outline_rows(sections),
             chapters=rows,
+            speakers=[{"name": c.name, "lines": c.lines} for c in analysis.speakers],
         )
     )
 
@@ -178,10 +182,11 @@ def _prepare(ctx: TaskContext) -> Finisher:
     outline = tracks.outline_rows(tracks.book_sections(book))
     # the author's tracks (layout) under the author's titles (rows), then their choice
     book, full_chapters = tracks.lay_out(book, book_row.layout, book_row.chapters, book_row.outline)
-    book = select_chapters(book, job.chapters_spec)
     config = PipelineConfig.model_validate(job.config)
+    quotes = book_quotes(book, config)  # the whole book's speakers, before the selection
+    book = select_chapters(book, job.chapters_spec)
     ctx.update_job(stage="segment", progress=PREPARE_SHARE / 2)
-    analysis, plans = plan_book(book, config)
+    analysis, plans = plan_book(book, config, quotes=quotes)
     cover = None
     if book.cover:
         cover = {"key": _job_key(job, "cover"), "mime": book.cover.mime}
@@ -240,29 +245,70 @@ def _prepare(ctx: TaskContext) -> Finisher:
         )
         job_row.timings = {**job_row.timings, "prepare_s": round(time.monotonic() - started, 2)}
         return [
-            repo.add_task(session, job_row, TaskKind.SYNTHESIZE, chapter_index=p.index, batch=b)
+            repo.add_task(
+                session,
+                job_row,
+                TaskKind.SYNTHESIZE,
+                chapter_index=p.index,
+                batch=b,
+                queue=None if kind == "tts" else kind,
+            )
             for p in plans
-            for b in range(len(batches(p, settings.synth_batch_chars)))
+            for b, (kind, _) in enumerate(batches(p, settings.synth_batch_chars, config))
         ]
 
     return finish
 
 
-def batches(plan: ChapterPlan, max_chars: int) -> list[list[int]]:
-    """Segment positions of ``plan`` grouped into consecutive batches of at most
-    ``max_chars`` characters (a longer segment is a batch of its own); at least one."""
-    groups: list[list[int]] = [[]]
-    size = 0
-    for seg in plan.segments:
-        if groups[-1] and size + len(seg.text) > max_chars:
-            groups.append([])
-            size = 0
-        groups[-1].append(seg.index)
-        size += len(seg.text)
+def queue_of(voice: VoiceConfig) -> str:
+    """The queue kind that synthesizes ``voice``: "gpu" for Qwen3-TTS, else "tts"."""
+    return "gpu" if voice.engine == "qwen3-tts" else "tts"
+
+
+def batches(
+    plan: ChapterPlan, max_chars: int, config: PipelineConfig
+) -> list[tuple[str, list[int]]]:
+    """(queue kind, segment positions) of ``plan``: the segments each queue synthesizes
+    (by their role's voice, :func:`queue_of`; "tts" first, then "gpu"), in reading order,
+    cut into batches of at most ``max_chars`` characters (a longer segment is a batch of
+    its own); at least one batch."""
+    groups: list[tuple[str, list[int]]] = []
+    for kind in ("tts", "gpu"):
+        size, first = 0, len(groups)
+        for seg in plan.segments:
+            if queue_of(config.voice_of(seg.voice)) != kind:
+                continue
+            if len(groups) == first or (groups[-1][1] and size + len(seg.text) > max_chars):
+                groups.append((kind, []))
+                size = 0
+            groups[-1][1].append(seg.index)
+            size += len(seg.text)
+    return groups or [("tts", [])]
+
+
+def _by_voice(segments: list, config: PipelineConfig) -> dict[VoiceConfig, list]:
+    groups: dict[VoiceConfig, list] = {}
+    for seg in segments:
+        groups.setdefault(config.voice_of(seg.voice), []).append(seg)
     return groups
 
 
-@lru_cache(maxsize=4)
+def _local_voice(ctx: TaskContext, voice: VoiceConfig) -> VoiceConfig:
+    """``voice`` with a clone reference kept in storage (``reference_audio`` =
+    ``"storage:<key>"``) fetched once into the worker's scratch folder."""
+    if not voice.reference_audio.startswith(STORAGE_REF):
+        return voice
+    key = voice.reference_audio.removeprefix(STORAGE_REF)
+    path = ctx.settings.work_dir / "voices" / key.replace("/", "_")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(ctx.storage.get_bytes(key))
+        tmp.replace(path)
+    return voice.model_copy(update={"reference_audio": str(path)})
+
+
+@lru_cache(maxsize=8)
 def _engine(voice: VoiceConfig, threads: int) -> TTSEngine:
     """Loaded engines, kept for the worker's life (loading Piper takes ~2 s)."""
     return load_engine(voice, threads=threads)
@@ -285,22 +331,31 @@ def _synthesize(ctx: TaskContext) -> Finisher:
     plan = next(
         plan_from_dict(p) for p in _load_plan(ctx)["chapters"] if p["index"] == task.chapter_index
     )
-    positions = set(batches(plan, ctx.settings.synth_batch_chars)[task.batch or 0])
     config = PipelineConfig.model_validate(job.config)
+    kind, positions = batches(plan, ctx.settings.synth_batch_chars, config)[task.batch or 0]
+    step = ctx.settings.qwen_batch_size if kind == "gpu" else 1
     retrying(lambda: _chapter_started(ctx, task.chapter_index))
-    for seg in (s for s in plan.segments if s.index in positions):
+    segments = [s for s in plan.segments if s.index in set(positions)]
+    for first in range(0, len(segments), step):
         ctx.check_cancelled()
-        key = _segment_key(job, seg.id)
-        duration, synthesized = _stored_duration(ctx, key), 0
-        if duration is None:
-            engine = _engine(config.voice, ctx.settings.tts_threads)
-            audio = engine.synthesize(seg.text)
-            buf = io.BytesIO()
-            sf.write(buf, audio.clip(-1, 1), engine.sample_rate_hz, format="FLAC", subtype="PCM_24")
-            ctx.storage.put_bytes(key, buf.getvalue(), "audio/flac")
-            duration, synthesized = len(audio) / engine.sample_rate_hz, 1
-        retrying(partial(_segment_done, ctx, seg.chapter_index, seg.index, duration, synthesized))
-        _report_synthesis(ctx, seg.chapter_index)
+        group = segments[first : first + step]
+        done = {seg.id: _stored_duration(ctx, _segment_key(job, seg.id)) for seg in group}
+        todo = [seg for seg in group if done[seg.id] is None]
+        for voice, segs in _by_voice(todo, config).items():
+            engine = _engine(_local_voice(ctx, voice), ctx.settings.tts_threads)
+            for seg, audio in zip(segs, engine.synthesize_batch([s.text for s in segs])):
+                buf = io.BytesIO()
+                rate = engine.sample_rate_hz
+                sf.write(buf, audio.clip(-1, 1), rate, format="FLAC", subtype="PCM_24")
+                ctx.storage.put_bytes(_segment_key(job, seg.id), buf.getvalue(), "audio/flac")
+                done[seg.id] = len(audio) / rate
+        for seg in group:
+            synthesized = int(seg in todo)
+            duration = done[seg.id] or 0.0
+            retrying(
+                partial(_segment_done, ctx, seg.chapter_index, seg.index, duration, synthesized)
+            )
+        _report_synthesis(ctx, task.chapter_index)
 
     def finish(session: Session, job_row: Job) -> list[Task]:
         tasks = repo.job_tasks(session, job_row.id, TaskKind.SYNTHESIZE)
@@ -472,6 +527,10 @@ def _assemble(ctx: TaskContext) -> Finisher:
         **{
             **doc["analysis"],
             "chapters": tuple(ChapterAnalysis(**c) for c in doc["analysis"]["chapters"]),
+            "speakers": tuple(
+                Speaker(s["name"], s["lines"], tuple(s["aliases"]))
+                for s in doc["analysis"].get("speakers", ())
+            ),
         }
     )
     outputs, report, report_path = finish_book(

@@ -5,6 +5,8 @@ history, and the queue a task runs on.
   parameters) as JSON; ``voices.reference_key`` / ``reference_text``: a clone's (or a
   designed voice's) reference clip in storage (24 kHz mono WAV) and its transcript.
 * ``voice_trials``: "try a voice" generations (text, voice, status, audio in storage).
+* ``books.speakers``: who speaks in the book (``[{name, lines}]``, most lines first), as
+  the inspect job attributed its quotations; existing books have none until inspected.
 * ``tasks.queue``: the RQ queue kind a task runs on ("gpu" for a Qwen3-TTS batch); NULL
   is the kind's own queue, so existing tasks keep theirs.
 
@@ -33,6 +35,10 @@ def upgrade() -> None:
         batch.alter_column("params", server_default=None)
     with op.batch_alter_table("tasks") as batch:
         batch.add_column(sa.Column("queue", sa.String(16), nullable=True))
+    with op.batch_alter_table("books") as batch:
+        batch.add_column(sa.Column("speakers", sa.JSON(), nullable=False, server_default="[]"))
+    with op.batch_alter_table("books") as batch:
+        batch.alter_column("speakers", server_default=None)
     op.create_table(
         "voice_trials",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -52,6 +58,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_voice_trials_owner_id", table_name="voice_trials")
     op.drop_table("voice_trials")
+    with op.batch_alter_table("books") as batch:
+        batch.drop_column("speakers")
     with op.batch_alter_table("tasks") as batch:
         batch.drop_column("queue")
     with op.batch_alter_table("voices") as batch:

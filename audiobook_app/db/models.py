@@ -167,7 +167,11 @@ class Book(SQLModel, table=True):
     outline: list[dict] = _json(list)  # [{level, title, words}] per section, as parsed
     layout: dict = _json()  # pipeline.structure.Layout.to_dict(); {} = the default level
     chosen_chapters: list[int] | None = Field(default=None, sa_type=JSON)  # None = all
-    casting: dict = _json()  # {"narrator": voice} now; characters later
+    # who speaks, as the inspect job attributed the quotations: [{name, lines}], most first
+    speakers: list[dict] = _json(list)
+    # library voice ids: {"mode": single|dual|full, "narrator": id, "dialogue": id | None,
+    # "characters": {name: id}} (audiobook_app.book_cast)
+    casting: dict = _json()
     config_overrides: dict = _json()  # PipelineConfig sections, validated on use
     status: BookStatus = _status(BookStatus.UPLOADED)
     error: str | None = Field(default=None, sa_type=Text)  # why the parser rejected it
@@ -312,7 +316,7 @@ class VoiceTrial(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)
-    voice_id: str = Field(sa_type=String(64))  # a voice library id ("builtin:joe", "12")
+    voice_id: str = Field(sa_type=String(64))  # a library id ("joe-deep", "qwen:ryan", "v12")
     voice_name: str = Field(sa_type=String(200))  # as it was named when tried
     text: str = Field(sa_type=Text)
     status: TrialStatus = Field(default=TrialStatus.QUEUED, sa_type=String(16))

@@ -105,11 +105,18 @@ def add_task(
     *,
     chapter_index: int | None = None,
     batch: int | None = None,
+    queue: str | None = None,
 ) -> Task:
-    """Create a queued task of ``job`` with a deterministic id (so a duplicate insert fails)."""
+    """Create a queued task of ``job`` with a deterministic id (so a duplicate insert fails);
+    ``queue`` ("gpu") overrides the kind's queue (``audiobook_app.jobs.queue.QUEUE_OF``)."""
     suffix = kind.value if chapter_index is None else f"{kind.value}-{chapter_index}-{batch or 0}"
     task = Task(
-        id=f"{job.id}-{suffix}", job_id=job.id, kind=kind, chapter_index=chapter_index, batch=batch
+        id=f"{job.id}-{suffix}",
+        job_id=job.id,
+        kind=kind,
+        chapter_index=chapter_index,
+        batch=batch,
+        queue=queue,
     )
     session.add(task)
     session.flush()

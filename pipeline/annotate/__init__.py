@@ -64,7 +64,7 @@ def annotate_chapter(chapter: Chapter, lexicon: Mapping[str, str], language: str
     blocks = tuple(
         block
         if block.kind is BlockKind.SECTION_BREAK
-        else Block(block.kind, _annotate_text(block.text, lexicon, language))
+        else replace(block, text=_annotate_text(block.text, lexicon, language))
         for block in chapter.blocks
     )
     preamble = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -17,7 +18,7 @@ class TTSEngine(Protocol):
 
     @property
     def name(self) -> str:
-        """Engine name ("piper")."""
+        """Engine name ("piper", "qwen3-tts")."""
         ...
 
     @property
@@ -38,4 +39,11 @@ class TTSEngine(Protocol):
     def synthesize(self, text: str) -> np.ndarray:
         """Speak ``text``; return float32 samples in [-1, 1], shape ``(n,)``, at
         ``sample_rate_hz``. Raises :class:`pipeline.errors.EngineError` on failure."""
+        ...
+
+    def synthesize_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Speak each of ``texts``; one array per text, in the order of ``texts``, each as
+        :meth:`synthesize` returns it. A GPU engine (Qwen3-TTS) runs them as batches, which
+        is where its throughput comes from; a CPU engine may simply loop over
+        :meth:`synthesize`. Raises :class:`pipeline.errors.EngineError` on failure."""
         ...

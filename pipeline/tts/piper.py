@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,28 @@ def _voice_paths(voice: str) -> tuple[Path, Path]:
     return model, config
 
 
+@lru_cache(maxsize=4)
+def _load_voice(voice: str, threads: int) -> tuple[PiperVoice, bool]:
+    """The loaded voice (its ONNX session) and whether its graph is the faster rewrite;
+    one per process and voice, shared by every engine (variant) made from it."""
+    model, cfg = _voice_paths(voice)
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    faster = faster_model_bytes(str(model))
+    try:
+        piper_voice = PiperVoice(
+            config=PiperConfig.from_dict(json.loads(cfg.read_text(encoding="utf-8"))),
+            session=onnxruntime.InferenceSession(
+                faster or str(model), sess_options=options, providers=["CPUExecutionProvider"]
+            ),
+        )
+    except Exception as exc:  # onnxruntime raises its own, untyped errors
+        raise EngineError(f"could not load Piper voice {voice!r}: {exc}") from exc
+    return piper_voice, faster is not None
+
+
 @dataclass
 class PiperEngine:
     """A loaded Piper voice. Build with :meth:`load`; see :class:`TTSEngine`."""
@@ -94,21 +117,7 @@ class PiperEngine:
         onnxruntime runs with faster kernels (same audio; see :mod:`pipeline.tts.onnx_graph`).
         Raises :class:`EngineError` when the voice files are missing or unloadable.
         """
-        model, cfg = _voice_paths(config.narrator)
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        faster = faster_model_bytes(str(model))
-        try:
-            piper_voice = PiperVoice(
-                config=PiperConfig.from_dict(json.loads(cfg.read_text(encoding="utf-8"))),
-                session=onnxruntime.InferenceSession(
-                    faster or str(model), sess_options=options, providers=["CPUExecutionProvider"]
-                ),
-            )
-        except Exception as exc:  # onnxruntime raises its own, untyped errors
-            raise EngineError(f"could not load Piper voice {config.narrator!r}: {exc}") from exc
+        piper_voice, faster = _load_voice(config.narrator, threads)
         synthesis = SynthesisConfig(
             # a pitch shift by f resamples the audio f times shorter: speak f times slower.
             # Piper's durations grow only about as length_scale ** 0.6 (measured on
@@ -123,7 +132,7 @@ class PiperEngine:
             piper_voice=piper_voice,
             config=config,
             synthesis=synthesis,
-            faster_graph=faster is not None,
+            faster_graph=faster,
         )
 
     @property

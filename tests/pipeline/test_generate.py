@@ -58,10 +58,12 @@ def test_generate_stores_every_segment_and_resumes_without_resynthesis(tmp_path)
     voice = VoiceConfig()
     store = SegmentStore(tmp_path)
     segs = _segments(TEXTS, voice)
-    first = generate(segs[:2], store, voice, jobs=1)
+    first = generate(segs[:2], store, {"narrator": voice}, jobs=1)
     assert (first.segments_synthesized, first.segments_reused) == (2, 0)
     synthesized: list[str] = []
-    second = generate(segs, store, voice, jobs=1, on_segment=lambda s, d: synthesized.append(s.id))
+    second = generate(
+        segs, store, {"narrator": voice}, jobs=1, on_segment=lambda s, d: synthesized.append(s.id)
+    )
     assert (second.segments_synthesized, second.segments_reused) == (2, 2)
     assert synthesized == [s.id for s in segs[2:]]
     assert store.stored_ids() == {s.id for s in segs}
@@ -73,8 +75,8 @@ def test_parallel_generation_matches_serial_audio_length(tmp_path):
     voice = VoiceConfig()
     serial, parallel = SegmentStore(tmp_path / "a"), SegmentStore(tmp_path / "b")
     segs = _segments(TEXTS, voice)
-    generate(segs, serial, voice, jobs=1)
-    stats = generate(segs, parallel, voice, jobs=2)
+    generate(segs, serial, {"narrator": voice}, jobs=1)
+    stats = generate(segs, parallel, {"narrator": voice}, jobs=2)
     assert stats.segments_synthesized == len(TEXTS)
     for seg in segs:
         # Same model, same text: durations agree within 15 % (VITS duration noise).
@@ -84,7 +86,7 @@ def test_parallel_generation_matches_serial_audio_length(tmp_path):
 def test_duplicate_segments_are_synthesized_once(tmp_path):
     voice = VoiceConfig()
     segs = _segments(["Again.", "Again."], voice)
-    stats = generate(segs, SegmentStore(tmp_path), voice, jobs=1)
+    stats = generate(segs, SegmentStore(tmp_path), {"narrator": voice}, jobs=1)
     assert (stats.segments_total, stats.segments_synthesized) == (1, 1)
 
 
@@ -111,7 +113,7 @@ if __name__ == "__main__":
     for name, voice in (("preloaded", preloaded), ("other", other)):
         pool = start_workers(voice, 2)
         inherited = [pool.submit(_worker_ready).result() for _ in range(4)]
-        audio, rate = pool.submit(_synthesize_in_worker, sys.argv[1]).result()
+        audio, rate = pool.submit(_synthesize_in_worker, sys.argv[1], voice).result()
         pool.shutdown()
         here = load_engine(voice, threads=1).synthesize(sys.argv[1])
         result[name] = {"inherited": inherited, "same_audio": bool(np.array_equal(audio, here)), "rate": rate}
@@ -138,3 +140,27 @@ def test_workers_start_with_the_voice_their_fork_server_preloaded(tmp_path):
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["preloaded"] == {"inherited": [True] * 4, "same_audio": True, "rate": 22050}
     assert result["other"] == {"inherited": [False] * 4, "same_audio": True, "rate": 22050}
+
+
+def test_each_segment_is_spoken_by_its_roles_voice_serial_and_parallel(tmp_path):
+    """A cast book: segments name their role; generate speaks each with that role's voice
+    (here the narrator and a pitched variant; noise off so audio compares exactly)."""
+    from dataclasses import replace
+
+    narrator = VoiceConfig(noise_scale=0.0, noise_w_scale=0.0)
+    hyde = VoiceConfig(noise_scale=0.0, noise_w_scale=0.0, pitch_semitones=-4.0)
+    voices = {"narrator": narrator, "Hyde": hyde}
+    segs = _segments(TEXTS[:2], narrator) + [
+        replace(s, voice="Hyde", index=s.index + 2) for s in _segments(TEXTS[2:], hyde)
+    ]
+    expected = {
+        s.id: load_engine(voices.get(s.voice, narrator), threads=1).synthesize(s.text) for s in segs
+    }
+    for jobs in (1, 2):
+        store = SegmentStore(tmp_path / f"jobs{jobs}")
+        stats = generate(segs, store, voices, jobs=jobs)
+        assert stats.segments_synthesized == 4
+        for seg in segs:
+            audio, rate = store.read(seg.id)
+            assert rate == 22050
+            assert np.allclose(audio, expected[seg.id], atol=2e-5), (jobs, seg.voice)

@@ -12,6 +12,7 @@ from pipeline.annotate import annotate_chapter
 from pipeline.config import PipelineConfig
 from pipeline.models import WORD_RE, Block, BlockKind, Chapter, SegmentKind
 from pipeline.segment import (
+    VoiceKey,
     fit_sentence,
     join_verse_lines,
     pack_sentences,
@@ -173,7 +174,7 @@ def test_segment_id_changes_with_any_input(changed: tuple) -> None:
 def _plan(chapter: Chapter, **overrides: dict):
     config = PipelineConfig().with_overrides(**overrides)
     return segment_chapter(
-        chapter, config, engine="piper", voice="v", settings={"length_scale": 1.0}
+        chapter, config, {"narrator": VoiceKey("piper", "v", {"length_scale": 1.0})}
     )
 
 
@@ -247,10 +248,10 @@ def test_custom_pauses_and_no_title() -> None:
     ]
 
 
-def test_segments_carry_ids_voice_and_engine() -> None:
+def test_segments_carry_ids_role_and_engine() -> None:
     plan = _plan(Chapter(1, "One", (Block(P, "Hello there."),)))
     body = plan.segments[1]
-    assert (body.voice, body.engine) == ("v", "piper")
+    assert (body.voice, body.engine) == ("narrator", "piper")  # the role; its voice hashed
     assert body.id == segment_id("Hello there.", "v", "piper", {"length_scale": 1.0})
 
 
