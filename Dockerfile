@@ -33,13 +33,14 @@ HEALTHCHECK --interval=60s --timeout=30s CMD ["audiobook", "doctor"]
 FROM base AS worker
 CMD ["audiobook", "worker", "--queues", "cpu,tts"]
 
-# GPU worker: CUDA torch and qwen-tts on top (kept out of requirements.txt).
+# GPU worker: CUDA torch and qwen-tts on top (kept out of requirements.txt); qwen-tts without
+# its declared dependencies (torchaudio, sox, gradio: see requirements-nodeps.txt).
 FROM base AS worker-gpu
 USER root
-COPY requirements-gpu.txt ./
-RUN pip install -r requirements-gpu.txt
+COPY requirements-gpu.txt requirements-nodeps.txt ./
+RUN pip install -r requirements-gpu.txt && pip install --no-deps -r requirements-nodeps.txt
 USER audiobook
-CMD ["audiobook", "worker", "--queues", "tts"]
+CMD ["audiobook", "worker", "--queues", "gpu"]
 
 # Web tier: the Reflex app in prod mode, pages + websocket + uploads + /health on port 3000
 # (AUDIOBOOK_WEB_PORT). It applies the schema migrations first (the one place PostgreSQL is

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.11 and installs the pinned requirements and the
+# Creates .venv with Python 3.11 and installs the pinned requirements, then
+# requirements-nodeps.txt without dependencies (qwen-tts: see that file), and the
 # `audiobook` console script. Idempotent: reruns only when requirements change.
 # Usage: scripts/setup.sh [requirements file]   (default requirements.txt)
 set -euo pipefail
@@ -31,14 +32,16 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || { echo "setup: venv failed; on Debian: apt-get install python3-venv" >&2; exit 1; }
 fi
-fresh() {  # fresh STAMP FILE: STAMP exists and is newer than FILE, requirements.txt, pyproject.toml
-  [ -f "$1" ] && [ ! "$2" -nt "$1" ] && [ ! requirements.txt -nt "$1" ] && [ ! pyproject.toml -nt "$1" ]
+fresh() {  # fresh STAMP FILE: STAMP exists and is newer than FILE and every file installed with it
+  [ -f "$1" ] && [ ! "$2" -nt "$1" ] && [ ! requirements.txt -nt "$1" ] \
+    && [ ! requirements-nodeps.txt -nt "$1" ] && [ ! pyproject.toml -nt "$1" ]
 }
 
 # requirements-dev.txt includes requirements.txt: a fresh dev install serves both.
 if ! fresh "$STAMP" "$REQ" && ! { [ "$REQ" = requirements.txt ] && fresh "$VENV/.installed-requirements-dev.txt" requirements-dev.txt; }; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$STAMP"
 fi
