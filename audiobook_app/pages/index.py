@@ -190,9 +190,12 @@ def _history() -> rx.Component:
 
 
 def header() -> rx.Component:
-    """The top bar of signed-in pages: product name, the author's email, sign out."""
+    """The top bar of signed-in pages: product name, links to the books (the dashboard)
+    and the voices, the author's email, sign out."""
     return rx.hstack(
         rx.link(rx.heading(PRODUCT_NAME, size="5", id="product-name"), href="/"),
+        rx.link("Books", href="/", size="2", id="nav-books"),
+        rx.link("Voices", href="/voices", size="2", id="nav-voices"),
         rx.spacer(),
         rx.text(AuthState.email, size="2", id="user-email"),
         rx.button("Sign out", size="1", variant="soft", on_click=AuthState.sign_out),
