@@ -11,6 +11,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rq import Worker
 from sqlalchemy import text
@@ -74,13 +75,39 @@ def _piper() -> str:
     return f"{engine.voice} spoke {len(audio) / engine.sample_rate_hz:.1f} s in {time.monotonic() - started:.1f} s"
 
 
-def _qwen() -> str:
+def _qwen_folders(settings: Settings) -> dict[str, Path]:
+    folders = {
+        "CustomVoice": settings.qwen_custom_voice_dir,
+        "Base": settings.qwen_base_dir,
+        "VoiceDesign": settings.qwen_voice_design_dir,
+    }
+    return {name: folder for name, folder in folders.items() if folder is not None}
+
+
+def _qwen(settings: Settings) -> str:
+    """Whether this machine can run Qwen3-TTS: torch and qwen-tts installed, a GPU, and
+    each configured model folder loadable (:func:`pipeline.tts.qwen.qwen_status`)."""
     missing = [m for m in ("torch", "qwen_tts") if importlib.util.find_spec(m) is None]
     if missing:
         raise RuntimeError(
             f"not installed ({', '.join(missing)}): GPU workers only, see Dockerfile target worker-gpu"
         )
-    return "qwen-tts importable"
+    folders = _qwen_folders(settings)
+    if not folders:
+        raise RuntimeError(
+            "no model folder configured: set AUDIOBOOK_QWEN_CUSTOM_VOICE_DIR, "
+            "AUDIOBOOK_QWEN_BASE_DIR and/or AUDIOBOOK_QWEN_VOICE_DESIGN_DIR"
+        )
+    from pipeline.tts.qwen import qwen_status
+
+    lines, usable = [], True
+    for name, folder in folders.items():
+        ok, detail = qwen_status(folder)
+        usable &= ok
+        lines.append(f"{name}: {detail}")
+    if not usable:
+        raise RuntimeError("; ".join(lines))
+    return "; ".join(lines)
 
 
 def _workers(settings: Settings) -> str:
@@ -99,15 +126,30 @@ def _workers(settings: Settings) -> str:
     return ", ".join(f"{kind}: {n} worker(s)" for kind, n in serving.items())
 
 
+def _gpu_workers(settings: Settings) -> str:
+    conn = queue.connect(settings)
+    serving = sum(
+        settings.queue_name("gpu") in w.queue_names() for w in Worker.all(connection=conn)
+    )
+    if not serving:
+        raise RuntimeError(
+            "no live worker serves gpu: Qwen3-TTS voices wait until one runs "
+            "`audiobook worker --queues gpu` on a GPU machine"
+        )
+    return f"gpu: {serving} worker(s)"
+
+
 def check_health(settings: Settings) -> list[HealthCheck]:
-    """Check database, Redis, storage, each TTS engine and the live workers."""
+    """Check database, Redis, storage, each TTS engine and the live workers (Qwen3-TTS
+    and the gpu workers are optional: the platform runs on Piper without them)."""
     return [
         _check("database", lambda: _database(settings)),
         _check("redis", lambda: _redis(settings)),
         _check("storage", lambda: _storage(settings)),
         _check("tts:piper", _piper),
-        _check("tts:qwen3", _qwen, required=False),
+        _check("tts:qwen3", lambda: _qwen(settings), required=False),
         _check("workers", lambda: _workers(settings)),
+        _check("workers:gpu", lambda: _gpu_workers(settings), required=False),
     ]
 
 

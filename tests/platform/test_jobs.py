@@ -250,7 +250,7 @@ def test_publish_keeps_the_stream_in_order_of_progress(platform: Platform):
     assert seen == [("processing", 0.3), ("processing", 0.4), ("cancelled", 0.35)]
 
 
-def test_doctor_reports_every_part(platform: Platform):
+def test_doctor_reports_every_part(platform: Platform, tmp_path: Path):
     worker = platform.start_worker("cpu,tts")
     wait_for(
         lambda: "workers" in (out := platform.cli("doctor").stdout) and "ok   workers" in out,
@@ -267,8 +267,20 @@ def test_doctor_reports_every_part(platform: Platform):
         "tts:piper",
         "tts:qwen3",
         "workers",
+        "workers:gpu",
     ]
     assert all(line.startswith(("ok ", "off ")) for line in lines)
+    assert "no model folder configured" in lines[4] and "no live worker serves gpu" in lines[6]
+    # a Qwen3-TTS model folder: named with its kind; unusable here, where torch sees no GPU
+    from pipeline.tts.qwen_model import import_qwen_tts
+    from tests.qwen_tiny import build_tiny_qwen
+
+    import_qwen_tts()
+    platform.extra["AUDIOBOOK_QWEN_BASE_DIR"] = str(build_tiny_qwen(tmp_path / "base", "base"))
+    qwen = platform.cli("doctor").stdout.splitlines()[4]
+    assert qwen.startswith("off  tts:qwen3") and "Base: base model at" in qwen, qwen
+    assert "no GPU" in qwen
+    del platform.extra["AUDIOBOOK_QWEN_BASE_DIR"]
     platform.kill(worker)
     platform.extra["REDIS_URL"] = "redis://127.0.0.1:1/0"
     down = platform.cli("doctor")
