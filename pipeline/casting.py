@@ -10,7 +10,8 @@ Which role reads a quotation (:func:`role_of`), by :class:`pipeline.config.CastC
 mode: ``single``: nobody but the narrator (chapters come back unchanged); ``dual``: every
 quotation is ``"dialogue"``; ``full``: a quotation attributed to a cast character is that
 character's, any other is ``"dialogue"`` when the cast has a dialogue voice, else the
-narrator's. Adjacent runs of one role are merged, so "“Hello,” said Hyde." read by the
+narrator's. In both, a first-person narrator's own quotations ("…," said I; speaker
+``"Narrator"``) stay with the narrator unless the cast names ``"Narrator"``. Adjacent runs of one role are merged, so "“Hello,” said Hyde." read by the
 narrator stays one run.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from pipeline.config import DIALOGUE, CastConfig
+from pipeline.dialogue import NARRATOR as FIRST_PERSON
 from pipeline.dialogue import Quote
 from pipeline.models import Block, BlockKind, Chapter
 
@@ -28,11 +30,11 @@ def role_of(quote: Quote, cast: CastConfig) -> str | None:
     """The role that reads ``quote`` under ``cast`` (``None``: the narrator)."""
     if cast.mode == "single":
         return None
-    if cast.mode == "dual":
-        return DIALOGUE
     if quote.speaker is not None and quote.speaker in cast.characters:
         return quote.speaker
-    return DIALOGUE if cast.dialogue is not None else None
+    if quote.speaker == FIRST_PERSON:  # "said I": the narrator's own words
+        return None
+    return DIALOGUE if cast.mode == "dual" or cast.dialogue is not None else None
 
 
 def _runs(text: str, spans: Sequence[tuple[int, int, str | None]]) -> list[tuple[str, str | None]]:

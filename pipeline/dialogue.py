@@ -19,22 +19,28 @@ Quotes (:func:`find_quotes`)
 
 Names
     A *name* is a run of capitalised words that the text itself treats as a name: the word
-    appears capitalised in mid-sentence and (almost) never in lower case, or follows a
-    title (Mr., Mrs., Miss, Dr., Sir, Lady, Lord, Captain, ...). Sentence-initial common
-    words ("Young Stamford") are dropped. "the" + capitalised words ("the Hatter") is a
-    name too. Not speakers: places (mostly met after in/at/into/near..., or ending in
-    Street, Park, Hall, ...), God/Heaven, days, months, festivals, nationalities.
+    is capitalised in mid-sentence at least four times as often as it is written in lower
+    case, follows a title (Mr., Mrs., Miss, Dr., Sir, Lady, Lord, Captain, ...), or follows
+    a name word at least three times ("Jefferson Hope"). Sentence-initial common words
+    ("Young Stamford") are dropped. "the" + capitalised words ("the Hatter", "the Medical
+    Man") is a name too. Not speakers: places (mostly met after in/at/to/of/near..., or
+    ending in Street, Park, Hall, ...), God/Heaven, days, months, festivals, nationalities,
+    forms of address alone (Sir, Madam, Your Majesty).
 
 Aliases and the canonical name
     Forms of one person are merged: a bare word joins the single full name it starts
-    ("Elizabeth" -> "Elizabeth Bennet") or the single male "Mr./Dr." form it is the
-    surname of ("Hyde" -> "Mr. Hyde"); "Mr. Hyde" joins the single full name ending in
-    Hyde that is male or was itself written with "Mr." ("Edward Hyde"); "Sir William"
-    joins "Sir William Lucas"; a few common nicknames join their full name when both occur
-    (Lizzy -> Elizabeth, Kitty -> Catherine). Women are not merged on the surname alone
-    (Mrs. Bennet, Miss Bennet and Elizabeth Bennet stay apart). The canonical display name
-    of a character is the form the text uses most often (ties: the longer form), so
-    "Elizabeth", "Mr. Darcy", "Holmes" or "the Hatter" (capitalised: "The Hatter").
+    ("Elizabeth" -> "Elizabeth Bennet", unless a "Colonel Fitzwilliam" makes it
+    ambiguous), else the single male "Mr./Dr." form it is the surname of ("Hyde" ->
+    "Mr. Hyde"), else the single full name it ends ("Holmes" -> "Sherlock Holmes"), else
+    "the" + it ("Hatter" -> "the Hatter"); "Mr. Hyde" joins the single full name ending in
+    Hyde that was itself written with "Mr." or is a man's ("Edward Hyde"); "Sir William"
+    joins "Sir William Lucas"; "Miss Eliza" joins "Eliza" when Eliza is nobody's surname;
+    common nicknames join their full name when both occur (Lizzy, Eliza -> Elizabeth;
+    Kitty -> Catherine). Women are not merged on the surname alone (Mrs. Bennet, Miss
+    Bennet and Elizabeth Bennet stay apart). The canonical display name of a character is
+    the form given in ``known`` when there is one, else the form the text uses most often
+    (ties: the longer), first letter capitalised: "Elizabeth", "Mr. Darcy", "Holmes",
+    "The Hatter". :data:`NARRATOR` is the first-person narrator.
 
 Attribution, strongest evidence first
     1. A speech tag next to the quote: after it ("…,” said Mr. Bennet / said he / he said /
@@ -243,6 +249,7 @@ _NOT_VERB = frozenset(
     against without within while when where if so because though although until till
     since is's""".split()
 )
+_ACTORS = frozenset({"name", "pron", "I"})  # subjects a narration sentence can resolve
 _REPORTED = frozenset("that whether if how what why nothing".split())
 _TAG_FILLERS = frozenset(
     "then again also only now at last once was were had has kept still presently".split()
@@ -459,9 +466,11 @@ _NAME_GAP = re.compile(r"\s+(?:[A-Z]\.\s+)?")
 
 def _build_lexicon(texts: Iterable[str], known: Sequence[str]) -> set[str]:
     """Name words: capitalised in mid-sentence at least four times as often as written
-    in lower case, or written after a title ("Mrs. Long")."""
+    in lower case, written after a title ("Mrs. Long"), or after a name word at least
+    three times ("Jefferson Hope")."""
     cap_mid: Counter[str] = Counter()
     lower: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
     titled: set[str] = set()
     for text in texts:
         lower.update(_LOWER_RE.findall(text))
@@ -477,6 +486,8 @@ def _build_lexicon(texts: Iterable[str], known: Sequence[str]) -> set[str]:
                     gap.isspace() or (pw in _ABBREV_TITLES and gap[:1] == "." and gap[1:].isspace())
                 ):
                     titled.add(base)
+                if gap == " ":
+                    pairs[(_strip_poss(pt)[0], base)] += 1
             prev = (m.end(), w)
             if not _is_initial(text, s):
                 cap_mid[base] += 1
@@ -486,6 +497,11 @@ def _build_lexicon(texts: Iterable[str], known: Sequence[str]) -> set[str]:
             continue
         if lower[w.lower()] * 4 <= c:
             names.add(w)
+    # a surname that is also a common word, after a name at least three times ("Jefferson
+    # Hope")
+    for (first, second), c in pairs.items():
+        if c >= 3 and first in names and second.lower() not in _STOP:
+            names.add(second)
     for name in known:
         for w in _WORD_RE.findall(name):
             if w[0].isupper() and w.lower() not in _TITLE_NORM:
@@ -578,10 +594,18 @@ def _mentions(text: str, lex: set[str]) -> list[_Mention]:
 
 def _followed_by_verb(text: str, end: int, poss: bool) -> bool:
     """Whether a verb-like word follows a name ("Mrs. Bennet was", not "to Lizzy to")."""
-    if poss or text[end : end + 1] != " ":
-        return False
-    nxt = _WORD_RE.match(text, end + 1)
-    return nxt is not None and nxt.group(0)[0].islower() and nxt.group(0) not in _NOT_VERB
+    for _ in range(3):  # skip the rest of a name the lexicon does not know ("Jefferson Hope")
+        if poss or text[end : end + 1] != " ":
+            return False
+        nxt = _WORD_RE.match(text, end + 1)
+        if nxt is None:
+            return False
+        word = nxt.group(0)
+        if word[0].islower():
+            return word not in _NOT_VERB
+        poss = word.endswith(("'s", "’s"))
+        end = nxt.end()
+    return False
 
 
 def _after_conj(text: str, pos: int) -> bool:
@@ -1105,7 +1129,7 @@ class _Attributor:
             if p >= len(text) or _in_spans(p, quotes) or _in_spans(p, tag_spans):
                 continue
             subj = self._subject_at(text, p, ms)
-            if subj is not None and subj.kind in ("name", "pron", "I"):
+            if subj is not None:
                 # "Elizabeth replied that it was.": reported speech, a turn of its own
                 nxt = list(_WORD_RE.finditer(text, subj.end, min(len(text), subj.end + 40)))[:4]
                 subj.reported = any(
@@ -1258,32 +1282,33 @@ class _Chapter:
                 if m.start in p.vocative_at:
                     ev.append((k, 0, m.start))
             else:
-                ev.append((k, 2 if m.initial else 1, m.start))
+                ev.append((k, 2 if (m.subject or m.initial) and not m.poss else 1, m.start))
         for (qs, _qe), s in zip(p.quotes, p.speakers):
             if s is not None:
                 ev.append((s, 3, qs))
 
     def _salient(self, i: int, gender: str, exclude: set[int]) -> int | None:
-        """The man/woman most recently speaking or named before block ``i`` (a speaker
-        before a narration subject before a mention; within a paragraph, the later).
-        One only addressed by name loses to anyone else spoken of in the window."""
-        best: tuple[int, int, int] | None = None
-        others: list[tuple[int, int]] = []
+        """The man/woman most recently speaking or named as a subject before block ``i``
+        (a speaker before a narration subject before one addressed by name; within a
+        paragraph, the later). One only addressed by name loses to anyone else spoken of
+        in the window; one only named in passing ("nodded to Ferrier") is no candidate."""
+        best: tuple[int, int, int, int] | None = None  # block, weight, position, key
+        others: list[tuple[int, int]] = []  # key, weight
         for j in range(i - 1, max(-1, i - 1 - self.WINDOW), -1):
             if self.chapter.blocks[j].kind is BlockKind.SECTION_BREAK:
                 break
             for k, w, pos in self.events[j]:
                 if k in exclude or k == _NARR or self.gender(k) != gender:
                     continue
-                if best is None or (j == best[0] and (w, pos) > (best[1], best[2])):
+                if w != 1 and (best is None or (j == best[0] and (w, pos) > best[1:3])):
                     if best is not None:
-                        others.append((best[1], best[2]))
-                    best = (j, w, pos)
-                    winner = k
+                        others.append((best[3], best[1]))
+                    best = (j, w, pos, k)
                 else:
                     others.append((k, w))
         if best is None:
             return None
+        winner = best[3]
         if best[1] == 0 and any(k != winner and w > 0 for k, w in others):
             return None
         return winner
@@ -1304,6 +1329,9 @@ class _Chapter:
                 last = k
         if last is not None:
             return last
+        earlier = [b for b in p.beats if b.pos < subj.pos]
+        if earlier and earlier[-1].kind in ("desc", "other"):
+            return None  # "My companion smiled. “…,” he said": that one, unnamed
         # 2. turn-taking: the one the last speaker addressed, else (two people talking)
         # the speaker before last
         prev = self._turn(i, 1)
@@ -1493,7 +1521,7 @@ class _Chapter:
         if not p.forced_none:
             lo = 0
             for qi, (qs, qe) in enumerate(p.quotes):
-                local = [b for b in p.beats if lo <= b.pos < qs]
+                local = [b for b in p.beats if lo <= b.pos < qs and b.kind in _ACTORS]
                 lo = max(qe, p.tag_ends[qi])
                 if tagged[qi] or not local:
                     continue
@@ -1513,6 +1541,8 @@ class _Chapter:
         if not any(tagged) and not p.forced_none:
             subjects: set[int] = set()
             for b in p.beats:
+                if b.kind not in _ACTORS:
+                    continue
                 if b.reported:
                     subjects = set()
                     break
@@ -1550,7 +1580,7 @@ class _Chapter:
         best: int | None = None
         for m in p.mentions:
             k = self.cast.person(m)
-            if k is not None and self.gender(k) == subj.gender and m.initial:
+            if k is not None and self.gender(k) == subj.gender and m.subject:
                 best = k
         if best is not None:
             return best
@@ -1636,6 +1666,19 @@ class _Chapter:
                 prev2 = ps[idx - 2].speaker if idx >= 2 else None
                 next1 = ps[idx + 1].speaker if idx + 1 < len(ps) else None
                 next2 = ps[idx + 2].speaker if idx + 2 < len(ps) else None
+                # one speech running over several paragraphs is one turn
+                cont_prev = idx >= 1 and ps[idx - 1].open_end
+                cont_next = p.open_end and idx + 1 < len(ps) and _opens_with_quote(ps[idx + 1])
+                if cont_prev or cont_next:
+                    same = {
+                        x
+                        for x, c in ((prev1, cont_prev), (next1, cont_next))
+                        if c and x is not None
+                    }
+                    if len(same) == 1:
+                        self._fill(p, same.pop())
+                        changed = True
+                    continue
                 if idx >= 1:
                     addressed = ps[idx - 1].vocatives - {prev1}
                     if (
@@ -1660,14 +1703,24 @@ class _Chapter:
                 if len(guesses) != 1:
                     continue
                 g = next(iter(guesses))
-                if g in p.vocatives or g == prev1 and not ps[idx - 1].open_end or g == next1:
+                if g in p.vocatives or g == prev1 or g == next1:
                     continue
-                want = {t.gender for t in p.tags if t is not None and t.kind == "pron"}
-                if want and (len(want) > 1 or self.gender(g) not in want):
-                    continue
-                p.speakers = [g if s is None else s for s in p.speakers]
-                self.events[p.block].append((g, 3, p.quotes[0][0]))
-                changed = True
+                if self._fill(p, g):
+                    changed = True
+
+    def _fill(self, p: _Para, g: int) -> bool:
+        """Give paragraph ``p``'s unattributed quotes to ``g`` unless its "he"/"she" tags
+        say otherwise; whether it did."""
+        want = {t.gender for t in p.tags if t is not None and t.kind == "pron"}
+        if want and (len(want) > 1 or self.gender(g) not in want):
+            return False
+        p.speakers = [g if s is None else s for s in p.speakers]
+        self.events[p.block].append((g, 3, p.quotes[0][0]))
+        return True
+
+
+def _opens_with_quote(p: _Para) -> bool:
+    return bool(p.quotes) and p.quotes[0][0] == len(p.text) - len(p.text.lstrip())
 
 
 def _chapter_texts(chapter: Chapter) -> list[str]:

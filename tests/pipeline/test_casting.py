@@ -61,13 +61,17 @@ def test_full_cast_reads_cast_characters_and_leaves_the_rest_to_the_narrator():
 
 
 def test_full_cast_with_a_dialogue_voice_for_everyone_else():
-    config = _config(mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump())
+    config = _config(
+        mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump()
+    )
     roles = [b.speaker for b in cast_chapter(CHAPTER, QUOTES, config.cast).blocks]
     assert roles == [None, "Hyde", None, "dialogue", None, "dialogue", None]
 
 
 def test_segments_hold_one_speaker_and_runs_pause_like_sentences():
-    config = _config(mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump())
+    config = _config(
+        mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump()
+    )
     plan = segment_chapter(cast_chapter(CHAPTER, QUOTES, config.cast), config, voice_keys(config))
     body = [s for s in plan.segments if s.kind == "body"]
     assert [(s.text, s.voice) for s in body] == [
@@ -87,7 +91,9 @@ def test_segments_hold_one_speaker_and_runs_pause_like_sentences():
 
 
 def test_recasting_one_character_changes_only_that_characters_segments():
-    before = _config(mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump())
+    before = _config(
+        mode="full", characters={"Hyde": DEEP.model_dump()}, dialogue=BRIGHT.model_dump()
+    )
     after = _config(
         mode="full",
         characters={"Hyde": VoiceConfig(pitch_semitones=-5.0).model_dump()},
@@ -95,7 +101,9 @@ def test_recasting_one_character_changes_only_that_characters_segments():
     )
     ids = {}
     for name, config in (("before", before), ("after", after)):
-        plan = segment_chapter(cast_chapter(CHAPTER, QUOTES, config.cast), config, voice_keys(config))
+        plan = segment_chapter(
+            cast_chapter(CHAPTER, QUOTES, config.cast), config, voice_keys(config)
+        )
         ids[name] = {(s.index, s.voice): s.id for s in plan.segments}
     changed = {key for key in ids["before"] if ids["before"][key] != ids["after"][key]}
     assert changed == {(2, "Hyde")}  # title, then "It was night.", then Hyde's line
@@ -115,3 +123,20 @@ def test_incomplete_casts_are_refused(cast, message):
 
     with pytest.raises(ConfigError, match=message):
         PipelineConfig().with_overrides(cast=cast)
+
+
+def test_a_first_person_narrators_own_words_stay_with_the_narrator():
+    text = "“Yes,” said I. “No,” said Holmes."
+    chapter = Chapter(1, "One", (Block(P, text),))
+    quotes = [
+        Quote(0, 0, 6, "Narrator"),
+        Quote(0, text.index("“No"), text.index("“No") + 5, "Holmes"),
+    ]
+    dual = _config(mode="dual", dialogue=DEEP.model_dump()).cast
+    assert [b.speaker for b in cast_chapter(chapter, quotes, dual).blocks] == [
+        None,
+        "dialogue",
+        None,
+    ]
+    full = _config(mode="full", characters={"Narrator": BRIGHT.model_dump()}).cast
+    assert [b.speaker for b in cast_chapter(chapter, quotes, full).blocks] == ["Narrator", None]
