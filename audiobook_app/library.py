@@ -16,7 +16,7 @@ import redis
 from rq import Retry
 from sqlmodel import Session, col, select
 
-from audiobook_app import tracks
+from audiobook_app import book_cast, tracks
 from audiobook_app.accounts.ownership import get_owned
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
@@ -166,12 +166,15 @@ def start(
     chosen: list[int],
     titles: dict[int, str] | None = None,
     config: PipelineConfig | None = None,
+    speed: float = 1.0,
 ) -> str:
     """Convert the chosen chapters (1-based indices) of a ready book, with the author's
-    chapter ``titles`` (index -> title); return the job id. Raises NotFoundError,
+    chapter ``titles`` (index -> title); return the job id. The job runs with ``config``
+    when given, else with the book's stored cast and lexicon at ``speed``
+    (:func:`book_cast.pipeline_config`). Raises NotFoundError,
     ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
-    and QueueError when Redis is down after the job was recorded (the watchdog retries)."""
-    config = config or PipelineConfig()
+    CastError and ConfigError (a cast voice that cannot be used), and QueueError when
+    Redis is down after the job was recorded (the watchdog retries)."""
     with session_scope(settings.database_url) as session:
         book = owned_book(session, user_id, book_id)
         if book.status != BookStatus.READY:
@@ -186,8 +189,9 @@ def start(
             i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()
         }
         book.chapters = [{**c, "title": titles.get(c["index"], c["title"])} for c in book.chapters]
-        book.chosen_chapters, book.casting = chosen, {"narrator": config.voice.narrator}
+        book.chosen_chapters = chosen
         session.add(book)
+        config = config or book_cast.pipeline_config(session, settings, user_id, book, speed)
         job, task = queue_job(session, settings, book, ",".join(map(str, chosen)), config)
         repo.audit(session, user_id, "job.start", "job", job.id, book_id=book_id, chapters=chosen)
     queue.enqueue(conn, settings, task)

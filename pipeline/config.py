@@ -32,6 +32,10 @@ class _Frozen(BaseModel):
 
 
 ENGINES = ("piper", "qwen3-tts")
+# A VoiceConfig.reference_audio of "storage:<key>" names a clone reference in the
+# platform's storage (immutable: a voice's reference never changes); workers fetch it
+# before loading the voice, and segment ids hash the key instead of the file's bytes.
+STORAGE_REF = "storage:"
 
 
 class VoiceConfig(_Frozen):
@@ -45,8 +49,9 @@ class VoiceConfig(_Frozen):
 
     Qwen3-TTS (GPU): ``model_dir`` is the operator's local model folder (never
     downloaded); ``narrator`` is a CustomVoice speaker name (with an optional
-    ``instruct`` style), or empty for a clone of ``reference_audio`` (a local audio file)
-    whose transcript is ``reference_text`` (the Base model); ``language`` is the model's
+    ``instruct`` style), or empty for a clone of ``reference_audio`` (a local audio file,
+    or :data:`STORAGE_REF` + a storage key) whose transcript is ``reference_text`` (the
+    Base model); ``language`` is the model's
     language name ("English", "Auto").
     """
 

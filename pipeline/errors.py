@@ -113,6 +113,17 @@ class VoiceRequestError(InputError):
     :mod:`audiobook_app.voice_library`)."""
 
 
+class CastError(InputError):
+    """A book's cast that cannot be used: an unknown mode, a voice the author's library
+    lacks, a character who does not speak in the book, narrator + dialogue without a
+    dialogue voice (see :mod:`audiobook_app.book_cast`)."""
+
+
+class LexiconEntryError(InputError):
+    """A pronunciation entry refused: an empty or over-long term or respelling, a term
+    without a letter or digit, or a common word (see :mod:`audiobook_app.book_fixes`)."""
+
+
 class NotFoundError(InputError):
     """A book, job or file id that does not exist (or is not the caller's)."""
 

@@ -54,7 +54,7 @@ from audiobook_app.settings import get_settings
 from audiobook_app.storage import build_storage, chapter_texts_key, user_key
 from pipeline.analyze import analyze
 from pipeline.assemble import BookInfo, master_chapter, master_rate
-from pipeline.config import PipelineConfig, VoiceConfig
+from pipeline.config import STORAGE_REF, PipelineConfig, VoiceConfig
 from pipeline.convert import (
     book_quotes,
     finish_book,
@@ -81,7 +81,6 @@ from pipeline.tts.base import TTSEngine
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from worker.context import Finisher, TaskContext, run_task
 
-STORAGE_REF = "storage:"  # a VoiceConfig.reference_audio that names a storage key
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PREPARE_SHARE, ASSEMBLE_SHARE = 0.05, 0.10  # of overall progress; synthesis has the rest
 

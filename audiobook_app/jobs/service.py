@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from audiobook_app import book_cast
 from audiobook_app.db import repo
 from audiobook_app.db.models import User
 from audiobook_app.db.session import session_scope
@@ -51,7 +52,7 @@ def submit(
     config = config or PipelineConfig()
     with session_scope(settings.database_url) as session:
         book = store_manuscript(session, storage, settings, user.id, filename, data)
-        book.casting = {"narrator": config.voice.narrator}
+        book.casting = book_cast.casting_of_config(config)
         job, task = queue_job(session, settings, book, chapters, config)
         repo.audit(
             session,

@@ -21,8 +21,6 @@ from audiobook_app.jobs import events
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
-from audiobook_app.voices import BUILTIN_VOICES, voice_choice
-from pipeline.config import PipelineConfig
 from pipeline.errors import InputError, NotFoundError
 
 INSPECTION_POLL_S = 1.0
@@ -139,7 +137,6 @@ class BookState(AuthState):
     preview_title: str = ""
     preview_text: str = ""
     speed: str = "1"
-    narrator: str = BUILTIN_VOICES[0].id
     job_id: str = ""
     job_status: str = ""
     stage: str = ""
@@ -250,21 +247,6 @@ class BookState(AuthState):
         self.chapters = [{**c, "title": title} if c["index"] == index else c for c in self.chapters]
 
     @rx.event
-    def set_narrator(self, label: str):
-        """Pick the narrator by its label in the voice library."""
-        self.narrator = next((v.id for v in BUILTIN_VOICES if v.label == label), self.narrator)
-
-    @rx.var
-    def narrator_label(self) -> str:
-        """The chosen narrator's label."""
-        return voice_choice(self.narrator).label
-
-    @rx.var
-    def narrator_sample(self) -> str:
-        """URL of the chosen narrator's sample line."""
-        return voice_choice(self.narrator).sample_url
-
-    @rx.event
     def set_speed(self, speed: str):
         """Narration speed for the next Start (1 = the voice's own pace)."""
         self.speed = speed
@@ -279,19 +261,14 @@ class BookState(AuthState):
 
     @rx.event
     async def start(self):
-        """Queue the conversion of the ticked chapters, then follow it."""
+        """Queue the conversion of the ticked chapters with the book's cast and lexicon
+        (:mod:`.cast_controls`, :mod:`.lexicon_controls`), then follow it."""
         self.action_error = ""
         chosen = [c["index"] for c in self.chapters if c["chosen"]]
         titles = {c["index"]: c["title"] for c in self.chapters}
-        voice = voice_choice(self.narrator)
-        config = PipelineConfig(
-            voice=voice.config.model_copy(
-                update={"length_scale": round(voice.config.length_scale / float(self.speed), 3)}
-            )
-        )
         user_id, book_id = self.user_id, self._id()
         try:
-            self.job_id = await asyncio.to_thread(
+            job_id = await asyncio.to_thread(
                 library.start,
                 redis_conn(),
                 settings(),
@@ -299,18 +276,17 @@ class BookState(AuthState):
                 book_id,
                 chosen=chosen,
                 titles=titles,
-                config=config,
+                speed=float(self.speed),
             )
         except InputError as exc:
             self.action_error = str(exc)
             return None
-        self.job_status, self.stage, self.percent, self.downloads, self.report = (
-            "queued",
-            "queued",
-            0,
-            [],
-            [],
-        )
+        return self._follow(job_id)
+
+    def _follow(self, job_id: str):
+        """Show a job just queued and return the event that follows it."""
+        self.job_id, self.job_status, self.stage, self.percent = job_id, "queued", "queued", 0
+        self.downloads, self.report = [], []
         return BookState.watch_job
 
     @rx.event
@@ -596,7 +572,8 @@ def _report() -> rx.Component:
 
 
 def _book() -> rx.Component:
-    from audiobook_app.pages import layout_controls  # it imports this module (BookState)
+    # these import this module (BookState)
+    from audiobook_app.pages import cast_controls, layout_controls, lexicon_controls
 
     return rx.vstack(
         rx.hstack(
@@ -643,25 +620,8 @@ def _book() -> rx.Component:
                         id="chapters",
                     )
                 ),
-                rx.hstack(
-                    rx.text("Narrator"),
-                    rx.select(
-                        [v.label for v in BUILTIN_VOICES],
-                        value=BookState.narrator_label,
-                        on_change=BookState.set_narrator,
-                        size="1",
-                    ),
-                    rx.el.audio(
-                        src=BookState.narrator_sample,
-                        controls=True,
-                        preload="none",
-                        id="voice-sample",
-                        style={"height": "32px"},
-                    ),
-                    align="center",
-                    spacing="3",
-                    wrap="wrap",
-                ),
+                cast_controls.cast_panel(),
+                lexicon_controls.lexicon_panel(),
                 rx.hstack(
                     rx.text("Speed"),
                     rx.select(

@@ -23,7 +23,9 @@ from audiobook_app.storage.keys import (
     MAX_URL_TTL_S,
     chapter_texts_key,
     content_disposition,
+    job_key,
     safe_filename,
+    segment_key,
     user_key,
     validate_key,
 )
@@ -41,7 +43,9 @@ __all__ = [
     "chapter_texts_key",
     "check_upload",
     "content_disposition",
+    "job_key",
     "safe_filename",
+    "segment_key",
     "user_key",
     "validate_key",
 ]

@@ -65,6 +65,17 @@ def chapter_texts_key(user_id: int, book_id: int) -> str:
     return user_key(user_id, "books", str(book_id), "chapters.json")
 
 
+def segment_key(user_id: int, book_id: int, segment_id: str) -> str:
+    """Key of one synthesized segment (FLAC) of a book: segments are stored per book, so
+    a later job of the book synthesizes only the ids none of its jobs stored."""
+    return user_key(user_id, "books", str(book_id), "segments", f"{segment_id}.flac")
+
+
+def job_key(user_id: int, job_id: str, *parts: str) -> str:
+    """Key of a job's file (``plan.json``, ``output/...``)."""
+    return user_key(user_id, "jobs", job_id, *parts)
+
+
 def safe_filename(filename: str, *, max_bytes: int = 200) -> str:
     """A user's file name made usable as one key part: last path segment (``/`` or ``\\``),
     control characters replaced by ``_``, leading dots/spaces dropped, at most ``max_bytes``

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from pipeline.config import VoiceConfig
+from pipeline.config import STORAGE_REF, VoiceConfig
 from pipeline.errors import ConfigError, EngineError
 from pipeline.tts.qwen_guard import (
     DEFAULT_MAX_BATCH,
@@ -52,7 +52,8 @@ RETRY_COOLING = 0.85  # retry k samples at temperature * 0.85**k (talker and sub
 def qwen_settings(voice: VoiceConfig) -> dict[str, object]:
     """What is hashed into segment ids: engine, model folder name, language and either the
     speaker (+ instruct) or, for a clone, a SHA-256 of the reference clip's bytes and its
-    transcript (not its path: moving the file re-synthesizes nothing). Names are
+    transcript (not its path: moving the file re-synthesizes nothing; a reference in the
+    platform's storage, ``storage:<key>``, is immutable and hashed by its key). Names are
     lower-cased as the model compares them. Raises :class:`ConfigError` when the voice is
     neither or the reference clip is unreadable."""
     settings: dict[str, object] = {
@@ -62,7 +63,10 @@ def qwen_settings(voice: VoiceConfig) -> dict[str, object]:
     }
     if _mode(voice) == "custom_voice":
         return settings | {"speaker": voice.narrator.lower(), "instruct": voice.instruct}
-    digest = hashlib.sha256(_reference_bytes(voice))
+    stored = voice.reference_audio.startswith(STORAGE_REF)  # immutable: hash its key
+    digest = hashlib.sha256(
+        voice.reference_audio.encode("utf-8") if stored else _reference_bytes(voice)
+    )
     digest.update(b"\0" + voice.reference_text.encode("utf-8"))
     return settings | {"reference": digest.hexdigest()}
 
