@@ -171,3 +171,29 @@ class Platform:
         """``audiobook status JOB --follow --json``: every event until the job ends."""
         proc = self.cli("status", job_id, "--follow", "--json", timeout=timeout)
         return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+PASSWORD = "correct horse battery"
+
+
+def two_authors(platform: Platform):
+    """(settings, Redis, storage, alice's id, bob's id) for ``platform``: its schema made
+    (migrated with Alembic on PostgreSQL) and two authors signed up."""
+    from audiobook_app.accounts.users import sign_up
+    from audiobook_app.db.migrate import ensure_schema, upgrade
+    from audiobook_app.jobs import queue
+    from audiobook_app.storage import build_storage
+
+    settings = platform.settings()
+    postgres = settings.database_url.startswith("postgresql")
+    (upgrade if postgres else ensure_schema)(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        alice = sign_up(session, settings, "alice@example.com", PASSWORD).id
+        bob = sign_up(session, settings, "bob@example.com", PASSWORD).id
+    return settings, queue.connect(settings), build_storage(settings), alice, bob
+
+
+def call(settings: Settings, fn: Callable, *args):
+    """``fn(session, *args)`` in one transaction; returns what it returns."""
+    with session_scope(settings.database_url) as session:
+        return fn(session, *args)

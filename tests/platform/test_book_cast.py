@@ -20,19 +20,15 @@ import pytest
 from sqlmodel import select
 
 from audiobook_app import book_cast, book_fixes, library
-from audiobook_app.accounts.users import sign_up
-from audiobook_app.db.migrate import ensure_schema
 from audiobook_app.db.models import Book, Chapter, Job, Segment, Voice, VoiceKind
 from audiobook_app.db.session import session_scope
-from audiobook_app.jobs import queue
-from audiobook_app.storage import build_storage, user_key
+from audiobook_app.storage import user_key
 from audiobook_app.voices import voice_choice
 from pipeline.config import PipelineConfig
 from pipeline.errors import CastError, ConfigError, LexiconEntryError, NotFoundError
 from pipeline.revision import Revision
-from tests.platform.harness import Platform
+from tests.platform.harness import Platform, call, two_authors
 
-PASSWORD = "correct horse battery"
 STORY = "\n\n".join(
     [
         "The Ferry",
@@ -76,18 +72,7 @@ def platform(tmp_path: Path, sqlite_url: str):
 @pytest.fixture
 def lib(platform: Platform):
     """(settings, redis, storage, alice's id, bob's id) for this platform."""
-    settings = platform.settings()
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as session:
-        alice = sign_up(session, settings, "alice@example.com", PASSWORD).id
-        bob = sign_up(session, settings, "bob@example.com", PASSWORD).id
-    return settings, queue.connect(settings), build_storage(settings), alice, bob
-
-
-def call(settings, fn, *args):
-    """``fn(session, *args)`` in one transaction."""
-    with session_scope(settings.database_url) as session:
-        return fn(session, *args)
+    return two_authors(platform)
 
 
 def burst(platform: Platform, queues: str = "cpu,tts") -> str:

@@ -12,16 +12,11 @@ import pytest
 from sqlmodel import select
 
 from audiobook_app import library
-from audiobook_app.accounts.users import sign_up
-from audiobook_app.db.migrate import ensure_schema
 from audiobook_app.db.models import Book, Chapter, File, Job, Task, TaskKind
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import queue
-from audiobook_app.storage import build_storage
 from pipeline.errors import ChapterSelectionError, NotFoundError, UploadRejectedError
-from tests.platform.harness import Platform, wait_for
-
-PASSWORD = "correct horse battery"
+from tests.platform.harness import Platform, two_authors, wait_for
 
 
 @pytest.fixture
@@ -33,13 +28,8 @@ def platform(tmp_path: Path, sqlite_url: str):
 
 @pytest.fixture
 def lib(platform: Platform):
-    """(settings, redis, storage, user id of alice, user id of bob) for this platform."""
-    settings = platform.settings()
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as session:
-        alice = sign_up(session, settings, "alice@example.com", PASSWORD).id
-        bob = sign_up(session, settings, "bob@example.com", PASSWORD).id
-    return settings, queue.connect(settings), build_storage(settings), alice, bob
+    """(settings, redis, storage, alice's id, bob's id) for this platform."""
+    return two_authors(platform)
 
 
 def _book(platform: Platform, book_id: int) -> Book:
