@@ -27,7 +27,9 @@ from pipeline.tts import load_engine, preloaded
 from pipeline.tts.base import TTSEngine
 from pipeline.tts.preloaded import FORKABLE_ENGINES
 
-GPU_BATCH = 8  # segments per synthesize_batch() call in this process (Qwen3-TTS batches)
+# Segments per synthesize_batch() call in this process: a GPU engine sorts and groups them
+# into its own batches of similar length (Qwen3-TTS: at most 8), so hand it plenty.
+GPU_BATCH = 64
 # Called after each synthesized segment with (segment, audio duration in seconds).
 SegmentCallback = Callable[[Segment, float], None]
 
@@ -191,7 +193,11 @@ _worker_engine_inherited = False  # whether the narrator came loaded from the fo
 
 
 def _init_worker(voice: VoiceConfig) -> None:
+    """Load ``voice`` (the narrator) in a new worker, inherited from the fork server when
+    it preloaded it; a GPU voice is never loaded here (its segments stay in the parent)."""
     global _worker_engine_inherited
+    if voice.engine not in FORKABLE_ENGINES:
+        return
     inherited = preloaded.engine_for(voice)
     _worker_engine_inherited = inherited is not None
     _worker_engines[voice] = inherited or load_engine(voice, threads=1)
