@@ -12,7 +12,9 @@
 #   docker run -d --env-file prod.env -p 3000:3000 audiobook-web
 #   docker run -d --env-file prod.env audiobook-worker
 #   docker run -d --gpus all --env-file prod.env -v /models:/models audiobook-worker-gpu
-# Model weights are never downloaded: mount them (e.g. /models) and point the config at them.
+# Model weights are never downloaded: mount them (e.g. /models) and name the folders, on the
+# GPU workers and the web app alike: AUDIOBOOK_QWEN_CUSTOM_VOICE_DIR=/models/CustomVoice,
+# AUDIOBOOK_QWEN_BASE_DIR=/models/Base, AUDIOBOOK_QWEN_VOICE_DESIGN_DIR=/models/VoiceDesign.
 
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
