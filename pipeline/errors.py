@@ -136,6 +136,11 @@ class QueueError(AudiobookError):
     """Redis / RQ is unreachable or refused an operation."""
 
 
+class NoWorkerError(QueueError):
+    """No worker listens on the queue a request needs (no gpu worker for a Qwen3-TTS
+    voice): queued, it would wait forever; the message names the command that starts one."""
+
+
 class JobCancelledError(AudiobookError):
     """Raised inside a worker task when its job was cancelled; the task stops quietly."""
 

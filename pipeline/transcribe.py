@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,53 @@ def _load(model_path: str) -> Any:
         return model
 
 
+@dataclass(frozen=True)
+class TranscriptSegment:
+    """One stretch of speech Whisper heard: ``start_s`` to ``end_s`` (seconds from the
+    start of the audio) and its ``text`` (trimmed; Whisper cuts at sentence or phrase
+    boundaries, so a segment is usually a sentence)."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
+def transcribe_segments(
+    audio: np.ndarray, sample_rate_hz: int, *, model_path: str | None = None
+) -> list[TranscriptSegment]:
+    """The English speech in ``audio`` as Whisper's timed segments, in order (segments
+    whose text is empty are left out).
+
+    ``audio`` is float32 mono, shape ``(n,)``, in [-1, 1], at ``sample_rate_hz``; it is
+    resampled to 16 kHz (soxr) as Whisper needs. ``model_path`` is a local CTranslate2
+    Whisper folder (default: :func:`default_model_path`). Beam search (beam 5), English,
+    no voice-activity filter. Returns ``[]`` for empty audio or when nothing is heard.
+    Speed and accuracy: see the module docstring (15.6x real time, 6.3 % WER on Piper
+    speech). Raises :class:`ValueError` for audio that is not 1-D and
+    :class:`EngineError` when the model is missing or fails.
+    """
+    if audio.ndim != 1:
+        raise ValueError(f"transcribe() takes mono audio of shape (n,), got {audio.shape}")
+    if audio.shape[0] == 0:
+        return []
+    model = _load(model_path or default_model_path())
+    samples = np.asarray(audio, dtype=np.float32)
+    if sample_rate_hz != WHISPER_RATE_HZ:
+        samples = soxr.resample(samples, sample_rate_hz, WHISPER_RATE_HZ, quality="HQ")
+    try:
+        segments, _info = model.transcribe(samples, language=LANGUAGE, beam_size=BEAM_SIZE)
+        heard = [
+            TranscriptSegment(float(s.start), float(s.end), " ".join(s.text.split()))
+            for s in segments  # a generator: decoding happens here
+        ]
+    except Exception as exc:  # ctranslate2 errors are plain RuntimeErrors
+        raise EngineError(f"Speech-to-text failed: {exc}") from exc
+    return [segment for segment in heard if segment.text]
+
+
 def transcribe(audio: np.ndarray, sample_rate_hz: int, *, model_path: str | None = None) -> str:
-    """The English words spoken in ``audio``, as one line of text.
+    """The English words spoken in ``audio``, as one line of text: the text of
+    :func:`transcribe_segments`, joined.
 
     ``audio`` is float32 mono, shape ``(n,)``, in [-1, 1], at ``sample_rate_hz``; it is
     resampled to 16 kHz (soxr) as Whisper needs. ``model_path`` is a local CTranslate2
@@ -88,17 +134,5 @@ def transcribe(audio: np.ndarray, sample_rate_hz: int, *, model_path: str | None
     Piper speech). Raises :class:`ValueError` for audio that is not 1-D and
     :class:`EngineError` when the model is missing or fails.
     """
-    if audio.ndim != 1:
-        raise ValueError(f"transcribe() takes mono audio of shape (n,), got {audio.shape}")
-    if audio.shape[0] == 0:
-        return ""
-    model = _load(model_path or default_model_path())
-    samples = np.asarray(audio, dtype=np.float32)
-    if sample_rate_hz != WHISPER_RATE_HZ:
-        samples = soxr.resample(samples, sample_rate_hz, WHISPER_RATE_HZ, quality="HQ")
-    try:
-        segments, _info = model.transcribe(samples, language=LANGUAGE, beam_size=BEAM_SIZE)
-        text = " ".join(segment.text.strip() for segment in segments)
-    except Exception as exc:  # ctranslate2 errors are plain RuntimeErrors
-        raise EngineError(f"Speech-to-text failed: {exc}") from exc
-    return " ".join(text.split())
+    segments = transcribe_segments(audio, sample_rate_hz, model_path=model_path)
+    return " ".join(" ".join(segment.text for segment in segments).split())

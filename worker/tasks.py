@@ -27,7 +27,7 @@ import json
 import shutil
 import time
 from dataclasses import asdict
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 import soundfile as sf
@@ -76,10 +76,9 @@ from pipeline.models import (
 )
 from pipeline.parse import parse_bytes
 from pipeline.store import SegmentStore
-from pipeline.tts import load_engine
-from pipeline.tts.base import TTSEngine
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
 from worker.context import Finisher, TaskContext, run_task
+from worker.engines import engine_for
 
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PREPARE_SHARE, ASSEMBLE_SHARE = 0.05, 0.10  # of overall progress; synthesis has the rest
@@ -307,12 +306,6 @@ def _local_voice(ctx: TaskContext, voice: VoiceConfig) -> VoiceConfig:
     return voice.model_copy(update={"reference_audio": str(path)})
 
 
-@lru_cache(maxsize=8)
-def _engine(voice: VoiceConfig, threads: int) -> TTSEngine:
-    """Loaded engines, kept for the worker's life (loading Piper takes ~2 s)."""
-    return load_engine(voice, threads=threads)
-
-
 _plans: dict[str, dict] = {}  # plan.json of recent jobs (a job's plan never changes)
 
 
@@ -341,7 +334,7 @@ def _synthesize(ctx: TaskContext) -> Finisher:
         done = {seg.id: _stored_duration(ctx, _segment_key(job, seg.id)) for seg in group}
         todo = [seg for seg in group if done[seg.id] is None]
         for voice, segs in _by_voice(todo, config).items():
-            engine = _engine(_local_voice(ctx, voice), ctx.settings.tts_threads)
+            engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
             for seg, audio in zip(segs, engine.synthesize_batch([s.text for s in segs])):
                 buf = io.BytesIO()
                 rate = engine.sample_rate_hz

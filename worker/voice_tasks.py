@@ -6,15 +6,14 @@ message. ``design_voice`` (``gpu`` queue): speak a design request's sample text 
 Qwen3-TTS VoiceDesign model a few times and store the takes; a refusal (no model
 configured, the engine failed) is kept in the RQ job's ``meta["error"]`` for the page.
 
-Loaded engines are kept per process, keyed by the voice's config (loading Piper takes
-about 2 s, a Qwen3-TTS model much longer); a clone's reference WAV is cached under
-``settings.work_dir/voices``.
+Loaded engines are kept per process, keyed by the voice's config, in the cache book
+synthesis uses too (:func:`worker.engines.engine_for`); a clone's reference WAV is
+cached under ``settings.work_dir/voices``.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 from rq import get_current_job
@@ -23,18 +22,10 @@ from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.settings import get_settings
 from audiobook_app.storage import build_storage
 from audiobook_app.voice_library import catalog, design, trials
-from pipeline.config import VoiceConfig
 from pipeline.errors import AudiobookError
-from pipeline.tts import load_engine
-from pipeline.tts.base import TTSEngine
+from worker.engines import engine_for
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=4)
-def _engine(voice: VoiceConfig, threads: int) -> TTSEngine:
-    """Loaded engines, kept for the worker's life."""
-    return load_engine(voice, threads=threads)
 
 
 def _cache_dir() -> Path:
@@ -52,7 +43,7 @@ def try_voice(trial_id: int) -> None:
                 return
             owner, voice_id, text = trial.owner_id, trial.voice_id, trial.text
             config = catalog.voice_config(session, settings, storage, owner, voice_id, _cache_dir())
-        engine = _engine(config, settings.tts_threads)
+        engine = engine_for(config, settings.tts_threads)
         audio = engine.synthesize(text)
     except AudiobookError as exc:
         _fail(settings.database_url, trial_id, str(exc))

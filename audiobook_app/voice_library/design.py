@@ -35,7 +35,7 @@ from audiobook_app.settings import Settings
 from audiobook_app.storage import Storage, user_key
 from audiobook_app.voice_library.catalog import VoiceEntry, active_user, row_entries
 from audiobook_app.voice_library.clones import add_reference_voice, check_name
-from audiobook_app.voice_library.trials import check_trial_text
+from audiobook_app.voice_library.trials import check_trial_text, require_gpu_worker
 from pipeline.errors import ConfigError, NotFoundError, VoiceRequestError
 
 DESIGN_SAMPLES = 3  # takes per design request
@@ -104,7 +104,8 @@ def start_design(
 
     Raises VoiceRequestError (no description, or one over 500 characters; text empty or
     too long), ConfigError (no VoiceDesign or Base model: :func:`design_unavailable`),
-    NotFoundError (unknown user), StorageError, and redis errors when Redis is down.
+    NoWorkerError (no gpu worker runs: nothing is stored or queued), NotFoundError
+    (unknown user), StorageError, QueueError or redis errors when Redis is down.
     """
     active_user(session, user_id)
     description = " ".join((description or "").split())
@@ -115,6 +116,7 @@ def start_design(
     text = check_trial_text(text)
     if reason := design_unavailable(settings):
         raise ConfigError(reason)
+    require_gpu_worker(conn, settings)
     design_id = uuid.uuid4().hex[:16]
     request = {"description": description, "text": text, "n": n}
     storage.put_bytes(

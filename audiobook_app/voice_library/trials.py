@@ -2,9 +2,11 @@
 
 :func:`start_trial` records a :class:`VoiceTrial` and enqueues the ``try_voice`` RQ job
 (:mod:`worker.voice_tasks`) on the ``tts`` queue for Piper voices and the ``gpu`` queue
-for Qwen3-TTS ones; the job calls :func:`queued_trial`, then :func:`finish_trial` (the
-audio as MP3 under ``users/<id>/trials/``, with a File row, so the page plays and
-downloads it at ``/files/<id>``) or :func:`fail_trial` with the engine's message.
+for Qwen3-TTS ones (refused at once when no worker listens there:
+:func:`require_gpu_worker`); the job calls :func:`queued_trial`, then
+:func:`finish_trial` (the audio as MP3 under ``users/<id>/trials/``, with a File row, so
+the page plays and downloads it at ``/files/<id>``) or :func:`fail_trial` with the
+engine's message.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import redis
 import soundfile as sf
+from rq import Worker
 from sqlmodel import Session, col, select
 
 from audiobook_app.db import repo
@@ -30,7 +33,7 @@ from audiobook_app.voice_library.catalog import (
     file_ids,
     get_voice,
 )
-from pipeline.errors import NotFoundError, QueueError, VoiceRequestError
+from pipeline.errors import NotFoundError, NoWorkerError, QueueError, VoiceRequestError
 
 MAX_TRIAL_CHARS = 500
 TRIAL_TIMEOUT_S = 600  # one trial: 500 characters, a model load included
@@ -72,6 +75,25 @@ def queue_kind(entry: VoiceEntry) -> str:
     return "gpu" if entry.engine == QWEN else "tts"
 
 
+def require_gpu_worker(conn: redis.Redis, settings: Settings) -> None:
+    """Refuse a Qwen3-TTS request that no worker would take: the ``gpu`` queue has
+    workers only where the operator runs ``audiobook worker --queues gpu``, and a trial
+    or design queued there without one would show "Speaking…" forever. A worker counts
+    while it is registered on the queue (RQ's ``Worker.all(queue=...)``: alive, or dead
+    for less than its TTL, a few minutes). Raises NoWorkerError (none), QueueError
+    (Redis is down)."""
+    try:
+        workers = Worker.all(queue=queue.queue(conn, settings, "gpu"))
+    except redis.RedisError as exc:
+        raise QueueError(f"the queue is unavailable; try again in a minute ({exc})") from exc
+    if not workers:
+        raise NoWorkerError(
+            "no GPU worker is running, so Qwen3-TTS voices cannot speak now: the operator "
+            "starts one with `audiobook worker --queues gpu` on a machine with the "
+            "Qwen3-TTS models"
+        )
+
+
 def start_trial(
     session: Session,
     conn: redis.Redis,
@@ -85,10 +107,13 @@ def start_trial(
     ``worker.voice_tasks.try_voice`` on the voice's queue (:func:`queue_kind`).
 
     Raises VoiceRequestError (text empty or too long), NotFoundError (a voice the
-    author may not use), QueueError (Redis is down: the trial is marked failed).
+    author may not use), NoWorkerError (a Qwen3-TTS voice and no gpu worker: nothing is
+    recorded), QueueError (Redis is down: the trial is marked failed).
     """
     text = check_trial_text(text)
     entry = get_voice(session, settings, user_id, voice_id)
+    if queue_kind(entry) == "gpu":
+        require_gpu_worker(conn, settings)
     trial = VoiceTrial(owner_id=user_id, voice_id=entry.id, voice_name=entry.name, text=text)
     session.add(trial)
     session.commit()

@@ -1,11 +1,13 @@
 """The Qwen3-TTS engine against a real (tiny, randomly initialised) model on CPU.
 
 ``tests/qwen_tiny.py`` writes model folders that ``Qwen3TTSModel.from_pretrained`` loads
-as it loads a released one. Random weights never end an utterance by themselves: every
-result runs to its batch's ``max_new_tokens`` cap, which makes it a genuine runaway for
-the default :class:`OutputGuard` (tests of other behaviour turn the guard off). The one
-stand-in is a wrapper of the model's generate call that injects bad results, since real
-weights cannot produce a cut-off or a silent take on demand.
+as it loads a released one. Their talker is random but ends an utterance as a trained
+one does: never while text is left, then with probability 0.15 a frame, so a take lasts
+about as long as Piper reading it and passes the default :class:`OutputGuard`. A variant
+that never ends (``eos_probability=None``: every result runs to its batch's
+``max_new_tokens`` cap, a genuine runaway) tests the caps and the runaway refusal. The
+one stand-in is a wrapper of the model's generate call that injects bad results, since
+real weights cannot produce a cut-off or a silent take on demand.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ def qwen(tmp_path_factory) -> Iterator[dict[str, Path]]:
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("qwen")
     kinds = ("custom_voice", "base", "voice_design")
-    yield {kind: build_tiny_qwen(root / kind, kind) for kind in kinds}  # type: ignore[arg-type]
+    folders = {kind: build_tiny_qwen(root / kind, kind) for kind in kinds}  # type: ignore[arg-type]
+    # a CustomVoice model whose talker never ends: every take runs to the cap
+    folders["runaway"] = build_tiny_qwen(root / "runaway", "custom_voice", eos_probability=None)
+    yield folders
     torch.set_num_threads(threads)
 
 
@@ -198,7 +203,7 @@ def test_max_new_tokens_follows_the_longest_text_not_the_2048_default():
 
 
 def test_batches_come_back_in_input_order_each_capped_by_its_longest_text(qwen):
-    engine = QwenEngine.load(_speaker(qwen["custom_voice"]), max_batch=2, guard=OFF)
+    engine = QwenEngine.load(_speaker(qwen["runaway"]), max_batch=2, guard=OFF)
     spy = Spy(engine.model, "generate_custom_voice")
     texts = ["One two three four five.", "Hi.", "One two three.", "Yes.", "", "Go now."]
     audios = engine.synthesize_batch(texts)
@@ -213,7 +218,7 @@ def test_batches_come_back_in_input_order_each_capped_by_its_longest_text(qwen):
     for call in spy.calls:
         assert call["max_new_tokens"] == OFF.max_new_tokens(call["texts"])
         assert call["speaker"] == "ryan" and call["language"] == "English"
-        for text in call["texts"]:  # random weights speak to the cap (first step: prompt)
+        for text in call["texts"]:  # this talker speaks to the cap (first step: prompt)
             assert (
                 audios[texts.index(text)].size == (call["max_new_tokens"] - 1) * SAMPLES_PER_FRAME
             )
@@ -233,11 +238,85 @@ def test_output_is_resampled_to_the_requested_rate(qwen, rate):
     assert rms[1] == pytest.approx(rms[0], rel=0.1)
 
 
+# --- how long the tiny model speaks -----------------------------------------------------
+
+PIPER_TEXT = (
+    "The old lighthouse keeper climbed the narrow stairs every evening, carrying a lamp "
+    "and a small notebook. He wrote down the color of the sky, the shape of the waves, "
+    "and the names of the ships that passed the rocky point before the night came."
+)
+LINES = [
+    "Yes.",
+    "You are late,",
+    "The kettle has boiled twice.",
+    "Good evening. This is how the keeper of the northern light will read your book.",
+    "The keeper climbed the steps of the tower at dusk and trimmed the wick. " * 3,
+]
+
+
+@pytest.fixture(scope="module")
+def piper_reference(tmp_path_factory) -> Path:
+    """Piper reading PIPER_TEXT (12.3 s, 22050 Hz WAV): a real clone reference. Without
+    Piper's sampling noise, so that it lasts the same every run (154 codec frames for
+    the transcript's 156 tokens: the tiny model's clone speaks each line whole)."""
+    path = tmp_path_factory.mktemp("piper") / "keeper.wav"
+    engine = load_engine(VoiceConfig(noise_scale=0.0, noise_w_scale=0.0))
+    soundfile.write(path, engine.synthesize(PIPER_TEXT), engine.sample_rate_hz)
+    return path
+
+
+def test_the_tiny_talker_ends_once_the_text_is_spoken_with_probability_0_15(qwen):
+    """Its EOS logit is far below every other while text is left, then constant: top-k
+    sampling at the released temperature picks it 15 % of the time."""
+    import torch
+
+    engine = QwenEngine.load(_speaker(qwen["custom_voice"]), guard=OFF)
+    logits: list[torch.Tensor] = []
+    engine.model.model.talker.codec_head.register_forward_hook(
+        lambda module, args, out: logits.append(out[0, -1].detach().clone())
+    )
+    audio = engine.synthesize(LINES[3])
+    frames = audio.size // SAMPLES_PER_FRAME
+    assert len(logits) == frames + 1  # one logit row per frame, and the EOS step
+    eos = [float(row[2150]) for row in logits]
+    spoken = [i for i, logit in enumerate(eos) if logit > -10]
+    assert spoken == list(range(spoken[0], frames + 1))  # once eligible, it stays so
+    assert all(logit < -100 for logit in eos[: spoken[0]])
+    tokens = len(engine.model.processor.tokenizer(LINES[3])["input_ids"])
+    assert spoken[0] == tokens + 2  # the text's tokens, then codec_pad's two extra
+    for row in logits[spoken[0] + 1 :]:
+        allowed = torch.cat([row[:2048], row[2150:2151]]) / 0.9
+        top = torch.softmax(torch.topk(allowed, 50).values, dim=0)
+        assert top[0] == pytest.approx(0.15, abs=0.01)  # EOS: the top logit, 15 %
+
+
+@pytest.mark.parametrize("kind", ["speaker", "clone"])
+def test_takes_last_about_as_long_as_piper_reading_them(qwen, piper_reference, kind):
+    """Every line passes the default guard at its first attempt, longer lines last
+    longer, and the same seed gives the same take."""
+    voice = (
+        _speaker(qwen["custom_voice"])
+        if kind == "speaker"
+        else _clone(qwen["base"], piper_reference, PIPER_TEXT)
+    )
+    engine = QwenEngine.load(voice)
+    audios = engine.synthesize_batch(LINES)
+    assert engine.batches_run == len(plan_batches(LINES, engine.max_batch))  # no retries
+    seconds = [a.size / NATIVE_RATE_HZ for a in audios]
+    piper = [0.6, 0.8, 1.8, 3.8, 13.0]  # Piper's own readings, measured
+    for line, audio, took, reference in zip(LINES, audios, seconds, piper):
+        assert OutputGuard().problem(line, audio, NATIVE_RATE_HZ) is None
+        assert reference / 2 < took < reference * 2 + 1.5, (line, took)
+    assert max(seconds[:3]) < seconds[3] < seconds[4]
+    take = engine.synthesize(LINES[2])
+    assert np.array_equal(QwenEngine.load(voice).synthesize(LINES[2]), take)
+
+
 # --- the failure guard ---------------------------------------------------------------
 
 
 def test_a_runaway_result_is_retried_then_refused_naming_the_text(qwen):
-    engine = QwenEngine.load(_speaker(qwen["custom_voice"]), guard=OutputGuard(retries=2))
+    engine = QwenEngine.load(_speaker(qwen["runaway"]), guard=OutputGuard(retries=2))
     spy = Spy(engine.model, "generate_custom_voice")
     with pytest.raises(EngineError, match=r"'Stop\.' after 3 attempts: runaway output \(3\.0 s"):
         engine.synthesize("Stop.")
@@ -361,11 +440,12 @@ def test_settings_hash_the_reference_bytes_and_text_not_the_path(qwen, reference
 
 
 def test_design_voice_samples_gives_n_distinct_takes(qwen):
-    takes = design_voice_samples(
-        qwen["voice_design"], "A warm, low voice.", "Hello there.", n=3, guard=OFF
-    )
+    text = "Hello there, and welcome to the reading room."
+    takes = design_voice_samples(qwen["voice_design"], "A warm, low voice.", text, n=3)
     assert len(takes) == 3 and all(t.dtype == np.float32 and t.size > 0 for t in takes)
     assert not np.array_equal(takes[0], takes[1])
+    guard = OutputGuard()  # the default guard passed them: plausible lengths
+    assert all(guard.problem(text, t, NATIVE_RATE_HZ) is None for t in takes)
     with pytest.raises(EngineError, match="needs a 'voice_design' one"):
         design_voice_samples(qwen["custom_voice"], "A voice.", "Hi.")
 

@@ -1,48 +1,60 @@
 """The voice library (what the Voices page calls) against a real database, Redis,
-storage and ``audiobook worker --burst`` processes: an author clones a voice from a real
-recording (Piper speech, ~12 s, as FLAC) and only they see it; every refusal of a
-recording says why; a trial on a Piper variant runs on the ``tts`` queue and gives
-playable MP3 of plausible length; a trial on a Qwen3-TTS voice goes to the ``gpu`` queue
-(and, with the tiny random model of ``tests/qwen_tiny.py`` and a gpu worker on CPU,
-completes); a voice design is refused without its models and, with them, gives takes
-one of which becomes a designed voice.
+storage and ``audiobook worker`` processes: an author clones a voice from a real
+recording (Piper speech, ~12 s, as FLAC) and only they see it; a longer one (~47 s)
+keeps its first sentences that fit in 30 s as the reference, with their transcript;
+every refusal of a recording says why; a trial on a Piper variant runs on the ``tts``
+queue and gives playable MP3 of plausible length; a trial on a Qwen3-TTS voice goes to
+the ``gpu`` queue, and is refused at once while no gpu worker runs; a voice design is
+refused without its models.
 
-The tiny model's random weights never end an utterance, so the engine's output guard
-refuses what it says as a runaway: on the gpu worker a Qwen3-TTS trial and a design
-run all the way through the model and end failed *with the engine's message*, which is
-what the author sees; the taking of a design is tested from stored takes.
+With the tiny Qwen3-TTS models of ``tests/qwen_tiny.py`` (random, but they end an
+utterance about as soon as Piper would) and a real gpu worker on the CPU, a clone trial,
+a CustomVoice speaker trial and a design complete with audio of plausible length, and a
+book whose cast gives one character a cloned voice is converted end to end: that
+character's lines on the gpu worker at 24 kHz, the narration on a tts worker with Piper
+at 22050 Hz, one playable chapter. Tests that only check what is queued register an
+idle stand-in gpu worker (:func:`idle_gpu_worker`: a GPU machine busy elsewhere).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import json
+from collections.abc import Iterator
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from rq import Worker
+from rq.job import Job as RQJob
+from rq.serializers import JSONSerializer
 from sqlmodel import select
 
-from audiobook_app import voice_library
-from audiobook_app.accounts.users import sign_up
-from audiobook_app.db.migrate import ensure_schema, upgrade
-from audiobook_app.db.models import File, Voice
-from audiobook_app.db.session import session_scope
+from audiobook_app import library, voice_library
+from audiobook_app.db.models import Book, Chapter, File, Job, Segment, Task, TaskKind, Voice
 from audiobook_app.jobs import queue
-from audiobook_app.storage import build_storage, user_key
+from audiobook_app.storage import user_key
+from audiobook_app.voice_library.clones import MAX_REFERENCE_S
 from audiobook_app.voice_library.design import store_design_samples
 from audiobook_app.voices import BUILTIN_VOICES
-from pipeline.config import VoiceConfig
-from pipeline.errors import ConfigError, NotFoundError, ReferenceAudioError, VoiceRequestError
+from pipeline.config import STORAGE_REF, PipelineConfig, VoiceConfig
+from pipeline.errors import (
+    ConfigError,
+    NotFoundError,
+    NoWorkerError,
+    ReferenceAudioError,
+    VoiceRequestError,
+)
 from pipeline.reference_audio import MAX_BYTES
 from pipeline.tts import load_engine
 from tests.conftest import unavailable
-from tests.platform.harness import Platform
+from tests.platform.harness import Platform, call, two_authors, wait_for
 
-PASSWORD = "correct horse battery"
 TEXT = (
     "The old lighthouse keeper climbed the narrow stairs every evening, carrying a lamp "
     "and a small notebook. He wrote down the color of the sky, the shape of the waves, "
@@ -50,13 +62,70 @@ TEXT = (
 )
 TRY_TEXT = "Good evening. This is how the keeper of the northern light will read your book."
 BUILTIN_IDS = [v.id for v in BUILTIN_VOICES]
+# A ~47 s recording: ten sentences, 0.5 s of silence between them.
+SENTENCES = [
+    "The harbour master rang the bell at six, and the fishing boats went out one by one.",
+    "A thin mist hung over the water, and the gulls followed the boats past the lighthouse.",
+    "By noon the wind had turned, and the sea was rough along the whole of the northern coast.",
+    "The keeper wrote the weather in his book and trimmed the wick before the light went on.",
+    "His daughter brought him bread and cheese, and a letter from her brother in the city.",
+    "In the evening the boats came home heavy with fish, and the village smelled of smoke.",
+    "Nobody noticed the small boat that drifted in last, with its sail torn and its lamp out.",
+    "The keeper saw it from the gallery and ran down the stairs with a rope over his shoulder.",
+    "Two young men climbed out onto the rocks, soaked to the skin and shaking with cold.",
+    "They slept that night by the stove in the lamp room, and in the morning they were gone.",
+]
+GAP_S = 0.5
+
+
+def _piper(
+    pytestconfig: pytest.Config, name: str, texts: list[str]
+) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """Piper reading ``texts`` (GAP_S of silence between them), float32 at 22050 Hz, and
+    where each is spoken (seconds: its first and last 10 ms frame over -50 dBFS). Kept in
+    pytest's cache between runs (keyed by the texts: a change synthesizes anew; Piper
+    samples its timing, so two syntheses differ)."""
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = pytestconfig.cache.mkdir("piper-speech") / f"{name}-{digest}.wav"
+    layout = path.with_suffix(".json")
+    if path.is_file() and layout.is_file():
+        audio, rate = sf.read(path, dtype="float32")
+        return audio, rate, [tuple(span) for span in json.loads(layout.read_text())]
+    engine = load_engine(VoiceConfig())
+    rate = engine.sample_rate_hz
+    gap = np.zeros(round(GAP_S * rate), dtype=np.float32)
+    parts, spans, at = [], [], 0.0
+    for text in texts:
+        said = engine.synthesize(text)
+        loud = np.flatnonzero(_frame_dbfs(said, rate) >= -50) * 0.01
+        spans.append((at + float(loud[0]), at + float(loud[-1]) + 0.01))
+        parts += [said, gap]
+        at += said.size / rate + GAP_S
+    audio = np.concatenate(parts[:-1]).astype(np.float32)
+    sf.write(path, audio, rate, subtype="FLOAT")
+    layout.write_text(json.dumps(spans))
+    return audio, rate, spans
+
+
+def _frame_dbfs(audio: np.ndarray, rate: int) -> np.ndarray:
+    """The RMS of each 10 ms frame of ``audio``, in dBFS."""
+    size = rate // 100
+    frames = audio[: audio.size // size * size].reshape(-1, size)
+    return 10 * np.log10(np.mean(np.square(frames), axis=1) + 1e-12)
 
 
 @pytest.fixture(scope="module")
-def speech() -> tuple[np.ndarray, int]:
+def speech(pytestconfig: pytest.Config) -> tuple[np.ndarray, int]:
     """Piper reading TEXT (45 words, about 12.6 s), float32 at 22050 Hz."""
-    engine = load_engine(VoiceConfig())
-    return engine.synthesize(TEXT), engine.sample_rate_hz
+    audio, rate, _ = _piper(pytestconfig, "keeper", [TEXT])
+    return audio, rate
+
+
+@pytest.fixture(scope="module")
+def long_speech(pytestconfig: pytest.Config) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """Piper reading SENTENCES (about 47 s), float32 at 22050 Hz, and where each sentence
+    is spoken (seconds)."""
+    return _piper(pytestconfig, "harbour", SENTENCES)
 
 
 def encode(audio: np.ndarray, rate: int, fmt: str = "FLAC") -> bytes:
@@ -85,26 +154,36 @@ def platform(tmp_path: Path, database: str):
 @pytest.fixture
 def lib(platform: Platform):
     """(settings, redis, storage, alice's id, bob's id) for this platform."""
-    settings = platform.settings()
-    (upgrade if settings.database_url.startswith("postgresql") else ensure_schema)(
-        settings.database_url
+    return two_authors(platform)
+
+
+def idle_gpu_worker(conn, settings) -> Worker:
+    """A gpu worker registered in Redis that never takes a job (a GPU machine busy
+    elsewhere): requests for the gpu queue are accepted and stay queued. Call
+    ``register_death()`` when done."""
+    worker = Worker(
+        [queue.queue(conn, settings, "gpu")], connection=conn, serializer=JSONSerializer
     )
-    with session_scope(settings.database_url) as session:
-        alice = sign_up(session, settings, "alice@example.com", PASSWORD).id
-        bob = sign_up(session, settings, "bob@example.com", PASSWORD).id
-    return settings, queue.connect(settings), build_storage(settings), alice, bob
+    worker.register_birth()
+    return worker
 
 
-def call(settings, fn, *args):
-    """``fn(session, *args)`` in one transaction."""
-    with session_scope(settings.database_url) as session:
-        return fn(session, *args)
+@pytest.fixture
+def idle_gpu(lib) -> Iterator[Worker]:
+    """:func:`idle_gpu_worker` for this test's platform."""
+    settings, conn, *_ = lib
+    worker = idle_gpu_worker(conn, settings)
+    yield worker
+    worker.register_death()
 
 
-def burst(platform: Platform, queues: str) -> None:
-    """Run ``audiobook worker --queues QUEUES --burst`` until the queues are empty."""
-    proc = platform.cli("worker", "--queues", queues, "--burst", "--name", queues, timeout=600)
+def burst(platform: Platform, queues: str) -> str:
+    """Run ``audiobook worker --queues QUEUES --burst`` (named after its queues) until the
+    queues are empty; its log."""
+    name = queues.replace(",", "+")
+    proc = platform.cli("worker", "--queues", queues, "--burst", "--name", name, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stderr
 
 
 def clone(lib, speech, user: int | None = None, transcript: str | None = TEXT):
@@ -276,12 +355,14 @@ def test_qwen_voices_are_tried_on_the_gpu_queue(platform, lib, speech, tmp_path)
     with pytest.raises(NotFoundError):
         call(settings, voice_library.get_voice, settings, alice, "qwen:ryan")  # not configured
 
+    idle = idle_gpu_worker(conn, settings)  # accepted: a gpu worker is registered
     clone_trial = call(
         settings, voice_library.start_trial, conn, settings, alice, entry.id, TRY_TEXT
     )
     call(settings, voice_library.start_trial, conn, speakers, alice, "qwen:vivian", TRY_TEXT)
     assert queue.queue(conn, settings, "gpu").count == 2
     assert queue.queue(conn, settings, "tts").count == 0
+    idle.register_death()
 
     burst(platform, "gpu")  # this platform's workers have no Qwen3-TTS model folders
     trials = {t.voice_id: t for t in call(settings, voice_library.list_trials, alice)}
@@ -289,6 +370,39 @@ def test_qwen_voices_are_tried_on_the_gpu_queue(platform, lib, speech, tmp_path)
     assert "AUDIOBOOK_QWEN_BASE_DIR" in trials[entry.id].error
     assert trials["qwen:vivian"].status == "failed"
     assert "AUDIOBOOK_QWEN_CUSTOM_VOICE_DIR" in trials["qwen:vivian"].error
+
+
+def test_qwen_trials_and_designs_are_refused_while_no_gpu_worker_runs(platform, lib, speech):
+    """Queued with nobody to take them they would say "Speaking…" forever: refused at
+    once, naming the command that starts a gpu worker, and nothing is recorded."""
+    settings, conn, storage, alice, _ = lib
+    entry = clone(lib, speech)
+    gpu = settings.model_copy(update={"qwen_voice_design_dir": platform.root})
+    gpu = gpu.model_copy(update={"qwen_base_dir": platform.root})
+    platform.start_worker("cpu,tts")  # a worker that serves other queues does not count
+    wait_for(
+        lambda: Worker.all(queue=queue.queue(conn, settings, "tts")), 60, "the worker to register"
+    )
+    for start in (
+        lambda: call(settings, voice_library.start_trial, conn, settings, alice, entry.id, "Hi."),
+        lambda: call(
+            settings, voice_library.start_design, conn, gpu, storage, alice, "calm", "Hi."
+        ),
+    ):
+        with pytest.raises(NoWorkerError, match=r"`audiobook worker --queues gpu`"):
+            start()
+    assert call(settings, voice_library.list_trials, alice) == []
+    assert queue.queue(conn, settings, "gpu").count == 0
+    assert storage.list_keys(user_key(alice, "designs") + "/") == []
+    # a Piper voice needs no gpu worker; a registered gpu worker lets Qwen requests in
+    call(settings, voice_library.start_trial, conn, settings, alice, "joe-deep", "Hi.")
+    idle = idle_gpu_worker(conn, settings)
+    call(settings, voice_library.start_trial, conn, settings, alice, entry.id, "Hi.")
+    idle.register_death()
+    with pytest.raises(NoWorkerError):  # gone again
+        call(settings, voice_library.start_trial, conn, settings, alice, entry.id, "Hi.")
+    assert queue.queue(conn, settings, "gpu").count == 1
+    assert len(call(settings, voice_library.list_trials, alice)) == 2
 
 
 def test_designing_needs_the_voice_design_and_base_models(lib):
@@ -320,7 +434,7 @@ def test_designing_needs_the_voice_design_and_base_models(lib):
 
 
 @BOTH_DATABASES
-def test_a_designed_take_becomes_the_authors_voice(lib, speech, tmp_path):
+def test_a_designed_take_becomes_the_authors_voice(lib, idle_gpu, speech, tmp_path):
     settings, conn, storage, alice, bob = lib
     models = {"qwen_voice_design_dir": tmp_path / "design", "qwen_base_dir": tmp_path / "base"}
     gpu = settings.model_copy(update=models)
@@ -368,6 +482,124 @@ def test_a_designed_take_becomes_the_authors_voice(lib, speech, tmp_path):
         call(settings, voice_library.design_status, conn, storage, alice, design_id)
 
 
+def test_qwen_trials_and_a_design_complete_on_a_gpu_worker(tiny_platform, tmp_path, speech):
+    """A real ``audiobook worker --queues gpu`` with the tiny models (on the CPU, one
+    thread) speaks a clone trial and a CustomVoice speaker trial (MP3 at 24 kHz, as long
+    as Piper's reading, give or take) and the takes of a design; a take becomes a
+    designed voice, which speaks too."""
+    platform = tiny_platform
+    settings, conn, storage, alice, _ = lib = two_authors(platform)
+    entry = clone(lib, speech)
+    listed = [v.id for v in call(settings, voice_library.list_voices, settings, alice)]
+    speakers = ["qwen:dylan", "qwen:ryan", "qwen:serena", "qwen:vivian"]
+    assert listed == [*BUILTIN_IDS, *speakers, entry.id]
+    platform.start_worker("gpu", "gpu")
+    gpu = queue.queue(conn, settings, "gpu")
+    wait_for(lambda: Worker.all(queue=gpu), 60, "the gpu worker to register")
+
+    ids = [
+        call(settings, voice_library.start_trial, conn, settings, alice, voice_id, TRY_TEXT)
+        for voice_id in (entry.id, "qwen:ryan")
+    ]
+    design_id = call(
+        settings, voice_library.start_design, conn, settings, storage, alice, "calm", TRY_TEXT
+    )
+
+    def ended(trial_ids: list[int]) -> list:
+        trials = [call(settings, voice_library.get_trial, alice, i) for i in trial_ids]
+        return trials if all(t.status != "queued" for t in trials) else []
+
+    for trial in wait_for(lambda: ended(ids), 240, "the trials to end"):
+        _assert_spoken(storage, settings, trial, platform)
+    cached = list((tmp_path / "work" / "voices").glob("reference-*.wav"))
+    reference_key = call(settings, lambda s: s.get(Voice, int(entry.id[1:])).reference_key)
+    assert [p.read_bytes() for p in cached] == [storage.get_bytes(reference_key)]
+
+    def designed():
+        view = call(settings, voice_library.design_status, conn, storage, alice, design_id)
+        return view if view.status != "running" else None
+
+    view = wait_for(designed, 120, "the design's takes")
+    assert view.status == "ready" and len(view.samples) == 3, view
+    prefix = user_key(alice, "designs", design_id)
+    takes = [storage.get_bytes(f"{prefix}/sample-{i}.wav") for i in range(3)]
+    assert len(set(takes)) == 3  # three different takes
+    for take in takes:
+        audio, rate = sf.read(io.BytesIO(take), dtype="float32")
+        assert rate == 24000 and _plausible(TRY_TEXT, len(audio) / rate)
+    designed_voice = call(
+        settings, voice_library.choose_design_sample, storage, alice, design_id, 2, "Calm"
+    )
+    trial_id = call(
+        settings, voice_library.start_trial, conn, settings, alice, designed_voice.id, TRY_TEXT
+    )
+    [trial] = wait_for(lambda: ended([trial_id]), 120, "the designed voice's trial")
+    _assert_spoken(storage, settings, trial, platform)
+
+
+def _plausible(text: str, seconds: float) -> bool:
+    """``seconds`` is a plausible reading of ``text``: 1.5 to 5 words a second (Piper reads
+    3 to 4; the tiny model about as fast, plus a pause of up to a second or two)."""
+    words = len(text.split())
+    return words / 5 <= seconds <= words / 1.5 + 2
+
+
+def _assert_spoken(storage, settings, trial, platform: Platform, text: str = TRY_TEXT) -> None:
+    """``trial`` is done, with MP3 audio at 24 kHz of a plausible length for ``text``."""
+    assert trial.status == "done", (trial, platform.logs())
+    assert _plausible(text, trial.duration_s), trial
+    stored = call(settings, lambda s: s.get(File, int(trial.audio_url.rsplit("/", 1)[1])))
+    audio, rate = sf.read(io.BytesIO(storage.get_bytes(stored.key)), dtype="float32")
+    assert (stored.mime, rate) == ("audio/mpeg", 24000)
+    assert abs(len(audio) / rate - trial.duration_s) < 0.15
+    assert -4.0 < 20 * np.log10(np.abs(audio).max()) < -2.0  # normalised to -3 dBFS peak
+
+
+def test_a_long_recording_keeps_its_first_sentences_within_30_s(lib, long_speech):
+    """A 47 s upload: the original is kept whole; the reference is cut in the pause after
+    the last sentence that ends within 30 s, and its transcript is Whisper's for those
+    sentences (the typed one, for the whole clip, no longer fits)."""
+    settings, _, storage, alice, _ = lib
+    audio, rate, spoken = long_speech
+    assert 44 < len(audio) / rate < 50
+    data = encode(audio, rate)
+    entry = call(
+        settings,
+        voice_library.create_clone,
+        settings,
+        storage,
+        alice,
+        "Harbour",
+        data,
+        "harbour.flac",
+        " ".join(SENTENCES),
+    )
+    row = call(settings, lambda s: s.get(Voice, int(entry.id[1:])))
+    assert storage.get_bytes(user_key(alice, "voices", str(row.id), "original.flac")) == data
+    reference, ref_rate = sf.read(io.BytesIO(storage.get_bytes(row.reference_key)), dtype="float32")
+    seconds = len(reference) / ref_rate
+    assert ref_rate == 24000 and 10 <= seconds <= MAX_REFERENCE_S
+
+    # the cut falls in the silence between two sentences: the reference has all of the
+    # one and nothing of the next
+    kept = sum(onset < seconds for onset, _ in spoken)
+    assert 2 <= kept < len(SENTENCES), (seconds, spoken)
+    assert spoken[kept - 1][1] + 0.05 < seconds < spoken[kept][0] - 0.05, (seconds, spoken)
+    upload = soxr.resample(audio[: 5 * rate], rate, ref_rate)  # before the cut: the upload
+    assert np.allclose(reference[: 4 * ref_rate], upload[: 4 * ref_rate], atol=2e-3)
+    # its transcript: the words of those sentences (Whisper mishears a few), no more
+    heard = _words(row.reference_text)
+    said, more = _words(" ".join(SENTENCES[:kept])), _words(" ".join(SENTENCES[: kept + 1]))
+    similar = SequenceMatcher(None, heard, said, autojunk=False).ratio()
+    assert similar > 0.85, (similar, row.reference_text)
+    assert abs(len(heard) - len(said)) <= 0.05 * len(said) + 2 < len(more) - len(said)
+    assert row.reference_text != " ".join(SENTENCES)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (w.strip(".,;:!?\"'").lower() for w in text.split()) if w]
+
+
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random Qwen3-TTS model folders of each kind (tests/qwen_tiny.py)."""
@@ -383,37 +615,104 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return {kind: build_tiny_qwen(root / kind, kind) for kind in kinds}
 
 
-def test_qwen_trials_and_a_design_run_through_the_model_on_a_gpu_worker(
-    tiny_models, tmp_path, sqlite_url, speech
-):
+@pytest.fixture
+def tiny_platform(tmp_path: Path, sqlite_url: str, tiny_models: dict[str, Path]):
+    """A platform whose workers have the tiny Qwen3-TTS model folders."""
     env = {
         "AUDIOBOOK_QWEN_CUSTOM_VOICE_DIR": str(tiny_models["custom_voice"]),
         "AUDIOBOOK_QWEN_BASE_DIR": str(tiny_models["base"]),
         "AUDIOBOOK_QWEN_VOICE_DESIGN_DIR": str(tiny_models["voice_design"]),
     }
-    platform = Platform(tmp_path, sqlite_url, extra=env)
-    settings = platform.settings()
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as session:
-        alice = sign_up(session, settings, "alice@example.com", PASSWORD).id
-    conn, storage = queue.connect(settings), build_storage(settings)
-    entry = clone((settings, conn, storage, alice, 0), speech)
-    listed = [v.id for v in call(settings, voice_library.list_voices, settings, alice)]
-    speakers = ["qwen:dylan", "qwen:ryan", "qwen:serena", "qwen:vivian"]
-    assert listed == [*BUILTIN_IDS, *speakers, entry.id]
-    for voice_id in (entry.id, "qwen:ryan"):
-        call(settings, voice_library.start_trial, conn, settings, alice, voice_id, TRY_TEXT)
-    design_id = call(
-        settings, voice_library.start_design, conn, settings, storage, alice, "calm", TRY_TEXT
-    )
-    assert queue.queue(conn, settings, "gpu").count == 3
+    plat = Platform(tmp_path, sqlite_url, extra=env)
+    yield plat
+    plat.stop()
 
-    burst(platform, "gpu")
-    for trial in call(settings, voice_library.list_trials, alice):
-        assert trial.status == "failed" and "runaway output" in trial.error, trial
-    cached = list((tmp_path / "work" / "voices").glob("reference-*.wav"))
-    assert [p.read_bytes() for p in cached] == [
-        call(settings, lambda s: storage.get_bytes(s.get(Voice, int(entry.id[1:])).reference_key))
-    ]
-    view = call(settings, voice_library.design_status, conn, storage, alice, design_id)
-    assert view.status == "failed" and "runaway output" in view.error, view
+
+DIALOGUE = """The Visit
+
+Chapter 1
+
+The rain had not stopped for three days when Mr. Hale knocked at the door of the cottage.
+Mrs. Grey opened it herself.
+
+“You are late,” said Mrs. Grey. “The kettle has boiled twice.”
+
+“The road is flooded,” said Mr. Hale. “I came round by the mill.”
+
+She stood aside to let him pass, and he hung his coat by the fire.
+
+“Did you bring the letter?” asked Mrs. Grey.
+
+“I did,” said Mr. Hale, and he laid it on the table between them.
+"""
+
+
+def test_a_book_with_a_cloned_character_is_read_by_the_gpu_and_tts_workers(
+    tiny_platform, tiny_models, speech
+):
+    """Mrs. Grey is cast with a clone (the tiny Base model): her three lines are
+    synthesize tasks on the gpu queue, which only the gpu worker serves (24 kHz); the
+    narration and Mr. Hale are Piper's on the tts worker (22050 Hz); the one chapter
+    is mastered from both and plays."""
+    platform = tiny_platform
+    settings, conn, storage, alice, _ = lib = two_authors(platform)
+    entry = clone(lib, speech)
+    row = call(settings, lambda s: s.get(Voice, int(entry.id[1:])))
+    grey = VoiceConfig(
+        engine="qwen3-tts",
+        narrator="",
+        model_dir=str(tiny_models["base"]),
+        reference_audio=STORAGE_REF + row.reference_key,
+        reference_text=row.reference_text,
+    )
+    config = PipelineConfig.model_validate(
+        {"cast": {"mode": "full", "characters": {"Mrs. Grey": grey.model_dump()}}}
+    )
+    book_id = library.add_manuscript(conn, settings, storage, alice, "visit.txt", DIALOGUE.encode())
+    burst(platform, "cpu")  # the inspect job
+    book = platform.read(lambda s: s.get(Book, book_id))
+    assert book.status == "ready" and {s["name"] for s in book.speakers} == {
+        "Mrs. Grey",
+        "Mr. Hale",
+    }, book.error
+    job_id = library.start(conn, settings, alice, book_id, chosen=[1], config=config)
+
+    log = burst(platform, "cpu,tts")  # prepare, and every Piper segment
+    tasks = _synth_tasks(platform, job_id)
+    on_gpu = [t for t in tasks if t.queue == "gpu"]
+    assert on_gpu and len(on_gpu) < len(tasks), tasks
+    assert all(t.status == "queued" for t in on_gpu), (tasks, log[-3000:])
+    assert all(t.status == "completed" for t in tasks if t.queue != "gpu"), tasks
+
+    log = burst(platform, "gpu")  # Mrs. Grey's lines
+    for task in _synth_tasks(platform, job_id):
+        assert task.status == "completed", (task, log[-3000:])
+        rq_job = RQJob.fetch(task.rq_job_id, connection=conn, serializer=JSONSerializer)
+        assert rq_job.worker_name.startswith("gpu-" if task.queue == "gpu" else "cpu+tts-")
+    log = burst(platform, "cpu,tts")  # master and assemble
+    job = platform.read(lambda s: s.get(Job, job_id))
+    assert job.status == "completed", (job.status, job.error, log[-3000:])
+
+    segments = platform.read(
+        lambda s: list(s.exec(select(Segment).where(Segment.job_id == job_id)).all())
+    )
+    rates = [sf.info(io.BytesIO(storage.get_bytes(seg.audio_key))).samplerate for seg in segments]
+    assert sorted(set(rates)) == [22050, 24000] and rates.count(24000) == 3  # her 3 lines
+    spoken = sum(seg.duration_s or 0 for seg in segments)
+    [chapter] = platform.read(
+        lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all())
+    )
+    audio, rate = sf.read(io.BytesIO(storage.get_bytes(chapter.audio_key)), dtype="float32")
+    assert chapter.audio_key.endswith(".mp3") and audio.size and rate in (22050, 24000, 44100)
+    assert spoken < len(audio) / rate < spoken + 0.6 * len(segments) + 5  # + pauses
+    assert np.abs(audio).max() > 0.1
+
+
+def _synth_tasks(platform: Platform, job_id: str) -> list[Task]:
+    return platform.read(
+        lambda s: list(
+            s.exec(
+                select(Task).where(Task.job_id == job_id, Task.kind == TaskKind.SYNTHESIZE)
+            ).all()
+        )
+    )

@@ -5,7 +5,8 @@ Redis, one worker, ``reflex run --env prod``) in a session of its own, with ever
 developer's own ``make run`` uses moved aside: a temporary SQLite database, storage and
 work folders, a unique queue prefix, a free port (``AUDIOBOOK_WEB_PORT``) and Reflex's
 build and state folders (``REFLEX_WEB_WORKDIR``, ``REFLEX_STATES_WORKDIR``: the compiled
-frontend has the port baked in). It yields the base URL once the app answers, and at the
+frontend has the port baked in). ``web_env`` is that environment, for a test that starts
+another worker of the same app (a gpu worker). It yields the base URL once the app answers, and at the
 end sends SIGTERM to the script, which stops the worker and the app; the teardown fails
 if any process it started is still alive afterwards (they are then killed).
 
@@ -107,6 +108,9 @@ def _isolated_env(root: Path, port: int) -> dict[str, str]:
             "AUDIOBOOK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "REFLEX_WEB_WORKDIR": str(root / "web"),
             "REFLEX_STATES_WORKDIR": str(root / "states"),
+            # where a test that casts a cloned voice writes the tiny Qwen3-TTS Base model
+            # (tests/qwen_tiny.py) before it starts a gpu worker; empty otherwise
+            "AUDIOBOOK_QWEN_BASE_DIR": str(root / "qwen" / "base"),
         }
     )
     return env
@@ -144,19 +148,31 @@ def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def web_app(web_root: Path) -> Iterator[str]:
+def web_env(web_root: Path) -> dict[str, str]:
+    """The environment the app runs in (its database, storage, queue prefix, port, and
+    ``AUDIOBOOK_QWEN_BASE_DIR``): a test starts more workers of the same app with it
+    (``audiobook worker --queues gpu``), as an operator would on another machine."""
+    return _isolated_env(web_root, free_port())
+
+
+@pytest.fixture(scope="session")
+def web_app(web_root: Path, web_env: dict[str, str]) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of the app started by ``scripts/run.sh``."""
-    yield from _run_app(web_root, free_port(), web_root / "run.log")
+    port = int(web_env["AUDIOBOOK_WEB_PORT"])
+    yield from _run_app(web_root, port, web_root / "run.log", web_env)
 
 
-def _run_app(root: Path, port: int, log_path: Path) -> Iterator[str]:
-    """Start scripts/run.sh, yield its URL once it answers, stop it and check nothing is left."""
+def _run_app(
+    root: Path, port: int, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start scripts/run.sh (in ``env``, default :func:`_isolated_env`), yield its URL
+    once it answers, stop it and check nothing is left."""
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             ["bash", str(RUN_SCRIPT)],
             cwd=REPO_ROOT,
-            env=_isolated_env(root, port),
+            env=env or _isolated_env(root, port),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
