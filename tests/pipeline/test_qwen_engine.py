@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.config import VoiceConfig
+from pipeline.config import PipelineConfig, VoiceConfig
 from pipeline.errors import ConfigError, EngineError
 from pipeline.tts import engine_sample_rate, engine_settings, load_engine
 from pipeline.tts.qwen import (
@@ -460,3 +460,31 @@ def test_status_reports_the_folder_and_the_gpu(qwen, tmp_path):
     if not torch.cuda.is_available():
         usable, detail = qwen_status(qwen["custom_voice"])
         assert not usable and "no GPU" in detail
+
+
+def test_convert_with_a_qwen_character_beside_piper_workers(qwen, tmp_path):
+    """One machine, the CLI's path: a character cast with a Qwen3-TTS speaker is spoken in
+    this process in batches (a GPU engine never forks), the narration by two Piper
+    workers; each segment is stored at its engine's rate and the chapter is assembled
+    from both (resampled to one mastering rate)."""
+    from pipeline.convert import convert
+    from pipeline.store import SegmentStore
+    from tests.test_cli import DIALOGUE
+
+    book = tmp_path / "visit.txt"
+    book.write_text(DIALOGUE, encoding="utf-8")
+    grey = _speaker(qwen["custom_voice"]).model_copy(update={"narrator": "vivian"})
+    config = PipelineConfig.model_validate(
+        {"cast": {"mode": "full", "characters": {"Mrs. Grey": grey.model_dump()}}}
+    ).with_overrides(output={"formats": ["mp3"]})
+    result = convert(book, tmp_path / "out", config, jobs=2)
+    store = SegmentStore(tmp_path / "out" / ".work" / "segments")
+    rates: dict[str, set[int]] = {}
+    for seg in result.plans[0].segments:
+        rates.setdefault(seg.voice, set()).add(store.read(seg.id)[1])
+    assert rates == {"narrator": {22050}, "Mrs. Grey": {24000}}
+    assert sum(s.voice == "Mrs. Grey" for s in result.plans[0].segments) == 3
+    # Mr. Hale is not cast: his lines stay in the narration's runs (13 segments with both)
+    assert result.generation.segments_synthesized == len(result.plans[0].segments) == 10
+    (mp3,) = result.outputs.files["mp3"]
+    assert mp3.stat().st_size > 50_000
