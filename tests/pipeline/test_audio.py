@@ -157,3 +157,28 @@ def test_measure_file_reads_wav_in_blocks(tmp_path) -> None:
     assert m.lufs == pytest.approx(
         pyloudnorm.Meter(FS).integrated_loudness(x.astype(np.float64)), abs=0.1
     )
+
+
+def test_a_long_chapter_mp3_is_measured_as_decoded_not_as_estimated(tmp_path):
+    """Our chapter MP3s (LAME via lameenc, no Xing header) make libsndfile estimate their
+    length from the file size: 300 s read as 300.84 s. Measuring must stop where decoding
+    stops, or the estimate's surplus (zeros) is counted as tail room tone: 0.27 % of a
+    chapter's length, 4.9 s on a 30-minute chapter, and ACX's 1-5 s tail fails."""
+    from pathlib import Path
+
+    import mutagen.mp3
+
+    from pipeline.audio import measure_file
+    from pipeline.encode import Mp3Writer, Tags
+
+    rate, seconds = 44100, 300
+    noise = (0.1 * np.random.default_rng(0).standard_normal(rate * seconds)).astype(np.float32)
+    noise[-2 * rate :] = 0.0  # a 2 s tail
+    writer = Mp3Writer(Path(tmp_path / "chapter.mp3"), rate, Tags("t", "b", "a", "n", 1))
+    for start in range(0, len(noise), 65536):
+        writer.write(noise[start : start + 65536])
+    path = writer.close()
+    assert sf.info(str(path)).frames / rate > seconds + 0.5  # libsndfile's estimate
+    measured = measure_file(path)
+    assert measured.duration_s == pytest.approx(mutagen.mp3.MP3(path).info.length, abs=0.03)
+    assert measured.tail_tone_s == pytest.approx(2.0, abs=0.05)
