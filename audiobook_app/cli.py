@@ -249,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("audiobook: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `audiobook inspect BOOK | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return EXIT_OK
     except Exception as exc:  # last resort: one line for the user, the traceback on disk
         print(
             f"audiobook: internal error: {type(exc).__name__}: {exc} (details: {_log_failure(args)})",

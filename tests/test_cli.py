@@ -283,3 +283,19 @@ def test_convert_with_a_cast_then_recast_one_character(tmp_path):
     assert runs[0]["segments_synthesized"] == runs[0]["segments_total"] == 13
     # then only Mrs. Grey's three quotations
     assert (runs[1]["segments_synthesized"], runs[1]["segments_reused"]) == (3, 10)
+
+
+def test_inspect_into_a_pipe_closed_early_is_quiet(tmp_path):
+    """`audiobook inspect BOOK | head -1`: the reader stops early; no error, status 0."""
+    book = tmp_path / "visit.txt"
+    chapters = (f"Chapter {n}\n\nThe tide came in and went out again.\n\n" for n in range(1, 601))
+    book.write_text("The Tides\n\n" + "".join(chapters), encoding="utf-8")  # > 64 KiB of JSON
+    proc = subprocess.run(
+        f"'{AUDIOBOOK}' inspect '{book}' --json | head -c 10; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (0, "", '{\n  "title')
