@@ -29,7 +29,7 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -382,6 +382,36 @@ def _work_dir(out_dir: Path) -> Path:
     )  # scratch only: WORK_DIR/segments is the checkpoint
 
 
+def chapter_file(out_dir: Path, plan: ChapterPlan, fmt: str) -> Path:
+    """Where :func:`master_chapter` writes ``plan``'s chapter file in format ``fmt``:
+    ``out_dir/<fmt>/NN - <title>.<fmt>`` (NN is ``plan.index``)."""
+    return Path(out_dir) / fmt / f"{plan.index:02d} - {safe_filename(plan.title)}.{fmt}"
+
+
+def chapter_feed(out_dir: Path, index: int) -> Path:
+    """Where a chapter's M4B feed (raw mono float32 at the mastering rate) is written."""
+    return _work_dir(out_dir) / f"chapter-{index:04d}.m4b.f32"
+
+
+class ChapterReuse(Protocol):
+    """Chapters mastered by an earlier conversion of the same book, kept somewhere (the
+    platform keeps them in storage: ``worker/chapter_cache.py``). Mastering is
+    deterministic, so a chapter whose plan, config, book tags and rate are unchanged
+    sounds exactly as before and need not be mastered again."""
+
+    def restore(
+        self, plan: ChapterPlan, out_dir: Path, rate_hz: int, m4b_feed: bool
+    ) -> MasteredChapter | None:
+        """``plan``'s chapter as mastered before, its files written to
+        :func:`chapter_file` (and its feed to :func:`chapter_feed` with ``m4b_feed``),
+        or None when it was never kept."""
+        ...
+
+    def keep(self, plan: ChapterPlan, chapter: MasteredChapter) -> None:
+        """Keep a chapter just mastered (its feed still on disk) for later conversions."""
+        ...
+
+
 def master_chapter(
     plan: ChapterPlan,
     store: SegmentStore,
@@ -405,8 +435,7 @@ def master_chapter(
     work = _work_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
     tmp = work / f"chapter-{plan.index:04d}.f32"
-    feed_path = work / f"chapter-{plan.index:04d}.m4b.f32" if m4b_feed else None
-    name = f"{plan.index:02d} - {safe_filename(plan.title)}"
+    feed_path = chapter_feed(out_dir, plan.index) if m4b_feed else None
     tags = Tags(
         plan.title, book.title, book.author, book.narrator, track=plan.index, year=book.year
     )
@@ -418,7 +447,7 @@ def master_chapter(
         for f in formats:
             sinks.append(
                 ThreadedSink(
-                    _chapter_writer(Path(out_dir) / f / f"{name}.{f}", f, out_rate, tags, config)
+                    _chapter_writer(chapter_file(out_dir, plan, f), f, out_rate, tags, config)
                 )
             )
         with open(feed_path, "wb") if feed_path else contextlib.nullcontext() as feed:
@@ -594,25 +623,31 @@ def assemble_book(
     *,
     narrator: str = DEFAULT_NARRATOR,
     progress: Callable[[int, int], None] | None = None,
+    reuse: ChapterReuse | None = None,
 ) -> AssembledBook:
-    """Master and encode every chapter (all segments already stored), one after the
-    other in this process, and build the M4B; see :func:`master_chapter` and
-    :class:`BookAssembler` for the files written and the errors raised. Calls
+    """Master and encode every chapter, one after the other in this process, and build
+    the M4B; see :func:`master_chapter` and :class:`BookAssembler` for the files written
+    and the errors raised. With ``reuse``, a chapter it can restore is not mastered (nor
+    need its segments be stored), and every chapter mastered is kept there. Calls
     ``progress(done, total)`` after each chapter."""
     if not plans:
         raise ValueError("assemble_book needs at least one chapter plan")
-    for plan in plans:  # fail fast on a missing segment, before writing anything
-        _require_stored(plan, store)
+    if reuse is None:
+        for plan in plans:  # fail fast on a missing segment, before writing anything
+            _require_stored(plan, store)
     rate = master_rate(plans, store)
     with BookAssembler(
         plans, metadata, cover, out_dir, config, rate_hz=rate, narrator=narrator
     ) as book:
         for done, plan in enumerate(plans, start=1):
-            book.add(
-                master_chapter(
+            chapter = reuse.restore(plan, out_dir, rate, book.wants_m4b) if reuse else None
+            if chapter is None:
+                chapter = master_chapter(
                     plan, store, out_dir, config, book.info, rate_hz=rate, m4b_feed=book.wants_m4b
                 )
-            )
+                if reuse:
+                    reuse.keep(plan, chapter)
+            book.add(chapter)
             if progress:
                 progress(done, len(plans))
         return book.close()

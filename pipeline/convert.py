@@ -24,6 +24,7 @@ from pipeline.assemble import (
     AssembledBook,
     BookAssembler,
     BookInfo,
+    ChapterReuse,
     MasteredChapter,
     assemble_book,
     master_chapter,
@@ -261,10 +262,13 @@ def finish_book(
     analysis: BookAnalysis,
     stats: GenerationStats,
     emit: ProgressCallback | None = None,
+    reuse: ChapterReuse | None = None,
 ) -> tuple[AssembledBook, ValidationReport, Path]:
-    """The stages after generate: assemble every chapter from ``store`` into ``out_dir``,
-    validate the encoded files and write ``out_dir/report.json``. Raises
-    :class:`pipeline.errors.EncodingError` when a segment is missing or an encoder fails."""
+    """The stages after generate: assemble every chapter from ``store`` into ``out_dir``
+    (restoring those ``reuse`` kept from an earlier conversion: see
+    :func:`pipeline.assemble.assemble_book`), validate the encoded files and write
+    ``out_dir/report.json``. Raises :class:`pipeline.errors.EncodingError` when a segment
+    is missing or an encoder fails."""
     emit = emit or (lambda _event: None)
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
     started = time.monotonic()
@@ -277,6 +281,7 @@ def finish_book(
         config,
         narrator=narrator_credit(config),
         progress=lambda done, total: emit(ProgressEvent("assemble", done, total, "chapters")),
+        reuse=reuse,
     )
     report, report_path = _validate_and_report(
         outputs, plans, out_dir, config, analysis, stats, emit, started, time.monotonic()

@@ -26,6 +26,7 @@ import io
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -77,6 +78,7 @@ from pipeline.models import (
 from pipeline.parse import parse_bytes
 from pipeline.store import SegmentStore
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
+from worker.chapter_cache import StorageChapterCache
 from worker.context import Finisher, TaskContext, run_task
 from worker.engines import engine_for
 
@@ -424,10 +426,14 @@ def _report_synthesis(ctx: TaskContext, chapter_index: int) -> None:
     )
 
 
-def _fetch_segments(ctx: TaskContext, plans: tuple[ChapterPlan, ...], work: Path) -> SegmentStore:
-    """Download the stored segments of ``plans`` into a local store under ``work``."""
+def _fetch_segments(
+    ctx: TaskContext, plans: Sequence[ChapterPlan], work: Path, *, first_only: bool = False
+) -> SegmentStore:
+    """Download the stored segments of ``plans`` (with ``first_only``, the first plan's
+    first segment: what :func:`master_rate` reads) into a local store under ``work``."""
     store = SegmentStore(work / "segments")
-    for seg in {s.id: s for p in plans for s in p.segments}.values():
+    wanted = plans[0].segments[:1] if first_only else [s for p in plans for s in p.segments]
+    for seg in {s.id: s for s in wanted}.values():
         if not store.has(seg.id):
             ctx.storage.get_file(_segment_key(ctx.job, seg.id), store.path(seg.id))
     return store
@@ -437,22 +443,23 @@ def _master(ctx: TaskContext) -> Finisher:
     job, index = ctx.job, ctx.task.chapter_index
     doc = _load_plan(ctx)
     plan = next(plan_from_dict(p) for p in doc["chapters"] if p["index"] == index)
-    config = PipelineConfig.model_validate(job.config)
+    config = job_config = PipelineConfig.model_validate(job.config)
     fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in config.output.formats), "mp3")
     config = config.model_copy(
         update={"output": config.output.model_copy(update={"formats": (fmt,)})}
     )
     work = Path(ctx.settings.work_dir) / f"{job.id}-chapter-{index}"
-    store = _fetch_segments(ctx, (plan,), work)
-    chapter = master_chapter(
-        plan,
-        store,
-        work / "out",
-        config,
-        BookInfo.of(BookMetadata(**doc["metadata"]), narrator_credit(config)),
-        rate_hz=master_rate((plan,), store),
-    )
-    path, duration_s = chapter.files[fmt], chapter.duration_s
+    info = BookInfo.of(BookMetadata(**doc["metadata"]), narrator_credit(config))
+    store = _fetch_segments(ctx, (plan,), work, first_only=True)
+    rate = master_rate((plan,), store)
+    cache = StorageChapterCache(ctx.storage, job.owner_id, job.book_id, job_config, info)
+    kept = cache.restore_file(plan, rate, fmt, work / "out")
+    if kept:  # mastered by an earlier conversion of the book: the same bytes
+        path, duration_s = kept
+    else:
+        _fetch_segments(ctx, (plan,), work)
+        chapter = master_chapter(plan, store, work / "out", config, info, rate_hz=rate)
+        path, duration_s = chapter.files[fmt], chapter.duration_s
     key = _job_key(job, "output", fmt, path.name)
     ctx.check_cancelled()
     ctx.storage.put_file(key, path, MIME[fmt])
@@ -489,7 +496,13 @@ def _assemble(ctx: TaskContext) -> Finisher:
     plans = tuple(plan_from_dict(p) for p in doc["chapters"])
     config = PipelineConfig.model_validate(job.config)
     work = Path(settings.work_dir) / job.id
-    store = _fetch_segments(ctx, plans, work)
+    metadata = BookMetadata(**doc["metadata"])
+    info = BookInfo.of(metadata, narrator_credit(config))
+    cache = StorageChapterCache(storage, job.owner_id, job.book_id, config, info)
+    rate = master_rate(plans, _fetch_segments(ctx, plans, work, first_only=True))
+    # segments only for the chapters no earlier conversion mastered as they are now
+    todo = [p for p in plans if not cache.has(p, rate)]
+    store = _fetch_segments(ctx, todo, work) if todo else SegmentStore(work / "segments")
     cover = (
         Cover(storage.get_bytes(doc["cover"]["key"]), doc["cover"]["mime"])
         if doc["cover"]
@@ -526,7 +539,7 @@ def _assemble(ctx: TaskContext) -> Finisher:
         }
     )
     outputs, report, report_path = finish_book(
-        plans, store, BookMetadata(**doc["metadata"]), cover, out, config, analysis, stats, progress
+        plans, store, metadata, cover, out, config, analysis, stats, progress, reuse=cache
     )
     uploads = [(report_path, "report.json", FilePurpose.REPORT, "application/json")]
     if outputs.m4b:
@@ -577,7 +590,12 @@ def _assemble(ctx: TaskContext) -> Finisher:
             None,
         )
         job_row.audio_s, job_row.finished_at, job_row.updated_at = audio_s, utcnow(), utcnow()
-        job_row.timings = {**job_row.timings, "assemble_s": assemble_s}
+        job_row.timings = {
+            **job_row.timings,
+            "assemble_s": assemble_s,
+            "chapters_mastered": cache.kept,  # the rest were restored as mastered before
+            "chapters_reused": cache.reused,
+        }
         session.add(job_row)
         shutil.rmtree(work, ignore_errors=True)  # uploaded; the segments stay in storage
         return []

@@ -275,6 +275,12 @@ def _audio(platform: Platform, job_id: str) -> dict[int, bytes]:
     return {c.index: (platform.root / "storage" / c.audio_key).read_bytes() for c in chapters}
 
 
+def _assembled(platform: Platform, job_id: str) -> tuple[list[int], list[int]]:
+    """(chapters the job's assemble mastered, chapters it restored as mastered before)."""
+    timings = platform.read(lambda s: s.get(Job, job_id)).timings
+    return timings["chapters_mastered"], timings["chapters_reused"]
+
+
 def _run(platform: Platform, job_id: str) -> None:
     log = burst(platform)
     job = platform.read(lambda s: s.get(Job, job_id))
@@ -315,6 +321,8 @@ def test_recasting_one_character_or_respelling_one_word_resynthesizes_only_what_
     assert {_texts(storage, alice, second)[i] for i in fix.segments} == HALE_LINES
     before, after = _audio(platform, first), _audio(platform, second)
     assert after[3] == before[3] and after[1] != before[1] and after[2] != before[2]
+    assert _assembled(platform, first) == ([1, 2, 3], [])
+    assert _assembled(platform, second) == ([1, 2], [3])  # only the touched chapters
 
     # (b) Inishmore respelled: Martha's line and one narration paragraph of chapter 2
     call(settings, book_fixes.save_lexicon_entry, alice, book_id, "Inishmore", "Inish-more")
@@ -326,6 +334,7 @@ def test_recasting_one_character_or_respelling_one_word_resynthesizes_only_what_
     assert {_texts(storage, alice, third)[i] for i in fix.segments} == INISHMORE
     before, after = after, _audio(platform, third)
     assert (after[1], after[3]) == (before[1], before[3]) and after[2] != before[2]
+    assert _assembled(platform, third) == ([2], [1, 3])
     undo = call(settings, book_fixes.delete_lexicon_entry, alice, book_id, "Inishmore")
     assert undo == {}  # the fix undone: chapter 2 as the second job made it, all stored
     fix = call(settings, book_fixes.pending_fix, settings, storage, alice, book_id)
