@@ -218,30 +218,10 @@ def resolve_voice(
     it). Raises CastError naming ``role`` (not in the user's library: deleted, another
     author's) and ConfigError (the Qwen3-TTS model folder it needs is not configured)."""
     check_voice(session, settings, user_id, voice_id, role)
-    builtin = next((v for v in BUILTIN_VOICES if v.id == voice_id), None)
-    if builtin is not None:
-        return builtin.config
-    if voice_id.startswith(catalog.QWEN_PREFIX):
-        folder = catalog.model_folder(
-            settings.qwen_custom_voice_dir, "CustomVoice", "AUDIOBOOK_QWEN_CUSTOM_VOICE_DIR"
-        )
-        speaker = voice_id.removeprefix(catalog.QWEN_PREFIX)
-        return VoiceConfig(engine=catalog.QWEN, model_dir=folder, narrator=speaker)
-    row = catalog.owned_voice(session, user_id, voice_id)
-    params = {k: v for k, v in (row.params or {}).items() if k in VoiceConfig.model_fields}
-    if row.engine != catalog.QWEN or not row.reference_key:
-        return VoiceConfig.model_validate({**params, "engine": row.engine})
-    folder = catalog.model_folder(settings.qwen_base_dir, "Base", "AUDIOBOOK_QWEN_BASE_DIR")
-    return VoiceConfig.model_validate(
-        {
-            **params,
-            "engine": catalog.QWEN,
-            "narrator": "",
-            "model_dir": folder,
-            "reference_audio": STORAGE_REF + row.reference_key,
-            "reference_text": row.reference_text or "",
-        }
-    )
+    config, reference_key = catalog.voice_params(session, settings, user_id, voice_id)
+    if reference_key is None:
+        return config
+    return config.model_copy(update={"reference_audio": STORAGE_REF + reference_key})
 
 
 def pipeline_config(
