@@ -54,6 +54,7 @@ from pipeline.reference_audio import MAX_BYTES
 from pipeline.tts import load_engine
 from tests.conftest import unavailable
 from tests.platform.harness import Platform, call, two_authors, wait_for
+from tests.test_cli import DIALOGUE
 
 TEXT = (
     "The old lighthouse keeper climbed the narrow stairs every evening, carrying a lamp "
@@ -626,25 +627,6 @@ def tiny_platform(tmp_path: Path, sqlite_url: str, tiny_models: dict[str, Path])
     plat = Platform(tmp_path, sqlite_url, extra=env)
     yield plat
     plat.stop()
-
-
-DIALOGUE = """The Visit
-
-Chapter 1
-
-The rain had not stopped for three days when Mr. Hale knocked at the door of the cottage.
-Mrs. Grey opened it herself.
-
-“You are late,” said Mrs. Grey. “The kettle has boiled twice.”
-
-“The road is flooded,” said Mr. Hale. “I came round by the mill.”
-
-She stood aside to let him pass, and he hung his coat by the fire.
-
-“Did you bring the letter?” asked Mrs. Grey.
-
-“I did,” said Mr. Hale, and he laid it on the table between them.
-"""
 
 
 def test_a_book_with_a_cloned_character_is_read_by_the_gpu_and_tts_workers(

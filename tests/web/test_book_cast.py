@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.platform.test_book_cast import STORY
-from tests.web.test_journey import sign_up
+from tests.web.test_journey import convert_one_chapter_and_play, sign_up
 
 pytestmark = pytest.mark.web
 GRAVEL = "Joe, low and rough · Piper variant"
@@ -65,17 +65,8 @@ def test_cast_a_character_fix_a_pronunciation_and_apply_the_fix(
     expect(page.locator("#fix-impact")).to_have_count(0)  # nothing converted yet
     screenshot(page, "cast-1-cast-and-lexicon")
 
-    page.click("#untick-all")
-    page.click("#chapter-2-chosen")
-    page.click("#start")
-    expect(page.locator("#chapter-2-play")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    page.click("#chapter-2-play")
-    duration = page.wait_for_function(
-        "() => { const a = document.getElementById('player'); "
-        "return a && a.duration > 0 ? a.duration : null }"
-    ).json_value()
+    duration = convert_one_chapter_and_play(page, 2, JOB_TIMEOUT_MS)
     assert 10 < duration < 60, duration
-    expect(page.locator("#job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
 
     page.fill("#lexicon-term", "lantern")  # in Captain Hale's line and in the narration
     page.fill("#lexicon-respelling", "lan-turn")

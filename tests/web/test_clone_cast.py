@@ -29,7 +29,7 @@ from audiobook_app.voices import BUILTIN_VOICES
 from tests.conftest import REPO_ROOT, unavailable
 from tests.platform.harness import AUDIOBOOK, wait_for
 from tests.platform.test_voice_library import DIALOGUE, TEXT, TRY_TEXT, encode
-from tests.web.test_journey import sign_up
+from tests.web.test_journey import convert_one_chapter_and_play, sign_up
 from tests.web.test_voices_page import PLAY
 
 pytestmark = pytest.mark.web
@@ -132,17 +132,8 @@ def test_clone_a_voice_try_it_and_cast_it_in_a_book(
     expect(page.locator(f"#character-{grey}-voice")).to_have_text("Keeper")
     screenshot(page, "clone-cast-2-cast")
 
-    page.click("#untick-all")
-    page.click("#chapter-1-chosen")
-    page.click("#start")
-    expect(page.locator("#chapter-1-play")).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    page.click("#chapter-1-play")
-    duration = page.wait_for_function(
-        "() => { const a = document.getElementById('player'); "
-        "return a && a.duration > 0 ? a.duration : null }"
-    ).json_value()
+    duration = convert_one_chapter_and_play(page, 1, JOB_TIMEOUT_MS)
     assert 15 < duration < 90, duration
-    expect(page.locator("#job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     screenshot(page, "clone-cast-3-played")
 
     segments = list((web_root / "storage").glob("users/*/books/*/segments/*.flac"))

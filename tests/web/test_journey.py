@@ -44,6 +44,22 @@ def sign_up(page: Page, url: str) -> str:
     return email
 
 
+def convert_one_chapter_and_play(page: Page, index: int, timeout_ms: int) -> float:
+    """Tick only chapter ``index``, Start, play it once it is playable and wait for the
+    job to complete; returns the chapter's duration in the player, in seconds."""
+    page.click("#untick-all")
+    page.click(f"#chapter-{index}-chosen")
+    page.click("#start")
+    expect(page.locator(f"#chapter-{index}-play")).to_be_visible(timeout=timeout_ms)
+    page.click(f"#chapter-{index}-play")
+    duration = page.wait_for_function(
+        "() => { const a = document.getElementById('player'); "
+        "return a && a.duration > 0 ? a.duration : null }"
+    ).json_value()
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=timeout_ms)
+    return duration
+
+
 def test_author_journey_and_a_second_author_is_kept_out(
     web_app: str, page: Page, browser: Browser, screenshot, corpus
 ) -> None:
