@@ -128,8 +128,9 @@ def generate(
     started = time.monotonic()
     todo = pending_segments(segments, store)
     unique_total = len({s.id for s in segments})
-    pooled = [s for s in todo if jobs > 1 and _voice(voices, s).engine in FORKABLE_ENGINES]
-    local = [s for s in todo if not (jobs > 1 and _voice(voices, s).engine in FORKABLE_ENGINES)]
+    forks = [jobs > 1 and _voice(voices, s).engine in FORKABLE_ENGINES for s in todo]
+    pooled = [s for s, fork in zip(todo, forks) if fork]
+    local = [s for s, fork in zip(todo, forks) if not fork]
     audio_s = 0.0
     if local:
         audio_s += _store_all(_synthesize_here(local, voices), store, on_segment)

@@ -19,9 +19,8 @@ import reflex as rx
 
 from audiobook_app import book_cast
 from audiobook_app.book_cast import NARRATOR_PICK, CastView, CharacterRow
-from audiobook_app.db.session import session_scope
 from audiobook_app.pages.book import BookState
-from audiobook_app.state.clients import settings
+from audiobook_app.state.clients import in_session, settings
 from pipeline.errors import InputError, NotFoundError
 
 MODES = (
@@ -34,8 +33,7 @@ MODES = (
 def read_view(user_id: int, book_id: int) -> CastView | None:
     """The cast controls' view (blocking); None when the book is not the user's."""
     try:
-        with session_scope(settings().database_url) as session:
-            return book_cast.cast_view(session, settings(), user_id, book_id)
+        return in_session(book_cast.cast_view, settings(), user_id, book_id)
     except NotFoundError:
         return None
 
@@ -43,8 +41,7 @@ def read_view(user_id: int, book_id: int) -> CastView | None:
 def save_view(user_id: int, book_id: int, view: CastView) -> CastView:
     """Store the cast ``view`` shows; the stored cast's view (blocking). Raises
     CastError and NotFoundError."""
-    with session_scope(settings().database_url) as session:
-        return book_cast.save_cast_view(session, settings(), user_id, book_id, view)
+    return in_session(book_cast.save_cast_view, settings(), user_id, book_id, view)
 
 
 class CastState(BookState):

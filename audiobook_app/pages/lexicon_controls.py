@@ -14,27 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TypeVar
 
 import reflex as rx
 
-from audiobook_app import book_fixes, voice_library
+from audiobook_app import book_fixes
 from audiobook_app.book_fixes import LexiconEntry
-from audiobook_app.db.session import session_scope
 from audiobook_app.pages.book import BookState
-from audiobook_app.state.clients import redis_conn, settings, storage
+from audiobook_app.state.clients import in_session, redis_conn, settings, spoken_trial, storage
 from pipeline.errors import AudiobookError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 HEAR_POLL_S = 0.5
 HEAR_WATCH_S = 5 * 60  # stop watching a "hear it" no worker picked up by then
-
-
-def in_session(fn: Callable[..., T], *args) -> T:
-    """``fn(session, *args)`` in one transaction (blocking: call it in a thread)."""
-    with session_scope(settings().database_url) as session:
-        return fn(session, *args)
 
 
 def impact(user_id: int, book_id: int, speed: float) -> tuple[str, bool]:
@@ -165,16 +156,13 @@ class LexiconState(BookState):
         """Poll the "hear it" trial until it is spoken (or failed)."""
         async with self:
             user_id, trial_id = self.user_id, self.hearing_id
-        for _ in range(int(HEAR_WATCH_S / HEAR_POLL_S)):
-            await asyncio.sleep(HEAR_POLL_S)
-            trial = await asyncio.to_thread(in_session, voice_library.get_trial, user_id, trial_id)
-            if trial.status == "queued":
-                continue
-            async with self:
-                if self.hearing_id == trial_id:
-                    self.hearing_status, self.hearing_audio = trial.status, trial.audio_url
-                    self.lexicon_error = trial.error
+        trial = await spoken_trial(user_id, trial_id, poll_s=HEAR_POLL_S, watch_s=HEAR_WATCH_S)
+        if trial is None:
             return
+        async with self:
+            if self.hearing_id == trial_id:
+                self.hearing_status, self.hearing_audio = trial.status, trial.audio_url
+                self.lexicon_error = trial.error
 
 
 def _entry_row(e: LexiconEntry, i: rx.Var) -> rx.Component:

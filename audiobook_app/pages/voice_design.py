@@ -11,8 +11,8 @@ import asyncio
 import reflex as rx
 
 from audiobook_app import voice_library
-from audiobook_app.pages.voices import VoicesState, in_session
-from audiobook_app.state.clients import redis_conn, settings, storage
+from audiobook_app.pages.voices import VoicesState
+from audiobook_app.state.clients import in_session, redis_conn, settings, storage
 from audiobook_app.voice_library import DesignSample, DesignView
 from pipeline.errors import AudiobookError, NotFoundError
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TypeVar
 
 import reflex as rx
 
@@ -20,20 +18,13 @@ from audiobook_app import PRODUCT_NAME, voice_library
 from audiobook_app.db.session import session_scope
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
-from audiobook_app.state.clients import redis_conn, settings, storage
+from audiobook_app.state.clients import in_session, redis_conn, settings, spoken_trial, storage
 from audiobook_app.voice_library import MAX_TRIAL_CHARS, TrialEntry, VoiceEntry
 from pipeline.errors import AudiobookError, InputError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 TRIAL_POLL_S = 0.5
 TRIAL_WATCH_S = 15 * 60  # stop watching a trial no worker picked up by then
-
-
-def in_session(fn: Callable[..., T], *args) -> T:
-    """``fn(session, *args)`` in one transaction (blocking: call it in a thread)."""
-    with session_scope(settings().database_url) as session:
-        return fn(session, *args)
 
 
 def library_view(user_id: int) -> tuple[list[VoiceEntry], list[TrialEntry]]:
@@ -123,16 +114,13 @@ class VoicesState(AuthState):
             user_id, trial_id = self.user_id, self.latest_id
         if not trial_id:
             return
-        for _ in range(int(TRIAL_WATCH_S / TRIAL_POLL_S)):
-            await asyncio.sleep(TRIAL_POLL_S)
-            trial = await asyncio.to_thread(in_session, voice_library.get_trial, user_id, trial_id)
-            if trial.status == "queued":
-                continue
-            async with self:
-                if self.latest_id == trial_id:
-                    self._show_latest(trial)
-                self.trials = [trial if t.id == trial_id else t for t in self.trials]
+        trial = await spoken_trial(user_id, trial_id, poll_s=TRIAL_POLL_S, watch_s=TRIAL_WATCH_S)
+        if trial is None:
             return
+        async with self:
+            if self.latest_id == trial_id:
+                self._show_latest(trial)
+            self.trials = [trial if t.id == trial_id else t for t in self.trials]
 
     @rx.var
     def try_count(self) -> str:
