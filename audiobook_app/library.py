@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from audiobook_app import book_cast, tracks
 from audiobook_app.accounts.ownership import get_owned
+from audiobook_app.billing import ledger, pricing
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
     Book,
@@ -169,12 +170,14 @@ def start(
     speed: float = 1.0,
 ) -> str:
     """Convert the chosen chapters (1-based indices) of a ready book, with the author's
-    chapter ``titles`` (index -> title); return the job id. The job runs with ``config``
-    when given, else with the book's stored cast and lexicon at ``speed``
-    (:func:`book_cast.pipeline_config`). Raises NotFoundError,
-    ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
-    CastError and ConfigError (a cast voice that cannot be used), and QueueError when
-    Redis is down after the job was recorded (the watchdog retries)."""
+        chapter ``titles`` (index -> title); return the job id. The job runs with ``config``
+        when given, else with the book's stored cast and lexicon at ``speed``
+        (:func:`book_cast.pipeline_config`). Start reserves the quote's credits
+    (:func:`pricing.quote`); completion charges, failure or cancel releases them. Raises
+    InsufficientCreditsError (nothing recorded) when the balance is short, NotFoundError,
+        ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
+        CastError and ConfigError (a cast voice that cannot be used), and QueueError when
+        Redis is down after the job was recorded (the watchdog retries)."""
     with session_scope(settings.database_url) as session:
         book = owned_book(session, user_id, book_id)
         if book.status != BookStatus.READY:
@@ -193,6 +196,9 @@ def start(
         session.add(book)
         config = config or book_cast.pipeline_config(session, settings, user_id, book, speed)
         job, task = queue_job(session, settings, book, ",".join(map(str, chosen)), config)
+        ledger.reserve(
+            session, user_id, job.id, pricing.quote(settings, book, chosen, speed).reserve
+        )
         repo.audit(session, user_id, "job.start", "job", job.id, book_id=book_id, chapters=chosen)
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, TypeVar
 
+from fastapi import FastAPI
 from sqlmodel import Session
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import (
@@ -36,6 +36,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from audiobook_app import library
+from audiobook_app.api.app import build_rest_api
 from audiobook_app.db.models import FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.health import check_health, is_healthy
@@ -195,13 +196,17 @@ async def serve_chapters_zip(request: Request) -> Response:
     )
 
 
-def build_api() -> Starlette:
-    """The Starlette app Reflex mounts its own backend into (our routes take precedence)."""
-    return Starlette(
-        routes=[
+def build_api() -> FastAPI:
+    """The app Reflex mounts its own backend into (our routes take precedence): the
+    REST API (:func:`audiobook_app.api.app.build_rest_api`) plus the routes above, which
+    stay out of the OpenAPI document (they answer to the session cookie, not a key)."""
+    app = build_rest_api()
+    app.router.routes.extend(
+        [
             Route(HEALTH_PATH, health, methods=["GET"]),
             Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
             Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
             Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"]),
         ]
     )
+    return app

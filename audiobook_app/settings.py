@@ -45,6 +45,17 @@ class OAuthProviderSettings(BaseModel):
     trust_email: bool = False
 
 
+class CreditPack(BaseModel):
+    """A pack of credits sold through Stripe Checkout (an item of ``AUDIOBOOK_CREDIT_PACKS``,
+    a JSON list): ``price_cents`` in the settings' currency's smallest unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    credits: int = Field(ge=1)
+    price_cents: int = Field(ge=50)  # Stripe's minimum charge is about 0.50 in most currencies
+
+
 class Settings(BaseSettings):
     """Platform settings (validated at start; see the module docstring for sources)."""
 
@@ -139,6 +150,34 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None  # CA bundle for a relay with a private certificate
     smtp_timeout_s: float = Field(30.0, gt=0)
 
+    # --- Credits and billing (audiobook_app.billing) -------------------------------------
+    # One credit buys credits_per_audio_minute^-1 minutes of generated audio; a job is
+    # charged for the minutes it produced, rounded up to whole credits, never more than
+    # it reserved at Start (the estimate shown before Start, plus the margin).
+    credits_per_audio_minute: int = Field(1, ge=0)  # 0: generation is free (no reservations)
+    free_credits: int = Field(60, ge=0)  # granted to every new account (60 = one hour)
+    reservation_margin: float = Field(0.25, ge=0, le=2)  # reserved = estimate * (1 + margin)
+    credit_packs: tuple[CreditPack, ...] = (
+        CreditPack(id="hour-5", credits=60, price_cents=500),
+        CreditPack(id="book-20", credits=300, price_cents=2000),
+        CreditPack(id="shelf-60", credits=1200, price_cents=6000),
+    )
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    # Stripe Checkout: payments are on when both keys are set; otherwise admins grant credits
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # None: Stripe's servers (set only for a test double)
+    # --- Rate limits (audiobook_app.ratelimit; `limits` syntax, kept in Redis) -----------
+    rate_api_requests: str = "300/minute"  # REST API requests, per user and per key
+    rate_job_starts: str = "10/minute"  # jobs started, per user (API and pages)
+    rate_voice_tries: str = "20/minute"  # voice tries, designs and clones, per user
+    rate_sign_in_account: str = "10/15minutes"  # failed sign-ins per account
+    rate_sign_in_address: str = "50/15minutes"  # failed sign-ins per client address
+    # --- Housekeeping (the workers' watchdog runs it) ------------------------------------
+    housekeeping_interval_s: float = Field(3600.0, gt=0)
+    temp_upload_ttl_s: int = Field(DAY_S, ge=60)  # unclaimed upload files older than this go
+    inspect_lease_s: int = Field(120, ge=3)  # an inspect not heard from for this long is redone
+
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET_KEY:
@@ -161,6 +200,20 @@ class Settings(BaseSettings):
                 return provider
         raise NotFoundError(
             f"no sign-in provider {name!r}; configured: {[p.name for p in self.oauth_providers]}"
+        )
+
+    @property
+    def payments_enabled(self) -> bool:
+        """Whether credits can be bought (both Stripe keys are set)."""
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+
+    def credit_pack(self, pack_id: str) -> CreditPack:
+        """The configured pack ``pack_id``. Raises NotFoundError."""
+        for pack in self.credit_packs:
+            if pack.id == pack_id:
+                return pack
+        raise NotFoundError(
+            f"no credit pack {pack_id!r}; offered: {[p.id for p in self.credit_packs]}"
         )
 
     def queue_name(self, kind: Literal["cpu", "tts", "gpu"]) -> str:

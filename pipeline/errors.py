@@ -90,6 +90,10 @@ class UploadRejectedError(InputError):
     """An upload is too large, empty, or not one of the accepted manuscript types."""
 
 
+class UploadTooLargeError(UploadRejectedError):
+    """An upload over the size limit (HTTP 413)."""
+
+
 class ReferenceAudioError(InputError):
     """A voice-clone reference recording is refused (see :mod:`pipeline.reference_audio`).
 
@@ -206,3 +210,42 @@ class OAuthProviderError(AudiobookError):
 
 class MailError(AudiobookError):
     """An email could not be sent (SMTP server unreachable, refused, or outbox not writable)."""
+
+
+# --- Billing, the REST API and admin work. Same rules; the API maps each to a status.
+
+
+class InsufficientCreditsError(InputError):
+    """Starting a job would overdraw the account: the message gives the cost and the
+    balance (HTTP 402)."""
+
+
+class ForbiddenError(InputError):
+    """The caller is signed in but may not do this (an author on an admin page; HTTP 403)."""
+
+
+class ConflictError(InputError):
+    """The object is not in a state that allows this (retry a job that did not fail,
+    revoke a key twice; HTTP 409)."""
+
+
+class PaymentsDisabledError(InputError):
+    """Buying credits while no Stripe keys are configured: an admin grants credits instead."""
+
+
+class WebhookError(InputError):
+    """A payment provider's webhook with a missing or wrong signature, a stale timestamp
+    or an unreadable body (HTTP 400; nothing is credited)."""
+
+
+class PaymentProviderError(AudiobookError):
+    """Stripe is unreachable or refused a request (creating a Checkout Session)."""
+
+
+class RateLimitedError(InputError):
+    """Too many requests of one kind in a window (HTTP 429); ``retry_after_s`` is when
+    the next one is allowed."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -35,6 +35,7 @@ import soundfile as sf
 from sqlmodel import Session
 
 from audiobook_app import tracks
+from audiobook_app.billing import ledger
 from audiobook_app.db import repo
 from audiobook_app.db.models import (
     BookStatus,
@@ -583,6 +584,7 @@ def _assemble(ctx: TaskContext) -> Finisher:
         repo.add_usage(
             session, job_row.owner_id, job_row.id, "audio_generated", round(audio_s, 2), "s"
         )
+        ledger.settle(session, ctx.settings, job_row, audio_s)
         job_row.status, job_row.stage, job_row.progress, job_row.eta_s = (
             JobStatus.COMPLETED,
             "done",

@@ -35,6 +35,7 @@ from audiobook_app.accounts.oidc import provider_metadata, validate_id_token
 from audiobook_app.accounts.passwords import normalize_email
 from audiobook_app.accounts.tokens import new_token, plausible, token_digest
 from audiobook_app.accounts.users import find_user
+from audiobook_app.billing import ledger
 from audiobook_app.db.models import OAuthIdentity, OAuthState, User, utcnow
 from audiobook_app.db.repo import audit
 from audiobook_app.settings import OAuthProviderSettings, Settings
@@ -167,7 +168,7 @@ def complete_login(
         raise OAuthStateError(
             "this sign-in was completed already; start again"
         )  # a concurrent callback won
-    user = _linked_user(session, provider, claims)
+    user = _linked_user(session, settings, provider, claims)
     if user.disabled:
         raise AccountDisabledError("this account is disabled; ask the studio's administrator")
     audit(session, user.id, "user.sign_in", "user", user.id, method=f"oauth:{provider.name}")
@@ -232,7 +233,10 @@ def _exchange(
 
 
 def _linked_user(
-    session: Session, provider: OAuthProviderSettings, claims: Mapping[str, Any]
+    session: Session,
+    settings: Settings,
+    provider: OAuthProviderSettings,
+    claims: Mapping[str, Any],
 ) -> User:
     """The user of this provider account: linked before, or by verified email (linking
     it now), or new. Raises IdTokenError (no email), UnverifiedEmailError."""
@@ -260,6 +264,7 @@ def _linked_user(
         session.add(user)
         session.flush()
         audit(session, user.id, "user.sign_up", "user", user.id, method=f"oauth:{provider.name}")
+        ledger.welcome_grant(session, settings, user.id)
     session.add(
         OAuthIdentity(user_id=user.id, provider=provider.name, subject=claims["sub"], email=email)
     )

@@ -14,6 +14,7 @@ from audiobook_app.accounts.passwords import (
     normalize_email,
     verify_password,
 )
+from audiobook_app.billing import ledger
 from audiobook_app.db.models import User, UserRole
 from audiobook_app.db.repo import audit
 from audiobook_app.settings import Settings
@@ -61,6 +62,7 @@ def sign_up(
     except IntegrityError:  # the same email signed up between our check and the insert
         raise taken from None
     audit(session, user.id, "user.sign_up", "user", user.id, method="password", role=role.value)
+    ledger.welcome_grant(session, settings, user.id)
     return user
 
 

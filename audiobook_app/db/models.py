@@ -129,10 +129,16 @@ class VoiceKind(StrEnum):
 
 
 class LedgerReason(StrEnum):
-    GRANT = "grant"  # an admin's gift
-    PURCHASE = "purchase"  # Stripe Checkout
-    CHARGE = "charge"  # a completed job
-    REFUND = "refund"
+    """Why credits moved (``audiobook_app.billing.ledger``). A job's life in the ledger:
+    ``reservation`` (-estimate) at Start; at completion ``release`` (+reserved) and
+    ``charge`` (-real); at failure or cancel ``release`` (+reserved) alone."""
+
+    GRANT = "grant"  # the new-account gift, or an admin's grant (+) or removal (-)
+    PURCHASE = "purchase"  # a Stripe Checkout payment (+)
+    RESERVATION = "reservation"  # held at Start (-)
+    CHARGE = "charge"  # a completed job's real minutes (-)
+    RELEASE = "release"  # a reservation given back (+)
+    REFUND = "refund"  # a purchase refunded at Stripe (-)
 
 
 class User(SQLModel, table=True):
@@ -177,6 +183,11 @@ class Book(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)  # why the parser rejected it
     cover_key: str | None = Field(default=None, sa_type=String(1024))
     playback: dict = _json()  # the player's last place: {"chapter_index": n, "position_s": x}
+    # the inspect RQ job, watched like a job's tasks (worker watchdog): its RQ id, runs
+    # started, and the lease its heartbeat renews
+    inspect_rq_job_id: str | None = Field(default=None, sa_type=String(100))
+    inspect_attempts: int = 0
+    inspect_lease_expires_at: NaiveDatetime | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     deleted_at: NaiveDatetime | None = None  # files removed; rows kept for usage and audit
 
@@ -353,7 +364,9 @@ class LedgerEntry(SQLModel, table=True):
     job_id: str | None = Field(default=None, foreign_key="jobs.id", sa_type=String(32))
     external_ref: str | None = Field(default=None, sa_type=String(255), unique=True)
     note: str | None = Field(default=None, sa_type=Text)
-    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")  # the admin, for grants
+    detail: dict = _json()  # e.g. {"pack": id, "amount_cents": n, "payment_intent": id}
+    created_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
 
 
 class AuditLog(SQLModel, table=True):
@@ -434,3 +447,19 @@ class OAuthIdentity(SQLModel, table=True):
     email: str = Field(sa_type=String(320))  # as the provider last asserted it
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     last_login_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A personal REST API key: the key is shown once at creation; the row keeps its
+    SHA-256 digest and its first characters (``prefix``) to tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(sa_type=String(100))
+    prefix: str = Field(sa_type=String(16))
+    key_hash: str = Field(sa_type=String(64), unique=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_used_at: NaiveDatetime | None = None
+    revoked_at: NaiveDatetime | None = None

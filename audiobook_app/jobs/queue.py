@@ -33,6 +33,7 @@ from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
 from sqlmodel import Session
 
+from audiobook_app.billing import ledger
 from audiobook_app.db import repo
 from audiobook_app.db.models import Job, JobStatus, Task, TaskKind, TaskStatus, utcnow
 from audiobook_app.db.session import retrying, session_scope
@@ -223,9 +224,11 @@ def fail_job(session: Session, job: Job, message: str) -> None:
 
 
 def _end_job(session: Session, job: Job, status: JobStatus) -> list[Task]:
-    """Give ``job`` its final ``status`` and cancel its queued/running tasks (returned)."""
+    """Give ``job`` its final ``status``, release its credit reservation and cancel its
+    queued/running tasks (returned)."""
     job.status, job.finished_at, job.updated_at, job.eta_s = status, utcnow(), utcnow(), None
     session.add(job)
+    ledger.release(session, job)
     return repo.stop_active_tasks(session, job.id, TaskStatus.CANCELLED)
 
 

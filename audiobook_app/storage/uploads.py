@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from audiobook_app.storage.keys import _MiB
-from pipeline.errors import UploadRejectedError
+from pipeline.errors import UploadRejectedError, UploadTooLargeError
 
 UPLOAD_TYPES = {
     ".epub": "application/epub+zip",
@@ -56,7 +56,7 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
         raise UploadRejectedError(f"{name}: the file is empty (0 bytes)")
     if len(data) > max_bytes:
         limit = f"{max_bytes / _MiB:,.1f}".removesuffix(".0")
-        raise UploadRejectedError(
+        raise UploadTooLargeError(
             f"{name}: the file is larger than the {limit} MB upload limit ({len(data) / _MiB:,.1f} MB)"
         )
     suffix = PurePosixPath(name).suffix.lower()

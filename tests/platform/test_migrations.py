@@ -53,6 +53,7 @@ from pipeline.errors import ConfigError
 
 MODEL_TABLES = {
     "users",
+    "api_keys",
     "books",
     "jobs",
     "tasks",
