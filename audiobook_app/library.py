@@ -38,7 +38,13 @@ from audiobook_app.jobs import events, queue
 from audiobook_app.settings import Settings
 from audiobook_app.storage import Storage, chapter_texts_key, check_upload, safe_filename, user_key
 from pipeline.config import PipelineConfig
-from pipeline.errors import ChapterSelectionError, NotFoundError, UploadRejectedError
+from pipeline.convert import parse_chapter_selection
+from pipeline.errors import (
+    ChapterSelectionError,
+    ConflictError,
+    NotFoundError,
+    UploadRejectedError,
+)
 
 PASTED_FILENAME = "pasted.txt"
 MAX_TITLE_CHARS = 200
@@ -200,6 +206,36 @@ def start(
             session, user_id, job.id, pricing.quote(settings, book, chosen, speed).reserve
         )
         repo.audit(session, user_id, "job.start", "job", job.id, book_id=book_id, chapters=chosen)
+    queue.enqueue(conn, settings, task)
+    events.publish(conn, settings, job)
+    return job.id
+
+
+def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> str:
+    """Run a failed or cancelled job of the user's again, as a new job with the same
+    chapters and config; return its id. It goes on from where the old one stopped:
+    segments already synthesized are in the book's storage and are reused, not
+    re-synthesized. Reserves credits like Start. Raises NotFoundError, ConflictError
+    (the job did not fail or was not cancelled, or a newer job of the book runs),
+    InsufficientCreditsError."""
+    with session_scope(settings.database_url) as session:
+        old = owned_job(session, user_id, job_id)
+        if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise ConflictError(
+                f"job {job_id} is {old.status}: only a failed or cancelled job is retried"
+            )
+        book = owned_book(session, user_id, old.book_id)
+        latest = latest_job(session, book.id)
+        if latest is not None and not JobStatus(latest.status).is_final:
+            raise ConflictError(
+                f"book {book.id} has a running job ({latest.id}): wait or cancel it"
+            )
+        config = PipelineConfig.model_validate(old.config)
+        every = [c["index"] for c in book.chapters]
+        chosen = list(parse_chapter_selection(old.chapters_spec, len(every)) or every)
+        job, task = queue_job(session, settings, book, old.chapters_spec, config)
+        ledger.reserve(session, user_id, job.id, pricing.quote(settings, book, chosen).reserve)
+        repo.audit(session, user_id, "job.retry", "job", job.id, retry_of=job_id)
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)
     return job.id
