@@ -190,12 +190,16 @@ def _history() -> rx.Component:
 
 
 def header() -> rx.Component:
-    """The top bar of signed-in pages: product name, links to the books (the dashboard)
-    and the voices, the author's email, sign out."""
+    """The top bar of signed-in pages: product name, links to the books (the dashboard),
+    voices, billing, account (API keys, your data) and, for admins, the admin pages; the
+    author's email, sign out."""
     return rx.hstack(
         rx.link(rx.heading(PRODUCT_NAME, size="5", id="product-name"), href="/"),
         rx.link("Books", href="/", size="2", id="nav-books"),
         rx.link("Voices", href="/voices", size="2", id="nav-voices"),
+        rx.link("Billing", href="/billing", size="2", id="nav-billing"),
+        rx.link("Account", href="/account", size="2", id="nav-account"),
+        rx.cond(AuthState.is_admin, rx.link("Admin", href="/admin", size="2", id="nav-admin")),
         rx.spacer(),
         rx.text(AuthState.email, size="2", id="user-email"),
         rx.button("Sign out", size="1", variant="soft", on_click=AuthState.sign_out),

@@ -13,6 +13,7 @@ import asyncio
 import reflex as rx
 
 from audiobook_app.accounts import admin, oauth, sessions, users
+from audiobook_app.db.models import UserRole
 from audiobook_app.db.session import session_scope
 from audiobook_app.state.clients import settings
 from pipeline.errors import AudiobookError, InputError
@@ -26,11 +27,17 @@ SIGN_IN_ROUTE, HOME_ROUTE, OAUTH_CALLBACK_ROUTE = "/signin", "/", "/auth/callbac
 
 def resolve(token: str) -> tuple[int, str] | None:
     """(user id, email) of a live session token, None otherwise (blocking)."""
+    found = resolve_with_role(token)
+    return found[:2] if found else None
+
+
+def resolve_with_role(token: str) -> tuple[int, str, bool] | None:
+    """(user id, email, is admin) of a live session token, None otherwise (blocking)."""
     if not token:
         return None
     with session_scope(settings().database_url) as session:
         user = sessions.resolve_session(session, settings(), token)
-        return (user.id, user.email) if user else None
+        return (user.id, user.email, user.role == UserRole.ADMIN) if user else None
 
 
 def first_run() -> bool:
@@ -114,17 +121,18 @@ class AuthState(rx.State):
     )
     user_id: int = 0
     email: str = ""
+    is_admin: bool = False  # shows the Admin link; every admin page checks again itself
     auth_error: str = ""
     _oauth_state: str = ""  # the provider sign-in this browser started (backend only)
 
     @rx.event
     async def require_user(self):
         """on_load of private pages: resolve the cookie, or go to the sign-in page."""
-        found = await asyncio.to_thread(resolve, self.session_token)
+        found = await asyncio.to_thread(resolve_with_role, self.session_token)
         if found is None:
-            self.user_id, self.email = 0, ""
+            self.user_id, self.email, self.is_admin = 0, "", False
             return rx.redirect(SIGN_IN_ROUTE)
-        self.user_id, self.email = found
+        self.user_id, self.email, self.is_admin = found
 
     async def _open(self, form: dict, new_account: bool):
         self.auth_error = ""
@@ -181,5 +189,5 @@ class AuthState(rx.State):
     async def sign_out(self):
         """End the session and forget the cookie."""
         await asyncio.to_thread(close_session, self.session_token)
-        self.session_token, self.user_id, self.email = "", 0, ""
+        self.session_token, self.user_id, self.email, self.is_admin = "", 0, "", False
         return rx.redirect(SIGN_IN_ROUTE)
