@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 
 from audiobook_app import library
+from audiobook_app.billing import ledger, pricing
 from audiobook_app.db.models import Book, Chapter, File, Job, Task, TaskKind
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import queue
@@ -72,6 +73,18 @@ def test_upload_is_inspected_then_converts_the_chosen_chapter_under_its_new_titl
     )
     [chapter] = _chapters(platform, job_id)
     assert (chapter.index, chapter.title, chapter.status) == (3, "Spring", "completed")
+    # billed: the quote reserved at Start, released at completion, the real minutes charged
+    with session_scope(settings.database_url) as session:
+        moves = [(str(e.reason), e.delta) for e in reversed(ledger.entries(session, alice))]
+        job = session.get(Job, job_id)
+    quoted = pricing.quote(settings, book, [3]).reserve
+    assert 0 < job.audio_s < 60
+    assert moves == [
+        ("grant", settings.free_credits),
+        ("reservation", -quoted),
+        ("release", quoted),
+        ("charge", -1),  # under a minute of audio: one credit
+    ]
     with session_scope(settings.database_url) as session:
         files = library.job_files(session, alice, job_id)
         assert [f.key.rsplit("/", 1)[-1] for f in files if f.purpose == "mp3"] == [
