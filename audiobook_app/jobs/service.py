@@ -45,7 +45,9 @@ def submit(
     """Store ``data`` (a manuscript called ``filename``) for ``user`` and queue its conversion.
 
     ``chapters`` is a selection such as "1-3,5" (validated once the book is parsed);
-    ``config`` the job's settings (defaults when None). Raises
+    ``config`` the job's settings (defaults when None). This is the operator's CLI on
+    the machine itself: it reserves and charges no credits (the manuscript is not parsed
+    yet, so there is nothing to quote); its usage is still recorded. Raises
     :class:`pipeline.errors.UploadRejectedError` for an empty, oversized or mistyped
     upload (nothing is stored then) and StorageError when storage fails.
     """
