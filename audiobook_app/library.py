@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import redis
-from rq import Retry
 from sqlmodel import Session, col, select
 
-from audiobook_app import book_cast, tracks
+from audiobook_app import book_cast, ratelimit, tracks
 from audiobook_app.accounts.ownership import get_owned
 from audiobook_app.billing import ledger, pricing
 from audiobook_app.db import repo
@@ -34,7 +33,7 @@ from audiobook_app.db.models import (
     utcnow,
 )
 from audiobook_app.db.session import session_scope
-from audiobook_app.jobs import events, queue
+from audiobook_app.jobs import events, inspections, queue
 from audiobook_app.settings import Settings
 from audiobook_app.storage import Storage, chapter_texts_key, check_upload, safe_filename, user_key
 from pipeline.config import PipelineConfig
@@ -85,22 +84,17 @@ def add_manuscript(
     filename: str,
     data: bytes,
 ) -> int:
-    """Store an uploaded manuscript and queue its inspection; return the book id.
-    Raises as :func:`store_manuscript`."""
+    """Store an uploaded manuscript and queue its inspection; return the book id. The
+    inspection is watched like a job's tasks (:mod:`audiobook_app.jobs.inspections`: its
+    RQ job id and lease are on the book row; the workers' watchdog redoes it when its
+    worker dies or Redis loses it). Raises as :func:`store_manuscript`."""
     with session_scope(settings.database_url) as session:
         book = store_manuscript(session, storage, settings, user_id, filename, data)
         repo.audit(
             session, user_id, "book.upload", "book", str(book.id), filename=book.source_filename
         )
-        book_id = book.id
-    queue.queue(conn, settings, "cpu").enqueue(
-        "worker.tasks.inspect",
-        book_id,
-        job_timeout=settings.prepare_timeout_s,
-        result_ttl=600,
-        retry=Retry(max=len(settings.retry_backoff_s), interval=list(settings.retry_backoff_s)),
-        description=f"inspect book {book_id}",
-    )
+        book_id, rq_job_id = book.id, inspections.mark_enqueued(session, settings, book)
+    inspections.enqueue(conn, settings, book_id, rq_job_id)
     return book_id
 
 
@@ -179,9 +173,11 @@ def start(
         chapter ``titles`` (index -> title); return the job id. The job runs with ``config``
         when given, else with the book's stored cast and lexicon at ``speed``
         (:func:`book_cast.pipeline_config`). Start reserves the quote's credits
-    (:func:`pricing.quote`); completion charges, failure or cancel releases them. Raises
+    (:func:`pricing.quote`); completion charges, failure or cancel releases them. Counts
+    against the user's ``settings.rate_job_starts`` (with :func:`retry`). Raises
     InsufficientCreditsError (nothing recorded) when the balance is short, NotFoundError,
         ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
+        ConflictError (a job of the book is running), RateLimitedError (too many starts),
         CastError and ConfigError (a cast voice that cannot be used), and QueueError when
         Redis is down after the job was recorded (the watchdog retries)."""
     with session_scope(settings.database_url) as session:
@@ -194,6 +190,8 @@ def start(
         chosen = sorted(set(chosen))
         if not chosen or not set(chosen) <= known:
             raise ChapterSelectionError("choose at least one of the book's chapters before Start")
+        _refuse_running_job(session, book)
+        ratelimit.hit(settings, "job_starts", "user", user_id)
         titles = {
             i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()
         }
@@ -215,8 +213,9 @@ def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> s
     """Run a failed or cancelled job of the user's again, as a new job with the same
     chapters and config; return its id. It goes on from where the old one stopped:
     segments already synthesized are in the book's storage and are reused, not
-    re-synthesized. Reserves credits like Start. Raises NotFoundError, ConflictError
-    (the job did not fail or was not cancelled, or a newer job of the book runs),
+    re-synthesized. Reserves credits like Start and counts as a start against
+    ``settings.rate_job_starts``. Raises NotFoundError, ConflictError (the job did not
+    fail or was not cancelled, or a newer job of the book runs), RateLimitedError,
     InsufficientCreditsError."""
     with session_scope(settings.database_url) as session:
         old = owned_job(session, user_id, job_id)
@@ -225,11 +224,8 @@ def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> s
                 f"job {job_id} is {old.status}: only a failed or cancelled job is retried"
             )
         book = owned_book(session, user_id, old.book_id)
-        latest = latest_job(session, book.id)
-        if latest is not None and not JobStatus(latest.status).is_final:
-            raise ConflictError(
-                f"book {book.id} has a running job ({latest.id}): wait or cancel it"
-            )
+        _refuse_running_job(session, book)
+        ratelimit.hit(settings, "job_starts", "user", user_id)
         config = PipelineConfig.model_validate(old.config)
         every = [c["index"] for c in book.chapters]
         chosen = list(parse_chapter_selection(old.chapters_spec, len(every)) or every)
@@ -239,6 +235,14 @@ def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> s
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)
     return job.id
+
+
+def _refuse_running_job(session: Session, book: Book) -> None:
+    """Raise ConflictError when a job of ``book`` has not ended (two jobs of one book
+    would write the same segments)."""
+    latest = latest_job(session, book.id)
+    if latest is not None and not JobStatus(latest.status).is_final:
+        raise ConflictError(f"book {book.id} has a running job ({latest.id}): wait or cancel it")
 
 
 def queue_job(
@@ -281,6 +285,32 @@ def latest_job(session: Session, book_id: int) -> Job | None:
     return session.exec(
         select(Job).where(Job.book_id == book_id).order_by(col(Job.created_at).desc())
     ).first()
+
+
+def list_jobs(
+    session: Session,
+    user_id: int,
+    *,
+    book_id: int | None = None,
+    status: JobStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Job]:
+    """The user's jobs (of one book, or in one status, when given), newest first; jobs
+    of deleted books are left out. Raises NotFoundError for a ``book_id`` not theirs."""
+    if book_id is not None:
+        owned_book(session, user_id, book_id)
+    query = (
+        select(Job)
+        .join(Book, col(Book.id) == col(Job.book_id))
+        .where(Job.owner_id == user_id, col(Book.deleted_at).is_(None))
+    )
+    if book_id is not None:
+        query = query.where(Job.book_id == book_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    query = query.order_by(col(Job.created_at).desc(), col(Job.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 def job_chapters(session: Session, user_id: int, job_id: str) -> list[Chapter]:

@@ -7,6 +7,7 @@
     audiobook doctor                                                 exit 1 when a required part is down
     audiobook db upgrade | current
     audiobook admin create [--email EMAIL]                           password: prompt or AUDIOBOOK_ADMIN_PASSWORD
+    audiobook housekeeping                                           purge expired and left-behind data now
 
 The commands themselves live in :mod:`audiobook_app.platform_commands`, imported only
 when one runs (it pulls in SQLAlchemy, Redis and RQ).
@@ -28,7 +29,8 @@ def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
-    """Register submit, status, cancel, worker, doctor, db and admin on the ``audiobook`` parser."""
+    """Register submit, status, cancel, worker, doctor, db, admin and housekeeping on the
+    ``audiobook`` parser."""
     p = sub.add_parser(
         "submit", help="queue a manuscript for conversion by the workers; prints the job id"
     )
@@ -60,3 +62,9 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=("create",))
     p.add_argument("--email", help="the admin's email (default: AUDIOBOOK_ADMIN_EMAIL)")
     p.set_defaults(run=_lazy("admin"))
+    p = sub.add_parser(
+        "housekeeping",
+        help="purge expired sessions and tokens, old temporary files and worker scratch now "
+        "(the workers also do it every AUDIOBOOK_HOUSEKEEPING_INTERVAL_S)",
+    )
+    p.set_defaults(run=_lazy("housekeeping"))

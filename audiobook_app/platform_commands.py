@@ -149,3 +149,16 @@ def admin(args: argparse.Namespace) -> int:
         user = create_first_admin(session, settings, email, password)
     print(f"created admin {user.email} (user {user.id})")
     return 0
+
+
+def housekeeping(args: argparse.Namespace) -> int:
+    from audiobook_app.housekeeping import run_housekeeping
+
+    settings, conn = _ready()
+    counts = run_housekeeping(conn, settings, build_storage(settings))
+    if not counts:
+        print("another housekeeping run is in progress; nothing done")
+        return 1
+    for kind, count in counts.items():
+        print(f"{kind:<22} {count}")
+    return 0

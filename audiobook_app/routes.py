@@ -10,7 +10,10 @@ query the database and Redis and let Piper speak a word), so they run in a threa
 FileResponse: 206 Partial Content, what the player's seeking needs) from local
 storage, or a redirect to a short-lived presigned URL on S3. ``GET /covers/{book_id}``:
 a book's cover. ``GET /jobs/{job_id}/chapters.zip``: every chapter file of a job in one
-ZIP (stored, not deflated: MP3 does not compress), built in a temporary file. Anything not the caller's answers 404, exactly like a missing id.
+ZIP (stored, not deflated: MP3 does not compress), built in a temporary file.
+``GET /account/export.zip``: everything of the signed-in user's as one ZIP
+(:func:`audiobook_app.account_data.export_zip`). Anything not the caller's answers 404,
+exactly like a missing id.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from audiobook_app import library
+from audiobook_app import account_data, library
 from audiobook_app.api.app import build_rest_api
 from audiobook_app.db.models import FilePurpose
 from audiobook_app.db.session import session_scope
@@ -196,6 +199,38 @@ async def serve_chapters_zip(request: Request) -> Response:
     )
 
 
+def _account_export(token: str | None) -> tuple[BinaryIO, int, str] | None:
+    """The cookie's user's data export (:func:`account_data.export_zip`) as ``(open
+    unlinked file, size in bytes, download name)``; None when signed out."""
+    found = resolve(token or "")
+    if found is None:
+        return None
+    handle = tempfile.TemporaryFile(suffix=".zip")
+    try:
+        with session_scope(get_settings().database_url) as session:
+            account_data.export_zip(session, storage(), found[0], handle)
+    except BaseException:
+        handle.close()
+        raise
+    size = handle.tell()
+    handle.seek(0)
+    return handle, size, account_data.export_filename()
+
+
+async def serve_account_export(request: Request) -> Response:
+    """``GET /account/export.zip``: everything of the signed-in user's as one ZIP (the
+    account page's "Download all my data"), streamed like the chapters ZIP."""
+    made = await run_in_threadpool(_account_export, request.cookies.get(SESSION_COOKIE))
+    if made is None:
+        return PlainTextResponse("not found", status_code=404)
+    handle, size, filename = made
+    return StreamingResponse(
+        _read_and_close(handle),
+        media_type="application/zip",
+        headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)},
+    )
+
+
 def build_api() -> FastAPI:
     """The app Reflex mounts its own backend into (our routes take precedence): the
     REST API (:func:`audiobook_app.api.app.build_rest_api`) plus the routes above, which
@@ -207,6 +242,7 @@ def build_api() -> FastAPI:
             Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
             Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
             Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"]),
+            Route("/account/export.zip", serve_account_export, methods=["GET"]),
         ]
     )
     return app

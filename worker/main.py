@@ -3,8 +3,10 @@
 A worker needs only ``REDIS_URL``, ``DATABASE_URL`` and the storage settings to join
 from any machine. It is an RQ ``SimpleWorker`` (jobs run in the worker process, so a
 loaded voice is reused across jobs and SIGKILL really stops the work), with RQ's
-scheduler for retry backoff, and a watchdog thread (:func:`audiobook_app.jobs.queue.reconcile`)
-that resumes abandoned tasks. If Redis goes away the worker waits and reconnects
+scheduler for retry backoff, and a watchdog thread that resumes abandoned tasks
+(:func:`audiobook_app.jobs.queue.reconcile`) and inspections
+(:func:`audiobook_app.jobs.inspections.reconcile`) and runs housekeeping on schedule
+(:mod:`audiobook_app.housekeeping`). If Redis goes away the worker waits and reconnects
 instead of exiting; SIGINT/SIGTERM stop it after the current task (twice: at once).
 """
 
@@ -19,9 +21,11 @@ import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from audiobook_app import housekeeping
 from audiobook_app.db.migrate import ensure_schema
-from audiobook_app.jobs import queue
+from audiobook_app.jobs import inspections, queue
 from audiobook_app.settings import Settings, get_settings
+from audiobook_app.storage import build_storage
 
 log = logging.getLogger(__name__)
 QUEUE_KINDS = ("cpu", "tts", "gpu")  # gpu: Qwen3-TTS, only on machines with a GPU
@@ -84,11 +88,32 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
 
 
 def _watchdog(conn: redis.Redis, settings: Settings, stop: threading.Event) -> None:
+    """Every ``watchdog_interval_s``: resume abandoned tasks and inspections; every
+    ``housekeeping_interval_s`` (first at start): housekeeping (see :func:`_housekeeping`)."""
+    next_housekeeping = time.monotonic()
     while not stop.is_set():
         try:
             touched = queue.reconcile(conn, settings)
             if touched:
                 log.warning("watchdog resumed %d task(s): %s", len(touched), ", ".join(touched))
+            books = inspections.reconcile(conn, settings)
+            if books:
+                log.warning("watchdog redid the inspection of book(s) %s", books)
         except Exception as exc:  # Redis or the database away: try again next round
             log.warning("watchdog pass failed: %s", exc)
+        if time.monotonic() >= next_housekeeping:
+            next_housekeeping = time.monotonic() + settings.housekeeping_interval_s
+            _housekeeping(conn, settings)
         stop.wait(settings.watchdog_interval_s)
+
+
+def _housekeeping(conn: redis.Redis, settings: Settings) -> None:
+    """The worker whose turn it is (one per interval across all workers) runs
+    :func:`housekeeping.run_housekeeping`; the others sweep their own machine's scratch."""
+    try:
+        if housekeeping.claim_turn(conn, settings):
+            housekeeping.run_housekeeping(conn, settings, build_storage(settings))
+        else:
+            housekeeping.sweep_local(settings)
+    except Exception as exc:  # Redis, the database or storage away: next interval
+        log.warning("housekeeping failed: %s", exc)

@@ -11,10 +11,11 @@ for it, the last batch of the job queues ``assemble``.
 for FLAC/WAV only) and mark the chapter completed, so it can be played while later
 chapters are still being synthesized (``assemble`` writes the same file again, bit for
 bit: mastering is per chapter and seeded by the chapter number).
-``inspect`` (cpu queue, a plain RQ job, not a task): parse an uploaded manuscript for
-the dashboard and record its title, author, cover, outline (every section) and tracks at
-the book's layout on the book row, and each section's text for the preview
-(``audiobook_app.tracks``), or the parser's message when it is rejected. ``prepare``
+``inspect`` (cpu queue, an RQ job watched like a task through the book row:
+``audiobook_app.jobs.inspections``): parse an uploaded manuscript for the dashboard and
+record its title, author, cover, outline (every section) and tracks at the book's layout
+on the book row, and each section's text for the preview (``audiobook_app.tracks``), or
+the parser's message when it is rejected. ``prepare``
 makes the same tracks: the author's layout and titles, then the chosen chapters.
 ``assemble`` (cpu queue): fetch the segments, master, encode and validate with the
 pipeline, upload the M4B, chapter files and report, complete the job.
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,6 +35,7 @@ from functools import partial
 from pathlib import Path
 
 import soundfile as sf
+from rq import get_current_job
 from sqlmodel import Session
 
 from audiobook_app import tracks
@@ -51,9 +55,10 @@ from audiobook_app.db.models import (
     utcnow,
 )
 from audiobook_app.db.session import retrying, session_scope
+from audiobook_app.jobs import inspections
 from audiobook_app.jobs.notify import notify_job_ended
-from audiobook_app.settings import get_settings
-from audiobook_app.storage import build_storage, chapter_texts_key, user_key
+from audiobook_app.settings import Settings, get_settings
+from audiobook_app.storage import Storage, build_storage, chapter_texts_key, user_key
 from pipeline.analyze import analyze
 from pipeline.assemble import BookInfo, master_chapter, master_rate
 from pipeline.config import STORAGE_REF, PipelineConfig, VoiceConfig
@@ -83,6 +88,7 @@ from worker.chapter_cache import StorageChapterCache
 from worker.context import Finisher, TaskContext, run_task
 from worker.engines import engine_for
 
+log = logging.getLogger(__name__)
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PREPARE_SHARE, ASSEMBLE_SHARE = 0.05, 0.10  # of overall progress; synthesis has the rest
 
@@ -113,57 +119,86 @@ def assemble(task_id: str) -> None:
 
 def inspect(book_id: int) -> None:
     """RQ job: parse uploaded book ``book_id`` and record what the dashboard shows; a
-    manuscript the parser rejects gets status ``rejected`` and the parser's message."""
+    manuscript the parser rejects gets status ``rejected`` and the parser's message.
+
+    Watched like a task (:mod:`audiobook_app.jobs.inspections`): the run counts an
+    attempt and holds a lease its heartbeat renews while it parses, so the watchdog
+    redoes it on another worker when this one dies. A run that no longer owns the book
+    (resumed elsewhere, deleted) records nothing. A transient failure is retried by RQ;
+    after the last retry the book is rejected with the error."""
     settings = get_settings()
-    storage = build_storage(settings)
-    with session_scope(settings.database_url) as session:
-        row = repo.get_book(session, book_id)
-        source_key, filename, owner_id = row.source_key, row.source_filename, row.owner_id
-        layout = dict(row.layout or {})
+    rq_job = get_current_job()
+    run_id = rq_job.id if rq_job is not None else None
+    run = retrying(lambda: inspections.start_run(settings, book_id, run_id))
+    if run is None:
+        return
+    stop = threading.Event()
+    threading.Thread(
+        target=_inspect_heartbeat,
+        args=(settings, book_id, run_id, stop),
+        daemon=True,
+        name=f"lease inspect {book_id}",
+    ).start()
     try:
-        book = parse_bytes(storage.get_bytes(source_key), filename)
+        values = _read_manuscript(settings, build_storage(settings), run)
+    except Exception as exc:
+        if rq_job is not None and (rq_job.retries_left or 0) > 0:
+            log.warning("inspect of book %s failed (%s); RQ retries it", book_id, exc)
+            raise
+        message = f"internal error while reading {run.source_filename}: {type(exc).__name__}"
+        values = {"status": BookStatus.REJECTED, "error": message}
+        retrying(lambda: inspections.finish_run(settings, book_id, run_id, **values))
+        raise
+    finally:
+        stop.set()
+    if not retrying(lambda: inspections.finish_run(settings, book_id, run_id, **values)):
+        log.info("inspect run %s of book %s was superseded; nothing recorded", run_id, book_id)
+
+
+def _inspect_heartbeat(
+    settings: Settings, book_id: int, run_id: str | None, stop: threading.Event
+) -> None:
+    while not stop.wait(settings.heartbeat_interval_s):
+        try:
+            if not inspections.renew_lease(settings, book_id, run_id):
+                return  # read, deleted, or resumed by another run: finish_run will say
+        except Exception as exc:  # a missed beat is retried next tick; the lease has slack
+            log.warning("heartbeat of the inspect of book %s failed: %s", book_id, exc)
+
+
+def _read_manuscript(settings: Settings, storage: Storage, run: inspections.InspectRun) -> dict:
+    """Parse ``run``'s upload, store its cover and section texts; the book columns to
+    record (status ``ready``, or ``rejected`` with the parser's message)."""
+    try:
+        book = parse_bytes(storage.get_bytes(run.source_key), run.source_filename)
         analysis = analyze(book)
         sections = tracks.book_sections(book)
-        _, rows = tracks.lay_out(book, layout)
+        _, rows = tracks.lay_out(book, run.layout)
     except InputError as exc:
-        message = str(exc)
-        retrying(
-            lambda: _record_inspection(settings, book_id, status=BookStatus.REJECTED, error=message)
-        )
-        return
+        return {"status": BookStatus.REJECTED, "error": str(exc)}
     cover_key = None
     if book.cover:
-        cover_key = user_key(owner_id, "books", str(book_id), "cover")
+        cover_key = user_key(run.owner_id, "books", str(run.book_id), "cover")
         storage.put_bytes(cover_key, book.cover.data, book.cover.mime)
     storage.put_bytes(
-        chapter_texts_key(owner_id, book_id), tracks.section_texts(sections), "application/json"
+        chapter_texts_key(run.owner_id, run.book_id),
+        tracks.section_texts(sections),
+        "application/json",
     )
-    retrying(
-        lambda: _record_inspection(
-            settings,
-            book_id,
-            status=BookStatus.READY,
-            error=None,
-            cover_key=cover_key,
-            title=analysis.title,
-            author=analysis.author,
-            language=analysis.language,
-            source_format=book.source_format,
-            words=analysis.words,
-            estimated_duration_s=analysis.estimated_duration_s,
-            outline=tracks.outline_rows(sections),
-            chapters=rows,
-            speakers=[{"name": c.name, "lines": c.lines} for c in analysis.speakers],
-        )
-    )
-
-
-def _record_inspection(settings, book_id: int, **values) -> None:
-    with session_scope(settings.database_url) as session:
-        row = repo.get_book(session, book_id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        session.add(row)
+    return {
+        "status": BookStatus.READY,
+        "error": None,
+        "cover_key": cover_key,
+        "title": analysis.title,
+        "author": analysis.author,
+        "language": analysis.language,
+        "source_format": book.source_format,
+        "words": analysis.words,
+        "estimated_duration_s": analysis.estimated_duration_s,
+        "outline": tracks.outline_rows(sections),
+        "chapters": rows,
+        "speakers": [{"name": c.name, "lines": c.lines} for c in analysis.speakers],
+    }
 
 
 def _job_key(job: Job, *parts: str) -> str:

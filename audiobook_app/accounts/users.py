@@ -1,4 +1,5 @@
-"""Password accounts: sign up, sign in, set a password, look a user up by email."""
+"""Password accounts: sign up, sign in (with the failed-sign-in limits:
+:func:`sign_in_guarded`), set a password, look a user up by email."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from audiobook_app import ratelimit
 from audiobook_app.accounts.passwords import (
     check_password_policy,
     hash_password,
@@ -93,6 +95,29 @@ def sign_in(session: Session, settings: Settings, email: str, password: str) -> 
     audit(session, user.id, "user.sign_in", "user", user.id, method="password")
     session.flush()
     return user
+
+
+def sign_in_guarded(
+    session: Session, settings: Settings, email: str, password: str, address: str = ""
+) -> User:
+    """:func:`sign_in` behind the failed-sign-in limits (:mod:`audiobook_app.ratelimit`):
+    ``settings.rate_sign_in_account`` per account (its email, whether or not it has an
+    account, so the limit reveals nothing) and ``settings.rate_sign_in_address`` per
+    client ``address`` ("" when unknown: no per-address limit). Over either limit the
+    sign-in is refused before the password is checked; each wrong password counts once
+    against both. Raises :class:`RateLimitedError` (its message says when to try again),
+    QueueError (Redis down), and whatever :func:`sign_in` raises."""
+    account = ratelimit.account_identity(normalize_email(email))
+    ratelimit.check(settings, "sign_in_account", account)
+    if address:
+        ratelimit.check(settings, "sign_in_address", address)
+    try:
+        return sign_in(session, settings, email, password)
+    except InvalidCredentialsError:
+        ratelimit.record(settings, "sign_in_account", account)
+        if address:
+            ratelimit.record(settings, "sign_in_address", address)
+        raise
 
 
 def set_password(session: Session, settings: Settings, user: User, password: str) -> None:

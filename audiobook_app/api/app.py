@@ -25,22 +25,25 @@ def build_rest_api() -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    for router in _routers():
-        app.include_router(router, prefix=API_PREFIX)
+    for router, responses in _routers():
+        app.include_router(router, prefix=API_PREFIX, responses=responses)
     return app
 
 
 def _routers() -> list:
     """Every router of the API (each module under ``audiobook_app.api.routers`` that
-    defines ``router``), in a fixed order."""
+    defines ``router``), in a fixed order, with the error responses its routes declare
+    besides their own: the module's ``RESPONSES`` when it has one (a router without
+    API keys), else :data:`schemas.AUTHED` (401, 422, 429 with ``Retry-After``, 503)."""
     import importlib
     import pkgutil
 
     from audiobook_app.api import routers
+    from audiobook_app.api.schemas import AUTHED
 
     found = []
     for info in sorted(pkgutil.iter_modules(routers.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{routers.__name__}.{info.name}")
         if hasattr(module, "router"):
-            found.append(module.router)
+            found.append((module.router, getattr(module, "RESPONSES", AUTHED)))
     return found

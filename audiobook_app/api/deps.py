@@ -1,6 +1,8 @@
 """Who calls the API: a personal API key, ``Authorization: Bearer abk_...`` (or the
-``X-API-Key`` header). Every route but the OpenAPI document needs one; admin routes
-also need the admin role (403 for an author)."""
+``X-API-Key`` header). Every route but the OpenAPI document and signed downloads needs
+one; admin routes also need the admin role (403 for an author). Every authenticated
+request counts against ``settings.rate_api_requests`` twice, per user and per key
+(:mod:`audiobook_app.ratelimit`): over either, 429 with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi import Depends, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from audiobook_app import ratelimit
 from audiobook_app.accounts.api_keys import resolve_key
 from audiobook_app.db.models import UserRole
 from audiobook_app.db.session import session_scope
@@ -48,17 +51,25 @@ def _resolve(secret: str) -> Caller | None:
         return Caller(user.id, user.email, UserRole(user.role), key.id)
 
 
+def _count_request(caller: Caller) -> None:
+    settings = get_settings()
+    ratelimit.hit(settings, "api_requests", "user", caller.user_id)
+    ratelimit.hit(settings, "api_requests", "key", caller.key_id)
+
+
 async def current_caller(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> Caller:
-    """The caller of a request. Raises MissingKeyError (401)."""
+    """The caller of a request, counted against the API rate limit. Raises
+    MissingKeyError (401), RateLimitedError (429)."""
     secret = bearer.credentials if bearer else header
     caller = await run_in_threadpool(_resolve, secret or "")
     if caller is None:
         raise MissingKeyError(
             "send a valid API key: 'Authorization: Bearer abk_...' (create one on the dashboard)"
         )
+    await run_in_threadpool(_count_request, caller)
     return caller
 
 

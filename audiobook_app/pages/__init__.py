@@ -6,11 +6,16 @@ here.
 """
 
 from audiobook_app.pages import (
+    account,
+    admin,
+    api_keys,
+    billing,
     book,
     cast_controls,
     index,
     layout_controls,
     lexicon_controls,
+    quote_controls,
     reset,
     signin,
     voice_clone,
@@ -19,11 +24,16 @@ from audiobook_app.pages import (
 )
 
 __all__ = [
+    "account",
+    "admin",
+    "api_keys",
+    "billing",
     "book",
     "cast_controls",
     "index",
     "layout_controls",
     "lexicon_controls",
+    "quote_controls",
     "reset",
     "signin",
     "voice_clone",

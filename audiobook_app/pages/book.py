@@ -21,7 +21,7 @@ from audiobook_app.jobs import events
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
-from pipeline.errors import InputError, NotFoundError
+from pipeline.errors import InputError, InsufficientCreditsError, NotFoundError
 
 INSPECTION_POLL_S = 1.0
 SPEEDS = ["0.75", "1", "1.25", "1.5", "2"]
@@ -154,6 +154,7 @@ class BookState(AuthState):
     player_index: int = 0
     resume_s: float = 0.0  # where the player starts the loaded chapter (the saved position)
     action_error: str = ""
+    credits_short: bool = False  # the last Start was refused for credits (link to billing)
     _watching: str = ""  # the job a watch_job loop follows (backend only)
 
     def _id(self) -> int:
@@ -280,6 +281,7 @@ class BookState(AuthState):
             )
         except InputError as exc:
             self.action_error = str(exc)
+            self.credits_short = isinstance(exc, InsufficientCreditsError)
             return None
         return self._follow(job_id)
 
@@ -573,7 +575,7 @@ def _report() -> rx.Component:
 
 def _book() -> rx.Component:
     # these import this module (BookState)
-    from audiobook_app.pages import cast_controls, layout_controls, lexicon_controls
+    from audiobook_app.pages import cast_controls, layout_controls, lexicon_controls, quote_controls
 
     return rx.vstack(
         rx.hstack(
@@ -631,10 +633,8 @@ def _book() -> rx.Component:
                     align="center",
                     spacing="3",
                 ),
-                rx.cond(
-                    BookState.action_error != "",
-                    rx.callout(BookState.action_error, color_scheme="red"),
-                ),
+                quote_controls.quote_panel(),
+                quote_controls.start_error(),
                 width="100%",
             ),
         ),

@@ -8,6 +8,7 @@ import reflex as rx
 
 from audiobook_app import PRODUCT_NAME, library
 from audiobook_app.db.session import session_scope
+from audiobook_app.pages.api_keys import api_keys_section
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
 from pipeline.errors import InputError
@@ -218,6 +219,7 @@ def index() -> rx.Component:
             _upload_zone(),
             rx.heading("Your books", size="4"),
             _history(),
+            api_keys_section(),
             spacing="4",
             padding_y="1.5em",
         ),

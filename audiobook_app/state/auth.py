@@ -16,7 +16,7 @@ from audiobook_app.accounts import admin, oauth, sessions, users
 from audiobook_app.db.models import UserRole
 from audiobook_app.db.session import session_scope
 from audiobook_app.state.clients import settings
-from pipeline.errors import AudiobookError, InputError
+from pipeline.errors import AudiobookError
 
 SESSION_COOKIE = "ab_session"
 COOKIE_MAX_AGE_S = (
@@ -52,17 +52,21 @@ def ensure_configured_admin() -> None:
         admin.ensure_first_admin(session, settings())
 
 
-def open_session(email: str, password: str, *, new_account: bool) -> tuple[str, int, str]:
+def open_session(
+    email: str, password: str, *, new_account: bool, address: str = ""
+) -> tuple[str, int, str]:
     """Sign up (``new_account``; the first account of a fresh install is the admin) or
-    sign in; return (session token, user id, email). Raises the accounts' InputError
-    subclasses with messages safe to show (blocking)."""
+    sign in from client ``address`` (the failed-sign-in limits of
+    :func:`users.sign_in_guarded`); return (session token, user id, email). Raises the
+    accounts' InputError subclasses (RateLimitedError included) with messages safe to
+    show (blocking)."""
     with session_scope(settings().database_url) as session:
         if new_account and not admin.admin_exists(session):
             user = admin.create_first_admin(session, settings(), email, password)
         elif new_account:
             user = users.sign_up(session, settings(), email, password)
         else:
-            user = users.sign_in(session, settings(), email, password)
+            user = users.sign_in_guarded(session, settings(), email, password, address)
         token = sessions.create_session(session, settings(), user)
         return token, user.id, user.email
 
@@ -142,8 +146,9 @@ class AuthState(rx.State):
                 str(form.get("email", "")),
                 str(form.get("password", "")),
                 new_account=new_account,
+                address=self.router.session.client_ip,
             )
-        except InputError as exc:
+        except AudiobookError as exc:  # refusals (InputError), the sign-in limits' Redis down
             self.auth_error = str(exc)
             return None
         self.session_token = token

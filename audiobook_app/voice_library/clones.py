@@ -22,6 +22,7 @@ from pathlib import PurePath
 import numpy as np
 from sqlmodel import Session, col, select
 
+from audiobook_app import ratelimit
 from audiobook_app.db import repo
 from audiobook_app.db.models import File, FilePurpose, Voice, VoiceKind
 from audiobook_app.settings import Settings
@@ -159,14 +160,17 @@ def create_clone(
     whole recording is replaced by it (no typed text lines up with a cut made where
     Whisper heard a sentence end).
 
-    Raises VoiceRequestError (no name; a transcript over 5,000 characters; no speech
-    heard when transcribing; no sentence ending within the first 30 s of a longer
-    recording), ReferenceAudioError (too_big, not_audio, too_short, too_long, silent,
-    clipped: its message says which and by how much), EngineError (speech-to-text
-    failed), NotFoundError (unknown user), StorageError.
+    Counts against the author's ``settings.rate_voice_tries`` (with tries and designs)
+    before the recording is read. Raises VoiceRequestError (no name; a transcript over
+    5,000 characters; no speech heard when transcribing; no sentence ending within the
+    first 30 s of a longer recording), ReferenceAudioError (too_big, not_audio,
+    too_short, too_long, silent, clipped: its message says which and by how much),
+    EngineError (speech-to-text failed), RateLimitedError (too many requests),
+    NotFoundError (unknown user), StorageError.
     """
     active_user(session, user_id)
     name = check_name(name)
+    ratelimit.hit(settings, "voice_tries", "user", user_id)
     clip = check_reference(data, filename)
     text = " ".join((transcript or "").split())
     reference = clip

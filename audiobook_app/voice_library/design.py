@@ -28,6 +28,7 @@ from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, col, select
 
+from audiobook_app import ratelimit
 from audiobook_app.db import repo
 from audiobook_app.db.models import File, FilePurpose, Voice, VoiceKind
 from audiobook_app.jobs import queue
@@ -102,10 +103,12 @@ def start_design(
     """Queue the design of a voice from ``description`` ("warm baritone, fifties, slight
     Scottish accent"), ``n`` takes of ``text`` (1 to 500 characters); returns the design id.
 
+    Counts against the author's ``settings.rate_voice_tries`` (with tries and clones).
     Raises VoiceRequestError (no description, or one over 500 characters; text empty or
     too long), ConfigError (no VoiceDesign or Base model: :func:`design_unavailable`),
-    NoWorkerError (no gpu worker runs: nothing is stored or queued), NotFoundError
-    (unknown user), StorageError, QueueError or redis errors when Redis is down.
+    NoWorkerError (no gpu worker runs: nothing is stored or queued), RateLimitedError
+    (too many requests: nothing is stored or queued), NotFoundError (unknown user),
+    StorageError, QueueError or redis errors when Redis is down.
     """
     active_user(session, user_id)
     description = " ".join((description or "").split())
@@ -117,6 +120,7 @@ def start_design(
     if reason := design_unavailable(settings):
         raise ConfigError(reason)
     require_gpu_worker(conn, settings)
+    ratelimit.hit(settings, "voice_tries", "user", user_id)
     design_id = uuid.uuid4().hex[:16]
     request = {"description": description, "text": text, "n": n}
     storage.put_bytes(

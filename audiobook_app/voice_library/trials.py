@@ -21,6 +21,7 @@ import soundfile as sf
 from rq import Worker
 from sqlmodel import Session, col, select
 
+from audiobook_app import ratelimit
 from audiobook_app.db import repo
 from audiobook_app.db.models import FilePurpose, TrialStatus, VoiceTrial
 from audiobook_app.jobs import queue
@@ -106,14 +107,17 @@ def start_trial(
     the trial id. Commits ``session`` (the worker must see the trial row), then enqueues
     ``worker.voice_tasks.try_voice`` on the voice's queue (:func:`queue_kind`).
 
-    Raises VoiceRequestError (text empty or too long), NotFoundError (a voice the
-    author may not use), NoWorkerError (a Qwen3-TTS voice and no gpu worker: nothing is
-    recorded), QueueError (Redis is down: the trial is marked failed).
+    Counts against the author's ``settings.rate_voice_tries`` (shared with designs and
+    clones). Raises VoiceRequestError (text empty or too long), NotFoundError (a voice
+    the author may not use), NoWorkerError (a Qwen3-TTS voice and no gpu worker: nothing
+    is recorded), RateLimitedError (too many tries: nothing is recorded), QueueError
+    (Redis is down: the trial is marked failed).
     """
     text = check_trial_text(text)
     entry = get_voice(session, settings, user_id, voice_id)
     if queue_kind(entry) == "gpu":
         require_gpu_worker(conn, settings)
+    ratelimit.hit(settings, "voice_tries", "user", user_id)
     trial = VoiceTrial(owner_id=user_id, voice_id=entry.id, voice_name=entry.name, text=text)
     session.add(trial)
     session.commit()

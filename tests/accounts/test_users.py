@@ -35,11 +35,17 @@ def test_sign_up_stores_a_normalised_email_and_an_argon2id_hash(settings: Settin
         assert (row.email, row.role, row.disabled) == ("writer@example.com", UserRole.AUTHOR, False)
         assert row.password_hash.startswith("$argon2id$") and PASSWORD not in row.password_hash
         assert find_user(session, " WRITER@example.com") == row
-        audit = session.exec(select(AuditLog)).one()
+        audit, grant = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
         assert (audit.action, audit.actor_id, audit.detail) == (
             "user.sign_up",
             user.id,
             {"method": "password", "role": "author"},
+        )
+        # the new account's free credits (settings.free_credits), once
+        assert (grant.action, grant.target_id, grant.detail["delta"]) == (
+            "credits.grant",
+            str(user.id),
+            settings.free_credits,
         )
 
 
@@ -64,7 +70,7 @@ def test_sign_in(settings: Settings) -> None:
     with session_scope(settings.database_url) as session:
         assert sign_in(session, settings, " writer@EXAMPLE.com", PASSWORD).id == user.id
         actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id)).all()]
-        assert actions == ["user.sign_up", "user.sign_in"]
+        assert actions == ["user.sign_up", "credits.grant", "user.sign_in"]
 
 
 def test_wrong_password_and_unknown_email_are_the_same_error(settings: Settings) -> None:

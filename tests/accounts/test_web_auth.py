@@ -4,6 +4,8 @@ authors, and a session token resolves to its user until signed out."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from audiobook_app.db.migrate import ensure_schema
@@ -18,6 +20,8 @@ from pipeline.errors import InvalidCredentialsError
 def fresh_install(sqlite_url, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("AUDIOBOOK_STORAGE_ROOT", str(tmp_path / "storage"))
+    # failed sign-ins are counted in Redis under the queue prefix: one of this test's own
+    monkeypatch.setenv("AUDIOBOOK_QUEUE_PREFIX", f"abtest-{uuid.uuid4().hex[:10]}")
     get_settings.cache_clear()
     ensure_schema(sqlite_url)
     yield sqlite_url

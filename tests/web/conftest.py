@@ -8,7 +8,9 @@ build and state folders (``REFLEX_WEB_WORKDIR``, ``REFLEX_STATES_WORKDIR``: the 
 frontend has the port baked in). ``web_env`` is that environment, for a test that starts
 another worker of the same app (a gpu worker). It yields the base URL once the app answers, and at the
 end sends SIGTERM to the script, which stops the worker and the app; the teardown fails
-if any process it started is still alive afterwards (they are then killed).
+if any process it started is still alive afterwards (they are then killed). Payments
+are on in that app: its Stripe API is ``stripe_fake`` (:mod:`tests.billing.fake_stripe`,
+started first), and webhooks signed with ``fake_stripe.WEBHOOK_SECRET`` are Stripe's.
 
 ``browser`` / ``page`` drive Debian's chromium through Playwright's sync API (no
 ``playwright install``: it would download a browser). Without /usr/bin/chromium the
@@ -31,6 +33,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.billing import fake_stripe
 from tests.conftest import REPO_ROOT, unavailable
 from tests.platform.harness import free_port, wait_for
 
@@ -94,7 +97,7 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _isolated_env(root: Path, port: int) -> dict[str, str]:
+def _isolated_env(root: Path, port: int, stripe_api_base: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIOBOOK_", "REFLEX_"))}
     env.update(
         {
@@ -113,6 +116,14 @@ def _isolated_env(root: Path, port: int) -> dict[str, str]:
             "AUDIOBOOK_QWEN_BASE_DIR": str(root / "qwen" / "base"),
         }
     )
+    if stripe_api_base:  # payments on, against the fake Stripe (tests/billing/fake_stripe.py)
+        env.update(
+            {
+                "AUDIOBOOK_STRIPE_SECRET_KEY": fake_stripe.SECRET_KEY,
+                "AUDIOBOOK_STRIPE_WEBHOOK_SECRET": fake_stripe.WEBHOOK_SECRET,
+                "AUDIOBOOK_STRIPE_API_BASE": stripe_api_base,
+            }
+        )
     return env
 
 
@@ -148,11 +159,23 @@ def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def web_env(web_root: Path) -> dict[str, str]:
-    """The environment the app runs in (its database, storage, queue prefix, port, and
-    ``AUDIOBOOK_QWEN_BASE_DIR``): a test starts more workers of the same app with it
-    (``audiobook worker --queues gpu``), as an operator would on another machine."""
-    return _isolated_env(web_root, free_port())
+def stripe_fake() -> Iterator[fake_stripe.FakeStripe]:
+    """The fake Stripe API the app's Checkout requests go to (started before the app;
+    its ``requests`` record what the app sent)."""
+    fake = fake_stripe.FakeStripe().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def web_env(web_root: Path, stripe_fake: fake_stripe.FakeStripe) -> dict[str, str]:
+    """The environment the app runs in (its database, storage, queue prefix, port,
+    ``AUDIOBOOK_QWEN_BASE_DIR``, and the Stripe keys with the fake Stripe's URL): a test
+    starts more workers of the same app with it (``audiobook worker --queues gpu``), as
+    an operator would on another machine."""
+    return _isolated_env(web_root, free_port(), stripe_fake.url)
 
 
 @pytest.fixture(scope="session")

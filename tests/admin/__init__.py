@@ -1,0 +1,1 @@
+"""Tests of the admin services, the admin API and (tests/web) the admin pages."""
