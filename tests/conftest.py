@@ -22,6 +22,9 @@ import pytest
 from sqlalchemy import create_engine, make_url, pool, text
 from sqlalchemy.exc import OperationalError
 
+from audiobook_app.db import migrate
+from audiobook_app.db.session import get_engine
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = Path(os.environ.get("AUDIOBOOK_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
 PG_SERVER = os.environ.get(
@@ -92,3 +95,13 @@ def pg_url(pg_server: str) -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a fresh SQLite file (not created yet)."""
     return f"sqlite:///{tmp_path / 'audiobook.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of each kind (SQLite file, throwaway PostgreSQL database), migrated to
+    head with Alembic; its engine disposed afterwards."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    migrate.upgrade(url)
+    yield url
+    get_engine(url).dispose()

@@ -7,25 +7,13 @@ mail goes to an outbox folder of the test's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from audiobook_app.db import migrate
-from audiobook_app.db.session import get_engine
 from audiobook_app.settings import Settings
 
 PASSWORD = "correct horse battery"  # 21 characters: passes the policy
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of each kind, migrated to head; its engine disposed afterwards."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    migrate.upgrade(url)
-    yield url
-    get_engine(url).dispose()
 
 
 @pytest.fixture

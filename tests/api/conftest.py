@@ -26,24 +26,14 @@ from sqlmodel import Session
 
 from audiobook_app.accounts.api_keys import create_key
 from audiobook_app.accounts.users import sign_up
-from audiobook_app.db import migrate
 from audiobook_app.db.models import Book, BookStatus
-from audiobook_app.db.session import get_engine, session_scope
+from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.state import clients
 from tests.platform.harness import PASSWORD
 
 BASE_URL = "http://testserver"  # TestClient's host: download links point here
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of each kind, migrated to head; its engine disposed afterwards."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    migrate.upgrade(url)
-    yield url
-    get_engine(url).dispose()
 
 
 def _clear_caches() -> None:

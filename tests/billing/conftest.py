@@ -9,21 +9,11 @@ from pathlib import Path
 import pytest
 
 from audiobook_app.accounts import users
-from audiobook_app.db import migrate
-from audiobook_app.db.session import get_engine, session_scope
+from audiobook_app.db.session import session_scope
 from audiobook_app.settings import Settings
 from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of each kind, migrated to head; its engine disposed afterwards."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    migrate.upgrade(url)
-    yield url
-    get_engine(url).dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,6 @@ from pipeline.errors import InputError, InsufficientCreditsError
 
 PASSWORD = "correct horse battery"
 WORDS = 100  # 100 words: 36.4 s at 191 wpm + 5 s of chapter overhead -> 1 credit
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    migrate.upgrade(url)
-    yield url
-    get_engine(url).dispose()
 
 
 def _settings(db_url: str, tmp_path: Path, **overrides) -> Settings:
