@@ -29,15 +29,12 @@ from datetime import timedelta
 
 import redis
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
-from rq.serializers import JSONSerializer
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from audiobook_app.db.models import Book, BookStatus, utcnow
-from audiobook_app.db.session import retrying, session_scope
+from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings
 
@@ -147,29 +144,7 @@ def finish_run(settings: Settings, book_id: int, run_id: str | None, **values) -
 def reconcile(conn: redis.Redis, settings: Settings) -> list[int]:
     """One watchdog pass over inspections (see the module doc); the ids of the books
     re-enqueued or given up on. Many workers may call it: a Redis lock lets one pass run."""
-    lock = conn.lock(
-        f"{settings.queue_prefix}:watchdog:inspect",
-        timeout=max(30, settings.watchdog_interval_s * 2),
-        blocking=False,
-    )
-    if not lock.acquire():
-        return []
-    try:
-        return retrying(lambda: _reconcile(conn, settings), window_s=10)
-    finally:
-        try:
-            lock.release()
-        except redis.RedisError:
-            pass
-
-
-def _fetch(conn: redis.Redis, job_id: str | None) -> RQJob | None:
-    if not job_id:
-        return None
-    try:
-        return RQJob.fetch(job_id, connection=conn, serializer=JSONSerializer)
-    except NoSuchJobError:
-        return None
+    return queue.locked_pass(conn, settings, "watchdog:inspect", lambda: _reconcile(conn, settings))
 
 
 def _reconcile(conn: redis.Redis, settings: Settings) -> list[int]:
@@ -184,7 +159,7 @@ def _reconcile(conn: redis.Redis, settings: Settings) -> list[int]:
             .where(col(Book.inspect_lease_expires_at) <= utcnow())
         ).all()
         for book in stale:
-            rq_job = _fetch(conn, book.inspect_rq_job_id)
+            rq_job = queue.fetch_rq_job(conn, book.inspect_rq_job_id)
             rq_status = rq_job.get_status(refresh=False) if rq_job else None
             if rq_status in _RQ_WAITING:
                 continue  # waiting in the queue, or for a retry

@@ -23,7 +23,9 @@ only the segments that were in flight.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import redis
 from rq import Queue, Retry
@@ -42,6 +44,7 @@ from audiobook_app.settings import Settings
 from pipeline.errors import QueueError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 QUEUE_OF = {
     TaskKind.PREPARE: "cpu",
     TaskKind.MASTER: "cpu",
@@ -112,7 +115,8 @@ def enqueue(conn: redis.Redis, settings: Settings, task: Task) -> None:
         log.warning("task %s not enqueued now (%s); the watchdog will retry", task.id, exc)
 
 
-def _fetch(conn: redis.Redis, rq_job_id: str | None) -> RQJob | None:
+def fetch_rq_job(conn: redis.Redis, rq_job_id: str | None) -> RQJob | None:
+    """The RQ job ``rq_job_id`` (None when there is no id or Redis lost the job)."""
     if not rq_job_id:
         return None
     try:
@@ -142,7 +146,7 @@ def cancel(
         for task in stopped:
             if (
                 task.rq_job_id
-                and (rq_job := _fetch(conn, task.rq_job_id))
+                and (rq_job := fetch_rq_job(conn, task.rq_job_id))
                 and rq_job.get_status() != RQStatus.STARTED
             ):
                 rq_job.delete(remove_from_queue=True)
@@ -155,15 +159,24 @@ def cancel(
 def reconcile(conn: redis.Redis, settings: Settings) -> list[str]:
     """One watchdog pass (see module doc); returns the ids of tasks it re-enqueued or
     failed. Safe to run from many workers at once: a Redis lock lets one pass run."""
+    return locked_pass(conn, settings, "watchdog", lambda: _reconcile(conn, settings))
+
+
+def locked_pass(
+    conn: redis.Redis, settings: Settings, name: str, body: Callable[[], list[T]]
+) -> list[T]:
+    """Run one watchdog pass ``body()`` (database errors retried for 10 s) unless another
+    worker runs the pass ``name`` right now (a Redis lock of twice the watchdog
+    interval, at least 30 s); ``[]`` when it does."""
     lock = conn.lock(
-        f"{settings.queue_prefix}:watchdog",
+        f"{settings.queue_prefix}:{name}",
         timeout=max(30, settings.watchdog_interval_s * 2),
         blocking=False,
     )
     if not lock.acquire():
         return []
     try:
-        return retrying(lambda: _reconcile(conn, settings), window_s=10)
+        return retrying(body, window_s=10)
     finally:
         try:
             lock.release()
@@ -179,7 +192,7 @@ def _reconcile(conn: redis.Redis, settings: Settings) -> list[str]:
         for task in repo.active_tasks(session):
             if task.lease_expires_at and task.lease_expires_at > now:
                 continue
-            rq_job = _fetch(conn, task.rq_job_id)
+            rq_job = fetch_rq_job(conn, task.rq_job_id)
             rq_status = rq_job.get_status(refresh=False) if rq_job else None
             if (
                 task.status == TaskStatus.QUEUED

@@ -18,7 +18,6 @@ from rq.serializers import JSONSerializer
 from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.state import clients
-from tests.accounts.conftest import db_url  # noqa: F401  (the fixture, on both databases)
 from tests.admin.factory import QUEUE_KINDS, make_settings
 
 
