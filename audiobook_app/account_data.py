@@ -63,6 +63,7 @@ from audiobook_app.db.models import (
     utcnow,
 )
 from audiobook_app.db.session import session_scope
+from audiobook_app.downloads import spooled
 from audiobook_app.jobs import events, queue
 from audiobook_app.settings import Settings
 from audiobook_app.storage import Storage, validate_key
@@ -150,6 +151,18 @@ def _documents(session: Session, user: User) -> dict[str, str]:
     text["ledger.csv"] = _csv(entries, LEDGER_COLUMNS)
     text["usage.csv"] = _csv(usage, USAGE_COLUMNS)
     return text
+
+
+def export_file(settings: Settings, storage: Storage, user_id: int) -> tuple[BinaryIO, int]:
+    """:func:`export_zip` into an unlinked temporary file: (the file rewound, its size in
+    bytes), for a download (:func:`audiobook_app.downloads.attachment`). Raises as
+    :func:`export_zip`."""
+
+    def write(file: BinaryIO) -> None:
+        with session_scope(settings.database_url) as session:
+            export_zip(session, storage, user_id, file)
+
+    return spooled(write)
 
 
 def export_zip(session: Session, storage: Storage, user_id: int, file: BinaryIO) -> list[str]:

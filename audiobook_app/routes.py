@@ -18,9 +18,8 @@ exactly like a missing id.
 
 from __future__ import annotations
 
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, TypeVar
 
@@ -34,7 +33,6 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Route
 
@@ -42,11 +40,12 @@ from audiobook_app import account_data, library
 from audiobook_app.api.app import build_rest_api
 from audiobook_app.db.models import FilePurpose
 from audiobook_app.db.session import session_scope
+from audiobook_app.downloads import attachment, spooled
 from audiobook_app.health import check_health, is_healthy
 from audiobook_app.settings import get_settings
 from audiobook_app.state.auth import SESSION_COOKIE, resolve
 from audiobook_app.state.clients import storage
-from audiobook_app.storage import LocalStorage, content_disposition
+from audiobook_app.storage import LocalStorage
 from pipeline.encode import slugify
 from pipeline.errors import NotFoundError
 
@@ -164,39 +163,24 @@ def _chapters_zip(token: str | None, job_id: str) -> tuple[BinaryIO, int, str] |
     files, title = found
     if not files:
         return None
-    handle = tempfile.TemporaryFile(suffix=".zip")
-    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-        for key in files:
-            archive.writestr(key.rsplit("/", 1)[-1], storage().get_bytes(key))
-    size = handle.tell()
-    handle.seek(0)
-    return handle, size, f"{slugify(title)}-chapters.zip"
 
+    def write(handle: BinaryIO) -> None:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
+            for key in files:
+                archive.writestr(key.rsplit("/", 1)[-1], storage().get_bytes(key))
 
-def _read_and_close(handle: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
-    with handle:
-        while data := handle.read(chunk):
-            yield data
+    return *spooled(write), f"{slugify(title)}-chapters.zip"
 
 
 async def serve_chapters_zip(request: Request) -> Response:
-    """``GET /jobs/{job_id}/chapters.zip`` (see the module docstring).
-
-    Streamed from an unlinked temporary file rather than sent as a FileResponse with a
-    delete-afterwards task: Granian sends files by path *after* the response call returns
-    (ASGI pathsend), so deleting the file then raced Granian opening it (an intermittent
-    404 "Not found" from the server itself)."""
+    """``GET /jobs/{job_id}/chapters.zip`` (see the module docstring), streamed from an
+    unlinked temporary file (:mod:`audiobook_app.downloads`)."""
     made = await run_in_threadpool(
         _chapters_zip, request.cookies.get(SESSION_COOKIE), request.path_params["job_id"]
     )
     if made is None:
         return PlainTextResponse("not found", status_code=404)
-    handle, size, filename = made
-    return StreamingResponse(
-        _read_and_close(handle),
-        media_type="application/zip",
-        headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)},
-    )
+    return attachment(*made)
 
 
 def _account_export(token: str | None) -> tuple[BinaryIO, int, str] | None:
@@ -205,16 +189,9 @@ def _account_export(token: str | None) -> tuple[BinaryIO, int, str] | None:
     found = resolve(token or "")
     if found is None:
         return None
-    handle = tempfile.TemporaryFile(suffix=".zip")
-    try:
-        with session_scope(get_settings().database_url) as session:
-            account_data.export_zip(session, storage(), found[0], handle)
-    except BaseException:
-        handle.close()
-        raise
-    size = handle.tell()
-    handle.seek(0)
-    return handle, size, account_data.export_filename()
+    return *account_data.export_file(
+        get_settings(), storage(), found[0]
+    ), account_data.export_filename()
 
 
 async def serve_account_export(request: Request) -> Response:
@@ -223,12 +200,7 @@ async def serve_account_export(request: Request) -> Response:
     made = await run_in_threadpool(_account_export, request.cookies.get(SESSION_COOKIE))
     if made is None:
         return PlainTextResponse("not found", status_code=404)
-    handle, size, filename = made
-    return StreamingResponse(
-        _read_and_close(handle),
-        media_type="application/zip",
-        headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)},
-    )
+    return attachment(*made)
 
 
 def build_api() -> FastAPI:

@@ -8,9 +8,7 @@ does not match, 409 for the only admin). The API key used stops working at once.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -20,13 +18,11 @@ from pydantic import BaseModel
 from audiobook_app import account_data
 from audiobook_app.api.deps import CallerDep
 from audiobook_app.api.schemas import errors
-from audiobook_app.db.session import session_scope
+from audiobook_app.downloads import attachment
 from audiobook_app.settings import get_settings
 from audiobook_app.state.clients import redis_conn, storage
-from audiobook_app.storage import content_disposition
 
 router = APIRouter(tags=["your data"])
-CHUNK_BYTES = 1 << 20
 
 
 class AccountDeleted(BaseModel):
@@ -34,26 +30,6 @@ class AccountDeleted(BaseModel):
 
     files_removed: int
     rows_removed: dict[str, int]
-
-
-def _export(user_id: int) -> tuple[BinaryIO, int]:
-    settings = get_settings()
-    handle = tempfile.TemporaryFile(suffix=".zip")  # unlinked: gone when closed
-    try:
-        with session_scope(settings.database_url) as session:
-            account_data.export_zip(session, storage(), user_id, handle)
-    except BaseException:
-        handle.close()
-        raise
-    size = handle.tell()
-    handle.seek(0)
-    return handle, size
-
-
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    with handle:
-        while data := handle.read(CHUNK_BYTES):
-            yield data
 
 
 @router.get(
@@ -65,15 +41,10 @@ async def export_account(caller: CallerDep) -> StreamingResponse:
     """Everything of the caller's as one ZIP: account.json, books.json, jobs.json,
     voices.json, trials.json, files.json, ledger.csv, usage.csv and every stored file
     under files/."""
-    handle, size = await run_in_threadpool(_export, caller.user_id)
-    return StreamingResponse(
-        _chunks(handle),
-        media_type="application/zip",
-        headers={
-            "Content-Length": str(size),
-            "Content-Disposition": content_disposition(account_data.export_filename()),
-        },
+    handle, size = await run_in_threadpool(
+        account_data.export_file, get_settings(), storage(), caller.user_id
     )
+    return attachment(handle, size, account_data.export_filename())
 
 
 def _delete(user_id: int, confirm_email: str) -> AccountDeleted:
