@@ -1,2 +1,3 @@
 """Credits: the append-only ledger (:mod:`.ledger`), the quote before Start
-(:mod:`.pricing`) and Stripe Checkout (:mod:`.stripe_checkout`)."""
+(:mod:`.pricing`), Stripe Checkout and its webhook (:mod:`.stripe_checkout`), and what
+the billing page shows (:mod:`.statement`)."""
