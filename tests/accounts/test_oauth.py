@@ -105,7 +105,7 @@ def test_full_flow_creates_the_user_then_finds_them_again(
         )
         assert session.exec(select(OAuthState)).all() == [], "a used state is deleted"
         actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id)).all()]
-        assert actions == ["user.sign_up", "user.oauth_linked", "user.sign_in"]
+        assert actions == ["user.sign_up", "credits.grant", "user.oauth_linked", "user.sign_in"]
 
     op.users["alice-sub"]["email"] = "alice.new@example.com"  # found by subject, not by email
     params, _ = _callback(settings, op, provider)
