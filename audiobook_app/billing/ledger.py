@@ -235,16 +235,15 @@ def purchase_by_payment(session: Session, payment_intent: str) -> LedgerEntry | 
 
 
 def reverse_purchase(
-    session: Session, purchase: LedgerEntry, fraction: float, external_ref: str
+    session: Session, purchase: LedgerEntry, credits: int, external_ref: str
 ) -> LedgerEntry | None:
-    """Take back ``fraction`` (0..1] of a purchase's credits after a refund, once per
-    ``external_ref`` (the Stripe refund). The balance may go below zero when the credits
-    were spent already (the author then cannot start until it is positive again)."""
+    """Take back ``credits`` (1..the purchase's) of a purchase after a refund, once per
+    ``external_ref`` (the Stripe refund); None when done before or ``credits`` < 1. The
+    balance may go below zero when the credits were spent already (the author then
+    cannot start until it is positive again)."""
     lock_account(session, purchase.user_id)
-    if _by_ref(session, external_ref) is not None:
-        return None
-    credits = math.ceil(purchase.delta * min(max(fraction, 0.0), 1.0))
-    if credits <= 0:
+    credits = min(credits, purchase.delta)
+    if credits <= 0 or _by_ref(session, external_ref) is not None:
         return None
     return _append(
         session,
@@ -252,7 +251,7 @@ def reverse_purchase(
         -credits,
         LedgerReason.REFUND,
         external_ref=external_ref,
-        detail={"purchase": purchase.external_ref, "fraction": round(fraction, 4)},
+        detail={"purchase": purchase.external_ref},
         note=f"refund of {credits} credits",
     )
 

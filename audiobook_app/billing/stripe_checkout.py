@@ -28,7 +28,6 @@ Every credit movement is a ledger row with its audit row (:mod:`.ledger`).
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import stripe
@@ -242,16 +241,5 @@ def _refund(session: Session, charge: dict) -> tuple[str, int]:
     needed = target - sum(-e.delta for e in earlier)
     if needed <= 0:
         return "duplicate", 0  # an older refund event: a newer total was reversed already
-    entry = ledger.reverse_purchase(session, purchase, _fraction(needed, purchase.delta), ref)
+    entry = ledger.reverse_purchase(session, purchase, needed, ref)
     return ("reversed", entry.delta) if entry else ("duplicate", 0)
-
-
-def _fraction(part: int, whole: int) -> float:
-    """The fraction f with ``ceil(whole * f) == part`` (what ``reverse_purchase`` takes),
-    nudged by one ulp where floating point would round across the integer."""
-    fraction = part / whole
-    while math.ceil(whole * fraction) > part:
-        fraction = math.nextafter(fraction, 0.0)
-    while math.ceil(whole * fraction) < part:
-        fraction = math.nextafter(fraction, 1.0)
-    return fraction

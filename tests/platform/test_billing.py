@@ -201,8 +201,8 @@ def test_purchase_and_refund_move_credits_once(settings: Settings):
         purchase = ledger.purchase_by_payment(session, "pi_123")
         assert purchase is not None and purchase.delta == 60
         assert ledger.purchase_by_payment(session, "pi_unknown") is None
-        assert ledger.reverse_purchase(session, purchase, 0.5, "stripe:re:re_1").delta == -30
-        assert ledger.reverse_purchase(session, purchase, 0.5, "stripe:re:re_1") is None
+        assert ledger.reverse_purchase(session, purchase, 30, "stripe:re:re_1").delta == -30
+        assert ledger.reverse_purchase(session, purchase, 30, "stripe:re:re_1") is None
     assert _entries(settings, alice) == [("grant", 10), ("purchase", 60), ("refund", -30)]
     assert _balance(settings, alice) == 40
 
