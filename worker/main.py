@@ -13,6 +13,7 @@ instead of exiting; SIGINT/SIGTERM stop it after the current task (twice: at onc
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -87,23 +88,39 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
         stop.set()
 
 
+# RQ forks its scheduler process from the worker's main thread (os.fork) while the
+# watchdog thread may be inside a database, Redis or logging call: the child would
+# inherit that call's locks held and hang at its first use of them (seen: a scheduler
+# that never moved a retry back to its queue). A fork therefore waits for the watchdog's
+# current pass to end (os.register_at_fork), and the pass lock is free in the child.
+_pass_lock = threading.Lock()
+os.register_at_fork(
+    before=_pass_lock.acquire,
+    after_in_parent=_pass_lock.release,
+    after_in_child=_pass_lock.release,
+)
+
+
 def _watchdog(conn: redis.Redis, settings: Settings, stop: threading.Event) -> None:
     """Every ``watchdog_interval_s``: resume abandoned tasks and inspections; every
-    ``housekeeping_interval_s`` (first at start): housekeeping (see :func:`_housekeeping`)."""
-    next_housekeeping = time.monotonic()
+    ``housekeeping_interval_s`` (first one watchdog interval after start, when RQ has
+    forked its scheduler): housekeeping (see :func:`_housekeeping`). No fork of this
+    process happens during a pass (:data:`_pass_lock`)."""
+    next_housekeeping = time.monotonic() + settings.watchdog_interval_s
     while not stop.is_set():
-        try:
-            touched = queue.reconcile(conn, settings)
-            if touched:
-                log.warning("watchdog resumed %d task(s): %s", len(touched), ", ".join(touched))
-            books = inspections.reconcile(conn, settings)
-            if books:
-                log.warning("watchdog redid the inspection of book(s) %s", books)
-        except Exception as exc:  # Redis or the database away: try again next round
-            log.warning("watchdog pass failed: %s", exc)
-        if time.monotonic() >= next_housekeeping:
-            next_housekeeping = time.monotonic() + settings.housekeeping_interval_s
-            _housekeeping(conn, settings)
+        with _pass_lock:
+            try:
+                touched = queue.reconcile(conn, settings)
+                if touched:
+                    log.warning("watchdog resumed %d task(s): %s", len(touched), ", ".join(touched))
+                books = inspections.reconcile(conn, settings)
+                if books:
+                    log.warning("watchdog redid the inspection of book(s) %s", books)
+            except Exception as exc:  # Redis or the database away: try again next round
+                log.warning("watchdog pass failed: %s", exc)
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + settings.housekeeping_interval_s
+                _housekeeping(conn, settings)
         stop.wait(settings.watchdog_interval_s)
 
 

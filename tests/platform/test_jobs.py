@@ -302,8 +302,10 @@ def test_task_past_its_timeout_is_stopped_retried_and_resumes(platform: Platform
     story = tmp_path / "long-chapter.txt"
     story.write_text(story_text(paragraphs=36), encoding="utf-8")
     platform.extra["AUDIOBOOK_SYNTH_TIMEOUT_S"] = "5"
-    platform.extra["AUDIOBOOK_RETRY_BACKOFF_S"] = "[1, 1, 1, 1, 1, 1, 1, 1]"
-    platform.extra["AUDIOBOOK_MAX_TASK_ATTEMPTS"] = "10"
+    # each run loads the voice (1-5 s of the 5) and speaks about 4 paragraphs: allow
+    # enough runs for 36 paragraphs on a slow machine
+    platform.extra["AUDIOBOOK_RETRY_BACKOFF_S"] = "[" + ", ".join(["1"] * 16) + "]"
+    platform.extra["AUDIOBOOK_MAX_TASK_ATTEMPTS"] = "18"
     job_id = platform.submit(story)
     platform.start_worker("cpu,tts")
     wait_for(
