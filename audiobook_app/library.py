@@ -239,7 +239,9 @@ def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> s
 
 def _refuse_running_job(session: Session, book: Book) -> None:
     """Raise ConflictError when a job of ``book`` has not ended (two jobs of one book
-    would write the same segments)."""
+    would write the same segments). Takes the owner's account lock first, so two
+    concurrent starts of one book cannot both pass (:func:`ledger.lock_account`)."""
+    ledger.lock_account(session, book.owner_id)
     latest = latest_job(session, book.id)
     if latest is not None and not JobStatus(latest.status).is_final:
         raise ConflictError(f"book {book.id} has a running job ({latest.id}): wait or cancel it")

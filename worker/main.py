@@ -27,6 +27,9 @@ from audiobook_app.db.migrate import ensure_schema
 from audiobook_app.jobs import inspections, queue
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.storage import build_storage
+from pipeline.config import VoiceConfig
+from pipeline.errors import AudiobookError
+from worker.engines import engine_for
 
 log = logging.getLogger(__name__)
 QUEUE_KINDS = ("cpu", "tts", "gpu")  # gpu: Qwen3-TTS, only on machines with a GPU
@@ -54,6 +57,8 @@ def run_worker(kinds: Sequence[str], *, burst: bool = False, name: str | None = 
         )
     settings = get_settings()
     ensure_schema(settings.database_url)
+    if "tts" in kinds:
+        _warm_up(settings)
     conn = queue.connect(settings)
     stop = threading.Event()
     # The watchdog gets its own client: RQ raises the socket timeout of the worker's pool
@@ -99,6 +104,20 @@ os.register_at_fork(
     after_in_parent=_pass_lock.release,
     after_in_child=_pass_lock.release,
 )
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load the bundled Piper voice before taking work (4-9 s on 2 busy cores, mostly
+    onnxruntime's session set-up): the ONNX session is shared by every Piper voice made
+    from it (``pipeline.tts.piper``), so no synthesis task spends its time limit, and a
+    listener waits, on loading it."""
+    started = time.monotonic()
+    try:
+        engine_for(VoiceConfig(), settings.tts_threads)
+    except AudiobookError as exc:  # the task that needs the voice reports it
+        log.warning("could not load the bundled voice at start: %s", exc)
+        return
+    log.info("bundled voice loaded in %.1f s", time.monotonic() - started)
 
 
 def _watchdog(conn: redis.Redis, settings: Settings, stop: threading.Event) -> None:
