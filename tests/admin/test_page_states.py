@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -43,7 +44,12 @@ def _substate(token: str, cls: type[AdminState]) -> AdminState:
 
 def _send(sub: AdminState, name: str, *args):
     result = getattr(sub, name)(*args)
-    return asyncio.run(result) if inspect.isawaitable(result) else result
+    if not inspect.isawaitable(result):
+        return result
+    # in a thread of its own: a browser test earlier in the session (Playwright's sync
+    # API) keeps an event loop running in the main thread, where asyncio.run refuses
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, result).result()
 
 
 def _token(settings: Settings, user_id: int) -> str:
