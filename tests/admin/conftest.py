@@ -19,6 +19,7 @@ from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.state import clients
 from tests.admin.factory import QUEUE_KINDS, make_settings
+from tests.conftest import unavailable
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def conn(settings: Settings) -> Iterator[redis.Redis]:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {settings.redis_url}: {exc}")
+        unavailable(f"Redis is not reachable at {settings.redis_url}: {exc} (scripts/services.sh)")
     try:
         yield client
     finally:

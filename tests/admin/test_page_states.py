@@ -27,6 +27,7 @@ from audiobook_app.pages.admin.common import AdminState
 from audiobook_app.settings import Settings
 from audiobook_app.state.clients import redis_conn
 from tests.admin.factory import make_book, make_job, make_user
+from tests.conftest import unavailable
 
 BUILT_IN = {"setvar"}  # Reflex's own: it calls the set_* handlers, which are sent directly
 
@@ -71,7 +72,7 @@ def studio(process_settings: Settings) -> dict:
     try:
         redis_conn().ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable: {exc}")
+        unavailable(f"Redis is not reachable: {exc} (start it with scripts/services.sh)")
     root = make_user(settings, "root@studio.test", UserRole.ADMIN)
     alice = make_user(settings, "alice@example.com")
     job = make_job(settings, make_book(settings, alice, "Moby-Dick"), JobStatus.FAILED)
