@@ -285,7 +285,10 @@ def test_the_command_and_a_worker_run_it(platform, lib):
         120,
         "the worker's housekeeping",
     )
-    assert "housekeeping: sessions 1" in platform.logs(None)
+    # the counts are logged just after the purge commits: wait for the line too
+    wait_for(
+        lambda: "housekeeping: sessions 1" in platform.logs(None), 30, "the housekeeping log line"
+    )
 
 
 def _user(settings, email: str) -> int:
