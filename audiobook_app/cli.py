@@ -112,10 +112,23 @@ class _ProgressBars:
 
 
 def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The YAML config (or the defaults) with the command line's output choices on top.
+    Raises ConfigError for a value the config refuses (e.g. 128 kbps in ACX mode)."""
     config = load_config(args.config)
+    output: dict[str, object] = {}
     if args.format:
-        formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-        config = config.with_overrides(output={"formats": formats})
+        output["formats"] = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    if args.bitrate is not None:
+        output["mp3_bitrate_kbps"] = args.bitrate
+    if args.aac_bitrate is not None:
+        output["aac_bitrate_kbps"] = args.aac_bitrate
+    for flag in ("acx", "credits", "retail_sample"):
+        if getattr(args, flag) is not None:
+            output[flag] = getattr(args, flag)
+    if output:
+        config = config.with_overrides(output=output)
+    if args.verify is not None:
+        config = config.with_overrides(verify={"enabled": args.verify})
     return config
 
 
@@ -132,8 +145,26 @@ def _summary(result: ConvertResult) -> str:
     for fmt, paths in out.files.items():
         if paths:
             lines.append(f"{fmt.upper():<7} {paths[0].parent}/ ({len(paths)} files)")
+    extras = result.extras
+    if extras.subtitles:
+        lines.append(
+            f"{'VTT/SRT':<7} {extras.subtitles[0].parent}/ ({len(extras.subtitles)} files)"
+        )
+    for name, path in (
+        ("EPUB", extras.readalong),
+        ("ABS", extras.audiobookshelf),
+        ("sample", extras.retail_sample),
+    ):
+        if path:
+            lines.append(f"{name + ':':<7} {path}")
     verdict = "PASS" if result.report.passed else "FAIL (see report)"
     lines.append(f"report: {result.report_path}  ACX checks: {verdict}")
+    speech = result.report.to_dict()["summary"]["speech"]
+    if speech:
+        lines.append(
+            f"speech: {speech['segments']} segments heard, median WER {speech['wer_median']:.0%}, "
+            f"{speech['retakes']} retakes, {speech['flagged']} flagged"
+        )
     return "\n".join(lines)
 
 
@@ -204,6 +235,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conv.add_argument(
         "--format", help="comma-separated outputs from m4b,mp3,wav,flac (default: m4b,mp3)"
+    )
+    conv.add_argument(
+        "--bitrate",
+        type=int,
+        help="MP3 bitrate in kbps: 128, 192 or 320 (default 192; 128 needs --no-acx)",
+    )
+    conv.add_argument("--aac-bitrate", type=int, help="M4B AAC bitrate in kbps (default 64)")
+    on_off = argparse.BooleanOptionalAction
+    conv.add_argument(
+        "--acx", action=on_off, default=None, help="keep ACX's fixed targets (default: on)"
+    )
+    conv.add_argument(
+        "--credits", action=on_off, default=None, help="opening and closing credits tracks"
+    )
+    conv.add_argument(
+        "--sample",
+        dest="retail_sample",
+        action=on_off,
+        default=None,
+        help="a retail sample: sample.mp3, the first 5 minutes",
+    )
+    conv.add_argument(
+        "--verify",
+        action=on_off,
+        default=None,
+        help="hear every segment with local ASR and retake misread ones (default: on)",
     )
     conv.set_defaults(run=_convert)
     add_platform_commands(sub)

@@ -338,18 +338,26 @@ def _chapter_writer(path: Path, fmt: str, rate_hz: int, tags: Tags, config: Pipe
 @dataclass(frozen=True)
 class BookInfo:
     """What every file of a book is tagged with: title/album, author (artist), narrator
-    (composer) and year. Build with :meth:`of`."""
+    (composer), year and series (as Audiobookshelf reads it, see :class:`Tags`). Build
+    with :meth:`of`."""
 
     title: str
     author: str
     narrator: str = DEFAULT_NARRATOR
     year: str | None = None
+    series: str | None = None
+    series_part: str | None = None
 
     @classmethod
     def of(cls, metadata: BookMetadata, narrator: str = DEFAULT_NARRATOR) -> BookInfo:
         """Tags from parsed metadata ("Untitled" / "Unknown" stand in for missing ones)."""
         return cls(
-            metadata.title or "Untitled", metadata.author or "Unknown", narrator, metadata.year
+            metadata.title or "Untitled",
+            metadata.author or "Unknown",
+            narrator,
+            metadata.year,
+            metadata.series,
+            metadata.series_part,
         )
 
 
@@ -437,7 +445,14 @@ def master_chapter(
     tmp = work / f"chapter-{plan.index:04d}.f32"
     feed_path = chapter_feed(out_dir, plan.index) if m4b_feed else None
     tags = Tags(
-        plan.title, book.title, book.author, book.narrator, track=plan.index, year=book.year
+        plan.title,
+        book.title,
+        book.author,
+        book.narrator,
+        track=plan.index,
+        year=book.year,
+        series=book.series,
+        series_part=book.series_part,
     )
     out_rate = config.mastering.sample_rate_hz
     formats = [f for f in CHAPTER_FORMATS if f in config.output.formats]
@@ -527,6 +542,8 @@ class BookAssembler:
                     self.info.author,
                     self.info.narrator,
                     year=self.info.year,
+                    series=self.info.series,
+                    series_part=self.info.series_part,
                 ),
                 [(p.title, 1) for p in self.plans],
                 cover,

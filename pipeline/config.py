@@ -97,12 +97,32 @@ class MasteringConfig(_Frozen):
     sample_rate_hz: int = 44100
 
 
+MP3_BITRATES_KBPS = (128, 192, 320)  # the choices offered; ACX: CBR 192 kbps or higher
+ACX_MIN_MP3_KBPS = 192
+
+
 class OutputConfig(_Frozen):
-    """Which files to write: ``formats`` from {m4b, mp3, wav, flac}."""
+    """Which files to write.
+
+    ``formats``: any of {m4b, mp3, wav, flac}. ``mp3_bitrate_kbps``: one of
+    :data:`MP3_BITRATES_KBPS`; ``aac_bitrate_kbps``: the M4B's AAC (mono, 22050 Hz).
+    ``acx`` keeps ACX's fixed targets: an MP3 below 192 kbps is refused (ACX audio
+    submission requirements: MP3 CBR 192 kbps or higher). ``credits`` adds opening and
+    closing credits tracks (ACX asks for both); ``retail_sample`` writes
+    ``sample.mp3``, the first 5 minutes after the opening credits (ACX: 1-5 minutes).
+    ``subtitles`` writes WebVTT and SRT per chapter, ``readalong`` an EPUB 3 with Media
+    Overlays (EPUB input only), ``audiobookshelf`` the ``abs/<Author>/<Title>/`` folder.
+    """
 
     formats: tuple[str, ...] = ("m4b", "mp3")
-    mp3_bitrate_kbps: int = Field(192, ge=192, le=320)
+    mp3_bitrate_kbps: int = 192
     aac_bitrate_kbps: int = Field(64, ge=32, le=256)  # M4B: AAC mono at 22050 Hz
+    acx: bool = True
+    credits: bool = False
+    retail_sample: bool = False
+    subtitles: bool = True
+    readalong: bool = True
+    audiobookshelf: bool = True
 
     @model_validator(mode="after")
     def _known_formats(self) -> OutputConfig:
@@ -111,6 +131,16 @@ class OutputConfig(_Frozen):
             raise ValueError(
                 f"formats must be some of m4b, mp3, wav, flac (got {sorted(unknown) or 'none'})"
             )
+        if self.mp3_bitrate_kbps not in MP3_BITRATES_KBPS:
+            choices = ", ".join(map(str, MP3_BITRATES_KBPS))
+            raise ValueError(
+                f"mp3_bitrate_kbps must be one of {choices} (got {self.mp3_bitrate_kbps})"
+            )
+        if self.acx and self.mp3_bitrate_kbps < ACX_MIN_MP3_KBPS:
+            raise ValueError(
+                f"ACX mode needs MP3 at {ACX_MIN_MP3_KBPS} kbps or more "
+                f"(got {self.mp3_bitrate_kbps}); turn acx off for a smaller file"
+            )
         return self
 
 
@@ -118,6 +148,20 @@ class SegmentConfig(_Frozen):
     """Engine-sized chunking: a segment holds whole sentences up to ``max_chars``."""
 
     max_chars: int = Field(400, ge=50, le=5000)
+
+
+class VerifyConfig(_Frozen):
+    """Speech verification (:mod:`pipeline.verify`): every segment is transcribed by local
+    Whisper and retaken when its word error rate is above ``wer_threshold`` (with at least
+    ``min_word_errors`` wrong words) or its duration is implausible, at most
+    ``max_retakes`` times. ``model_dir`` is a local CTranslate2 Whisper folder (a larger
+    model than the bundled tiny.en hears better; never downloaded; "" = bundled)."""
+
+    enabled: bool = True
+    wer_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    min_word_errors: int = Field(2, ge=1, le=50)
+    max_retakes: int = Field(2, ge=0, le=5)
+    model_dir: str = ""
 
 
 def preset_voice(value: object) -> object:
@@ -187,6 +231,7 @@ class PipelineConfig(_Frozen):
     mastering: MasteringConfig = MasteringConfig()
     output: OutputConfig = OutputConfig()
     segment: SegmentConfig = SegmentConfig()
+    verify: VerifyConfig = VerifyConfig()
     lexicon: dict[str, str] = Field(default_factory=dict)
     speak_chapter_titles: bool = True
 

@@ -31,8 +31,10 @@ from pipeline.assemble import (
 )
 from pipeline.casting import cast_chapter
 from pipeline.config import WORK_DIR, PipelineConfig
+from pipeline.credits import closing_credits, opening_credits
 from pipeline.dialogue import Quote, attribute_book
 from pipeline.errors import ChapterSelectionError
+from pipeline.extras import Extras, write_extras
 from pipeline.generate import (
     GenerationStats,
     SegmentCallback,
@@ -53,8 +55,20 @@ from pipeline.validate import (
     validate_book,
     validate_chapter,
 )
+from pipeline.verify import ChapterSpeech, Verifier
 
-STAGES = ("parse", "analyze", "annotate", "segment", "generate", "assemble", "validate")
+# "verify" is the validate stage's listening half (pipeline.verify): it hears the stored
+# segments and retakes failed ones, so it runs before assembly
+STAGES = (
+    "parse",
+    "analyze",
+    "annotate",
+    "segment",
+    "generate",
+    "verify",
+    "assemble",
+    "validate",
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ class ConvertResult:
     report: ValidationReport
     report_path: Path
     wall_s: float
+    extras: Extras = Extras()
 
 
 def parse_chapter_selection(spec: str | None, chapter_count: int) -> tuple[int, ...] | None:
@@ -160,7 +175,11 @@ def convert(
     flight, so the cores are never oversubscribed), and the M4B is encoded on a thread as
     chapters arrive in reading order; what is left after synthesis is the last chapters
     and the M4B's index and check. With ``jobs=1`` assembly follows synthesis in this
-    process. Raises :class:`pipeline.errors.InputError` subclasses for bad input and other
+    process. Speech verification (:mod:`pipeline.verify`) runs after synthesis with
+    ``jobs=1`` and, in the pool, on each chapter before it is mastered; the extras
+    ``config.output`` asks for (subtitles, read-along EPUB, Audiobookshelf folder, retail
+    sample: :mod:`pipeline.extras`) are written last. Raises
+    :class:`pipeline.errors.InputError` subclasses for bad input and other
     :class:`pipeline.errors.AudiobookError` subclasses for engine/encoder failures.
     """
     started = time.monotonic()
@@ -172,13 +191,25 @@ def convert(
     whole = parse_at_level(source, split_level)
     book = select_chapters(whole, chapters)
     analysis, plans = plan_book(book, config, emit, quotes=book_quotes(whole, config))
+    if config.output.credits:
+        plans = with_credits(plans, whole, config, analysis.language)
     workers = start_workers(config.voice, jobs, preload=[__name__])
     try:
         store = SegmentStore(out_dir / WORK_DIR / "segments")
         if workers is None:
             stats = _generate(plans, store, config, jobs, None, emit)
+            speech = verify_book(plans, store, out_dir, config, analysis.language, emit)
             outputs, report, report_path = finish_book(
-                plans, store, book.metadata, book.cover, out_dir, config, analysis, stats, emit
+                plans,
+                store,
+                book.metadata,
+                book.cover,
+                out_dir,
+                config,
+                analysis,
+                stats,
+                emit,
+                speech=speech,
             )
         else:
             rate = engine_sample_rate(config.voice)
@@ -192,12 +223,14 @@ def convert(
                 narrator=narrator_credit(config),
             ) as assembler:
                 try:
-                    mastering = _PoolMastering(plans, store, assembler, workers, emit)
+                    mastering = _PoolMastering(
+                        plans, store, assembler, workers, emit, analysis.language
+                    )
                     stats = _generate(
                         plans, store, config, jobs, workers, emit, mastering.segment_stored
                     )
                     generated = time.monotonic()
-                    reports = mastering.finish()
+                    reports, heard = mastering.finish()
                 finally:  # before the assembler aborts, so no chapter is still being written
                     workers.shutdown(cancel_futures=True)
                 outputs = assembler.close()
@@ -213,12 +246,22 @@ def convert(
                 generated,
                 assembled,
                 reports,
+                heard,
             )
+        extras = write_extras(
+            plans,
+            store,
+            outputs,
+            config,
+            out_dir,
+            source=Path(source),
+            source_format=book.source_format,
+        )
     finally:
         if workers is not None:
             workers.shutdown(cancel_futures=True)
     return ConvertResult(
-        analysis, plans, stats, outputs, report, report_path, time.monotonic() - started
+        analysis, plans, stats, outputs, report, report_path, time.monotonic() - started, extras
     )
 
 
@@ -252,6 +295,50 @@ def plan_book(
     return analysis, plan_chapters(book, analysis.language, config, quotes)
 
 
+def verifier(
+    store: SegmentStore, out_dir: Path, config: PipelineConfig, language: str, threads: int = 0
+) -> Verifier:
+    """The :class:`Verifier` of a conversion into ``out_dir``: takes and records kept
+    under ``out_dir/.work`` beside the segment store (the checkpoint), so a rerun hears
+    nothing twice."""
+    work = Path(out_dir) / WORK_DIR
+    return Verifier(
+        config,
+        store,
+        SegmentStore(work / "takes"),
+        work / "verify",
+        language=language,
+        threads=threads,
+    )
+
+
+def verify_book(
+    plans: Sequence[ChapterPlan],
+    store: SegmentStore,
+    out_dir: Path,
+    config: PipelineConfig,
+    language: str,
+    emit: ProgressCallback | None = None,
+) -> tuple[ChapterSpeech, ...]:
+    """Speech verification of every chapter in this process (:mod:`pipeline.verify`), or
+    ``()`` when ``config.verify.enabled`` is off. Emits "verify" progress in segments.
+    Raises :class:`pipeline.errors.EngineError` when the ASR model or a voice fails."""
+    if not config.verify.enabled:
+        return ()
+    emit = emit or (lambda _event: None)
+    check = verifier(store, out_dir, config, language)
+    total = len({s.id for p in plans for s in p.segments})
+    done = 0
+
+    def heard(_check: object) -> None:
+        nonlocal done
+        done += 1
+        emit(ProgressEvent("verify", done, total, "segments"))
+
+    emit(ProgressEvent("verify", 0, total, "segments"))
+    return tuple(check.chapter(plan, heard) for plan in plans)
+
+
 def finish_book(
     plans: Sequence[ChapterPlan],
     store: SegmentStore,
@@ -263,11 +350,12 @@ def finish_book(
     stats: GenerationStats,
     emit: ProgressCallback | None = None,
     reuse: ChapterReuse | None = None,
+    speech: Sequence[ChapterSpeech] = (),
 ) -> tuple[AssembledBook, ValidationReport, Path]:
-    """The stages after generate: assemble every chapter from ``store`` into ``out_dir``
-    (restoring those ``reuse`` kept from an earlier conversion: see
+    """The stages after generate and verify: assemble every chapter from ``store`` into
+    ``out_dir`` (restoring those ``reuse`` kept from an earlier conversion: see
     :func:`pipeline.assemble.assemble_book`), validate the encoded files and write
-    ``out_dir/report.json``. Raises :class:`pipeline.errors.EncodingError` when a segment
+    ``out_dir/report.json`` (with ``speech``, the chapters' verification). Raises :class:`pipeline.errors.EncodingError` when a segment
     is missing or an encoder fails."""
     emit = emit or (lambda _event: None)
     emit(ProgressEvent("assemble", 0, len(plans), "chapters"))
@@ -284,7 +372,16 @@ def finish_book(
         reuse=reuse,
     )
     report, report_path = _validate_and_report(
-        outputs, plans, out_dir, config, analysis, stats, emit, started, time.monotonic()
+        outputs,
+        plans,
+        out_dir,
+        config,
+        analysis,
+        stats,
+        emit,
+        started,
+        time.monotonic(),
+        speech=speech,
     )
     return outputs, report, report_path
 
@@ -300,12 +397,13 @@ def _validate_and_report(
     generated: float,
     assembled: float,
     chapter_reports: Sequence[ChapterReport] = (),
+    speech: Sequence[ChapterSpeech] = (),
 ) -> tuple[ValidationReport, Path]:
     """Validate (the chapters not in ``chapter_reports``, and the M4B) and write
     ``report.json``; ``generated``/``assembled`` are the monotonic times synthesis and
     assembly ended."""
     emit(ProgressEvent("validate", 0, 1))
-    report = validate_book(outputs, plans, config, chapter_reports)
+    report = validate_book(outputs, plans, config, chapter_reports, speech)
     timings = {
         "generate_s": round(stats.wall_s, 2),
         "assemble_after_generate_s": round(assembled - generated, 2),
@@ -314,6 +412,37 @@ def _validate_and_report(
     report_path = write_report(out_dir / "report.json", analysis, stats, report, timings)
     emit(ProgressEvent("validate", 1, 1))
     return report, report_path
+
+
+def with_credits(
+    plans: Sequence[ChapterPlan], whole: Book, config: PipelineConfig, language: str
+) -> tuple[ChapterPlan, ...]:
+    """``plans`` between opening credits (chapter 0) and closing credits (the chapter after
+    the book's last), read by the narrator without a spoken title (ACX: opening and
+    closing credits; :mod:`pipeline.credits`)."""
+    narrator = spoken_narrator(config)
+    last = max((c.index for c in whole.chapters), default=0)
+    credits = (
+        opening_credits(whole.metadata, narrator),
+        closing_credits(whole.metadata, narrator, last + 1),
+    )
+    quiet = config.model_copy(update={"speak_chapter_titles": False})
+    opening, closing = plan_chapters(replace(whole, chapters=credits), language, quiet, {})
+    return (opening, *plans, closing)
+
+
+def spoken_narrator(config: PipelineConfig) -> str:
+    """The narrator as the credits read it aloud: a Piper voice id ("en_US-joe-medium")
+    as "Joe, a Piper voice"; a Qwen3-TTS speaker as "<Name>, a Qwen3-TTS voice"; a cloned
+    voice as "a cloned Qwen3-TTS voice"."""
+    voice = config.voice
+    if voice.engine == "piper":
+        parts = Path(voice.narrator).stem.split("-")
+        name = parts[1] if len(parts) == 3 else parts[0]
+        return f"{name.replace('_', ' ').title()}, a Piper voice"
+    if voice.narrator:
+        return f"{voice.narrator.title()}, a Qwen3-TTS voice"
+    return "a cloned Qwen3-TTS voice"
 
 
 def narrator_credit(config: PipelineConfig) -> str:
@@ -374,17 +503,24 @@ def _master_and_validate(
     book: BookInfo,
     rate_hz: int,
     m4b_feed: bool,
-) -> tuple[MasteredChapter, ChapterReport | None]:
-    """Runs in a synthesis process: master one chapter, then validate its chapter file
-    (None when only the M4B is written; validate_book measures the M4B then)."""
+    language: str,
+) -> tuple[MasteredChapter, ChapterReport | None, ChapterSpeech | None]:
+    """Runs in a synthesis process: verify one chapter's speech (retakes synthesized here,
+    one thread, like the synthesis beside it; None when verification is off), master it,
+    then validate its chapter file (None when only the M4B is written; validate_book
+    measures the M4B then)."""
+    speech = None
+    if config.verify.enabled:
+        speech = verifier(store, out_dir, config, language, threads=1).chapter(plan)
     chapter = master_chapter(plan, store, out_dir, config, book, rate_hz=rate_hz, m4b_feed=m4b_feed)
     fmt = next((f for f in CHAPTER_FILE_PREFERENCE if f in chapter.files), None)
-    return chapter, validate_chapter(chapter.files[fmt], plan, config) if fmt else None
+    report = validate_chapter(chapter.files[fmt], plan, config) if fmt else None
+    return chapter, report, speech
 
 
 class _PoolMastering:
-    """Masters and validates each chapter in the synthesis pool as soon as every segment
-    of it is stored, and adds the results to ``assembler`` in reading order.
+    """Verifies, masters and validates each chapter in the synthesis pool as soon as every
+    segment of it is stored, and adds the results to ``assembler`` in reading order.
 
     :meth:`segment_stored` is called (on the generating thread) after each stored
     segment; it submits newly complete chapters and adds finished ones, re-raising a
@@ -400,6 +536,7 @@ class _PoolMastering:
         assembler: BookAssembler,
         pool: ProcessPoolExecutor,
         emit: ProgressCallback,
+        language: str = "en",
     ):
         self._plans, self._store, self._assembler, self._pool, self._emit = (
             plans,
@@ -408,6 +545,8 @@ class _PoolMastering:
             pool,
             emit,
         )
+        self._language = language
+        self._speech: list[ChapterSpeech] = []
         stored = store.stored_ids()
         self._waiting = {
             p.index: {s.id for s in p.segments} - stored for p in plans
@@ -429,6 +568,7 @@ class _PoolMastering:
                     self._assembler.info,
                     self._assembler.rate_hz,
                     self._assembler.wants_m4b,
+                    self._language,
                 )
 
     def segment_stored(self, seg: Segment, _duration_s: float = 0.0) -> None:
@@ -442,19 +582,21 @@ class _PoolMastering:
             future = self._futures.get(self._plans[done].index)
             if future is None or not (wait or future.done()):
                 return
-            chapter, report = future.result()
+            chapter, report, speech = future.result()
             self._assembler.add(chapter)
             self._reports.append(report)
+            if speech is not None:
+                self._speech.append(speech)
             if wait:
                 self._emit(ProgressEvent("assemble", done + 1, len(self._plans), "chapters"))
 
-    def finish(self) -> list[ChapterReport]:
+    def finish(self) -> tuple[list[ChapterReport], list[ChapterSpeech]]:
         """Wait for every chapter; return the chapter reports (empty when only the M4B
-        is written)."""
+        is written) and the chapters' speech verification (empty when it is off)."""
         self._submit_ready()
         self._emit(ProgressEvent("assemble", self._assembler.done, len(self._plans), "chapters"))
         self._add_finished(wait=True)
-        return [r for r in self._reports if r is not None]
+        return [r for r in self._reports if r is not None], self._speech
 
 
 def write_report(

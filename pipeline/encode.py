@@ -7,11 +7,12 @@ never leaves a truncated file under a final name. Encoder failures raise
 
 - MP3 (ACX): LAME through ``lameenc`` (CBR, quality 7, see ``LAME_QUALITY``; far faster
   than libsndfile's MP3 path, which runs LAME at its slowest quality), ID3v2 tags
-  title/artist/album/track/genre/date written with ``mutagen``.
+  title/artist/album/track/genre/date/composer (and the series, see :class:`Tags`)
+  written with ``mutagen``.
 - WAV/FLAC: 16-bit PCM, same tags as INFO chunk / Vorbis comments.
 - M4B: AAC in an MP4 container via PyAV (``format="mp4"``: the ``ipod`` muxer rejects a
   cover), chapters (Nero ``chpl`` + QuickTime chapter track) at exact sample offsets,
-  cover as an ``attached_pic`` stream, tags.
+  cover as an ``attached_pic`` stream, tags (the series too, see :class:`Tags`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from mutagen import MutagenError
-from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK
+from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK, TXXX
 
 from pipeline.audio import TruePeakMeter
 from pipeline.errors import EncodingError
@@ -64,9 +65,27 @@ def _tmp_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.part")
 
 
+# Series tags. How Audiobookshelf finds a book's series in its audio files
+# (advplyr/audiobookshelf, server/utils/prober.js parseTags, from ffprobe's format
+# tags): the series from the first of the tags "series", "show", "mvnm"; the book's number from "series-part",
+# "episode_id", "mvin", "part"; failing a series tag, from "grouping" parsed as
+# "Name #number" (server/scanner/AudioFileScanner.js setBookMetadataFromAudioMetaTags),
+# which is also what ABS itself embeds (server/utils/ffmpegHelpers.js getFFMetadataObject).
+# What we write, checked by reading back with PyAV (the libavformat ffprobe uses):
+# - M4B: FFmpeg's mp4 muxer writes only the keys it knows as iTunes atoms, so "show"
+#   (tvsh) and "episode_id" (tven), plus "grouping" (©grp) as "Name #number". Arbitrary
+#   keys need ``movflags=use_metadata_tags``, which turns every tag into an mdta key that
+#   iTunes-style readers (mutagen, Apple) no longer see as title/artist/album.
+# - MP3: ID3 TXXX frames with descriptions "series" and "series-part" (FFmpeg reports a
+#   TXXX frame under its description; it does not report MVNM/MVIN frames at all).
 @dataclass(frozen=True)
 class Tags:
-    """Tags written into every file: ``track`` is the chapter number (None for the M4B)."""
+    """Tags written into every file: ``track`` is the chapter number (None for the M4B).
+
+    ``series`` and ``series_part`` (the book's number in the series, as text: "2", "2.5")
+    go into the M4B and the MP3s the way Audiobookshelf reads them (see the
+    note on series tags above); ``series_part`` is written only with a ``series``.
+    """
 
     title: str
     album: str
@@ -74,6 +93,8 @@ class Tags:
     narrator: str
     track: int | None = None
     year: str | None = None
+    series: str | None = None
+    series_part: str | None = None
 
 
 class SoundFileWriter:
@@ -177,6 +198,10 @@ def _write_id3(path: Path, tags: Tags) -> None:
         id3.add(TRCK(encoding=3, text=str(tags.track)))
     if tags.year:
         id3.add(TDRC(encoding=3, text=tags.year))
+    if tags.series:  # TXXX frames: see the note on series tags
+        id3.add(TXXX(encoding=3, desc="series", text=tags.series))
+        if tags.series_part:
+            id3.add(TXXX(encoding=3, desc="series-part", text=tags.series_part))
     id3.save(str(path))
 
 
@@ -322,6 +347,12 @@ def _m4b_tags(tags: Tags) -> dict[str, str]:
     }
     if tags.year:
         out["date"] = tags.year
+    if tags.series:  # tvsh, tven and ©grp atoms: see the note on series tags
+        out["show"] = tags.series
+        out["grouping"] = tags.series
+        if tags.series_part:
+            out["episode_id"] = tags.series_part
+            out["grouping"] = f"{tags.series} #{tags.series_part}"
     return out
 
 

