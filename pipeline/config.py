@@ -109,7 +109,8 @@ class OutputConfig(_Frozen):
     ``acx`` keeps ACX's fixed targets: an MP3 below 192 kbps is refused (ACX audio
     submission requirements: MP3 CBR 192 kbps or higher). ``credits`` adds opening and
     closing credits tracks (ACX asks for both); ``retail_sample`` writes
-    ``sample.mp3``, the first 5 minutes after the opening credits (ACX: 1-5 minutes).
+    ``sample.mp3``, the first 5 minutes after the opening credits (ACX: 1-5 minutes),
+    cut from the chapter files (so it needs mp3, flac or wav among the formats).
     ``subtitles`` writes WebVTT and SRT per chapter, ``readalong`` an EPUB 3 with Media
     Overlays (EPUB input only), ``audiobookshelf`` the ``abs/<Author>/<Title>/`` folder.
     """
@@ -135,6 +136,11 @@ class OutputConfig(_Frozen):
             choices = ", ".join(map(str, MP3_BITRATES_KBPS))
             raise ValueError(
                 f"mp3_bitrate_kbps must be one of {choices} (got {self.mp3_bitrate_kbps})"
+            )
+        if self.retail_sample and not set(self.formats) & {"mp3", "flac", "wav"}:
+            raise ValueError(
+                "the retail sample is cut from the chapter files: add MP3, FLAC or WAV, "
+                "or turn the retail sample off"
             )
         if self.acx and self.mp3_bitrate_kbps < ACX_MIN_MP3_KBPS:
             raise ValueError(
@@ -162,6 +168,19 @@ class VerifyConfig(_Frozen):
     min_word_errors: int = Field(2, ge=1, le=50)
     max_retakes: int = Field(2, ge=0, le=5)
     model_dir: str = ""
+
+
+class SegmentFix(_Frozen):
+    """An author's fix of one segment, keyed in :attr:`PipelineConfig.segment_fixes` by
+    ``"<chapter index>:<segment position>"``. It applies only while that segment's
+    planned text is still ``original`` (a fix of text that has since changed is ignored).
+    ``text`` is spoken instead ("" keeps the original); ``take`` counts regenerations
+    asked for: each one gives the segment a new id (:func:`pipeline.segment.segment_id`
+    hashes it), so it is synthesized and heard again and its chapter mastered again."""
+
+    original: str = Field(min_length=1, max_length=5000)
+    text: str = Field("", max_length=5000)
+    take: int = Field(0, ge=0, le=1000)
 
 
 def preset_voice(value: object) -> object:
@@ -232,6 +251,7 @@ class PipelineConfig(_Frozen):
     output: OutputConfig = OutputConfig()
     segment: SegmentConfig = SegmentConfig()
     verify: VerifyConfig = VerifyConfig()
+    segment_fixes: dict[str, SegmentFix] = Field(default_factory=dict)
     lexicon: dict[str, str] = Field(default_factory=dict)
     speak_chapter_titles: bool = True
 

@@ -255,3 +255,8 @@ class ReadAlongError(InputError):
     """A read-along EPUB cannot be built from what it was given: a source that is not a
     readable EPUB, a chapter without cues, audio that is missing or not MP3, cue times
     outside the audio (see :mod:`pipeline.readalong`)."""
+
+
+class SegmentFixError(InputError):
+    """An author's fix of one segment is refused (empty or too long text; the job is not
+    one to regenerate from)."""

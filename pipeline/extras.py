@@ -8,9 +8,8 @@ By ``config.output`` (see :class:`pipeline.config.OutputConfig`), into the outpu
   each sentence as it is read (:mod:`pipeline.readalong`);
 * ``abs/<Author>/<Title>/``: the book as Audiobookshelf scans it, when an M4B or MP3s
   were written (:mod:`pipeline.export_abs`);
-* ``sample.mp3``: the retail sample, the first 5 minutes after the opening credits, from
-  the chapter files (from the M4B's start when it is the only output)
-  (:mod:`pipeline.credits`).
+* ``sample.mp3``: the retail sample, the first 5 minutes after the opening credits, cut
+  from the chapter files (:mod:`pipeline.credits`; the config refuses it without them).
 """
 
 from __future__ import annotations
@@ -95,11 +94,9 @@ def write_extras(
     sample = None
     if want.retail_sample:
         narration = [p for p, t in zip(chapter_files, outputs.titles) if t != OPENING_TITLE]
-        if outputs.m4b is not None and not narration:
-            raise ValueError("the retail sample needs chapter files (mp3, flac or wav)")
         sample = write_retail_sample(narration, out_dir / "sample.mp3", kbps=want.mp3_bitrate_kbps)
     shelf = None
-    if want.audiobookshelf:
+    if want.audiobookshelf and (outputs.m4b is not None or outputs.files.get("mp3")):
         meta = metadata or BookMetadata()
         shelf = export_audiobookshelf(
             out_dir,

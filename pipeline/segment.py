@@ -239,6 +239,10 @@ def segment_chapter(
     ``paragraph_ms`` after a paragraph, ``section_break_ms`` before the block after a
     section break (breaks make no segment; consecutive ones collapse), and 0 after the
     chapter's last segment (assembly adds the tail room tone).
+
+    The author's ``config.segment_fixes`` of this chapter replace a segment's text and
+    count its regenerations (:class:`pipeline.config.SegmentFix`; a regeneration adds
+    ``"take"`` to the settings its id hashes).
     """
     drafts: list[tuple[SegmentKind, str, int, str]] = []
     if config.speak_chapter_titles:
@@ -254,9 +258,14 @@ def segment_chapter(
     segments = []
     for i, (kind, text, pause, role) in enumerate(drafts):
         key = voices.get(role) or voices[NARRATOR]
+        settings = key.settings
+        fix = config.segment_fixes.get(f"{chapter.index}:{i}")
+        if fix is not None and fix.original == text:
+            text = fix.text.strip() or text
+            settings = {**settings, "take": fix.take} if fix.take else settings
         segments.append(
             Segment(
-                id=segment_id(text, key.voice, key.engine, key.settings),
+                id=segment_id(text, key.voice, key.engine, settings),
                 chapter_index=chapter.index,
                 index=i,
                 kind=kind,

@@ -69,6 +69,7 @@ from pipeline.convert import (
     narrator_credit,
     plan_book,
     select_chapters,
+    with_credits,
 )
 from pipeline.errors import InputError
 from pipeline.generate import GenerationStats
@@ -92,6 +93,7 @@ from pipeline.verify import ChapterSpeech, Verifier, recorded_chapter
 from worker.chapter_cache import StorageChapterCache
 from worker.context import Finisher, TaskContext, run_task
 from worker.engines import engine_for
+from worker.extras import book_source, publish_extras
 
 log = logging.getLogger(__name__)
 MIME = {"m4b": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
@@ -234,9 +236,12 @@ def _prepare(ctx: TaskContext) -> Finisher:
     book, full_chapters = tracks.lay_out(book, book_row.layout, book_row.chapters, book_row.outline)
     config = PipelineConfig.model_validate(job.config)
     quotes = book_quotes(book, config)  # the whole book's speakers, before the selection
-    book = select_chapters(book, job.chapters_spec)
+    whole, book = book, select_chapters(book, job.chapters_spec)
     ctx.update_job(stage="segment", progress=PREPARE_SHARE / 2)
     analysis, plans = plan_book(book, config, quotes=quotes)
+    chosen = [p.index for p in plans]  # the author's chapters (Book.chosen_chapters)
+    if config.output.credits:  # output choices: chapters 0 and last + 1 (ACX credits)
+        plans = with_credits(plans, whole, config, analysis.language)
     cover = None
     if book.cover:
         cover = {"key": _job_key(job, "cover"), "mime": book.cover.mime}
@@ -267,7 +272,7 @@ def _prepare(ctx: TaskContext) -> Finisher:
                 analysis.words,
                 analysis.estimated_duration_s,
             )
-        book_row.chapters, book_row.chosen_chapters = full_chapters, [p.index for p in plans]
+        book_row.chapters, book_row.chosen_chapters = full_chapters, chosen
         book_row.outline = outline
         session.add(book_row)
         rows = [
@@ -678,6 +683,8 @@ def _assemble(ctx: TaskContext) -> Finisher:
         uploads.append((outputs.m4b, outputs.m4b.name, FilePurpose.M4B, MIME["m4b"]))
     for fmt, paths in outputs.files.items():
         uploads += [(p, f"{fmt}/{p.name}", FilePurpose(fmt), MIME[fmt]) for p in paths]
+    # output choices: subtitles, read-along EPUB, retail sample, abs.zip (worker/extras.py)
+    uploads += publish_extras(ctx, plans, store, outputs, config, doc, work, book_source(ctx))
     sizes = {}
     for path, name, _, mime in uploads:
         storage.put_file(_job_key(job, "output", *name.split("/")), path, mime)

@@ -44,14 +44,20 @@ def file_id_of(path: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def download_link(settings: Settings, storage: Storage, row: File) -> DownloadLink:
-    """An expiring signed URL that downloads ``row`` (see the module docstring)."""
-    name = row.key.rsplit("/", 1)[-1]
-    ttl_s = settings.download_url_ttl_s
-    url = storage.download_url(row.key, expires_s=ttl_s, filename=name)
+def signed_url(settings: Settings, storage: Storage, key: str) -> str:
+    """An expiring signed URL that downloads the object ``key`` (see the module docstring)."""
+    name = key.rsplit("/", 1)[-1]
+    url = storage.download_url(key, expires_s=settings.download_url_ttl_s, filename=name)
     if isinstance(storage, LocalStorage):
         base = settings.public_base_url.rstrip("/")
         url = base + DOWNLOADS_PATH + "/" + url.removeprefix(f"{base}/files/")
+    return url
+
+
+def download_link(settings: Settings, storage: Storage, row: File) -> DownloadLink:
+    """An expiring signed URL that downloads ``row`` (see the module docstring)."""
+    name = row.key.rsplit("/", 1)[-1]
+    url = signed_url(settings, storage, row.key)
     return DownloadLink(
         file_id=row.id,
         name=name,
@@ -59,5 +65,5 @@ def download_link(settings: Settings, storage: Storage, row: File) -> DownloadLi
         mime=row.mime,
         size_bytes=row.size_bytes,
         url=url,
-        expires_at=utcnow() + timedelta(seconds=ttl_s),
+        expires_at=utcnow() + timedelta(seconds=settings.download_url_ttl_s),
     )

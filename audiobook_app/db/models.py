@@ -120,6 +120,11 @@ class FilePurpose(StrEnum):
     FLAC = "flac"
     REPORT = "report"  # report.json (validation)
     VOICE_SAMPLE = "voice_sample"
+    # the extras written after assembly (worker/extras.py; pipeline.extras)
+    SUBTITLES = "subtitles"  # one WebVTT or SRT file of a chapter
+    READALONG = "readalong"  # the EPUB 3 with Media Overlays (EPUB input)
+    SAMPLE = "sample"  # the retail sample, sample.mp3
+    ABS = "abs"  # abs.zip: the Audiobookshelf folder <Author>/<Title>/...
 
 
 class VoiceKind(StrEnum):

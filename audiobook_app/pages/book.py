@@ -14,7 +14,7 @@ import json
 
 import reflex as rx
 
-from audiobook_app import PRODUCT_NAME, library, tracks
+from audiobook_app import PRODUCT_NAME, book_output, library, tracks
 from audiobook_app.db.models import BookStatus, FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events
@@ -72,14 +72,17 @@ def book_view(user_id: int, book_id: int) -> dict:
                 )
         view["downloads"] = [
             {
-                "label": f.key.rsplit("/", 1)[-1],
+                "label": book_output.download_label(f.key.rsplit("/", 1)[-1], f.purpose),
                 "href": f"/files/{f.id}?download=1",
                 "purpose": str(f.purpose),
             }
             for f in files
             if f.purpose != FilePurpose.REPORT
         ]
-        if job.status == "completed" and any(d["purpose"] != "m4b" for d in view["downloads"]):
+        chapter_files = {"mp3", "flac", "wav"}  # what /jobs/<id>/chapters.zip holds
+        if job.status == "completed" and any(
+            d["purpose"] in chapter_files for d in view["downloads"]
+        ):
             view["downloads"].insert(
                 1,
                 {
@@ -575,7 +578,13 @@ def _report() -> rx.Component:
 
 def _book() -> rx.Component:
     # these import this module (BookState)
-    from audiobook_app.pages import cast_controls, layout_controls, lexicon_controls, quote_controls
+    from audiobook_app.pages import (
+        cast_controls,
+        layout_controls,
+        lexicon_controls,
+        output_controls,
+        quote_controls,
+    )
 
     return rx.vstack(
         rx.hstack(
@@ -624,6 +633,7 @@ def _book() -> rx.Component:
                 ),
                 cast_controls.cast_panel(),
                 lexicon_controls.lexicon_panel(),
+                output_controls.output_panel(),
                 rx.hstack(
                     rx.text("Speed"),
                     rx.select(

@@ -61,7 +61,11 @@ def _assert_complete_book(plat: Platform, job_id: str) -> None:
     job = _job(plat, job_id)
     assert job.status == "completed" and job.progress == 1.0, (job.status, job.error, plat.logs())
     files = _files(plat, job_id)
-    assert sorted(f.purpose for f in files) == ["m4b", "mp3", "mp3", "mp3", "report"]
+    audio = sorted(f.purpose for f in files if f.purpose in ("m4b", "mp3", "report"))
+    assert audio == ["m4b", "mp3", "mp3", "mp3", "report"]
+    # the default extras: WebVTT and SRT per chapter, the Audiobookshelf folder (zipped)
+    extras = sorted(f.purpose for f in files if f.purpose not in ("m4b", "mp3", "report"))
+    assert extras == ["abs"] + ["subtitles"] * 6
     storage = plat.root / "storage"
     for f in files:
         assert (storage / f.key).stat().st_size == f.size_bytes > 0

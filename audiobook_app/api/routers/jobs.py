@@ -61,7 +61,7 @@ def job_out(session: Session, job: Job) -> JobOut:
     )
 
 
-def _detail(user_id: int, job_id: str) -> JobDetail:
+def job_detail(user_id: int, job_id: str) -> JobDetail:
     with session_scope(get_settings().database_url) as session:
         job = library.owned_job(session, user_id, job_id)
         chapters = library.job_chapters(session, user_id, job_id)
@@ -97,7 +97,7 @@ def start_job(caller: CallerDep, body: JobStart) -> JobDetail:
     job_id = library.start(
         redis_conn(), settings, caller.user_id, body.book_id, chosen=chosen, speed=body.speed
     )
-    return _detail(caller.user_id, job_id)
+    return job_detail(caller.user_id, job_id)
 
 
 @router.get("/jobs", response_model=JobList, responses=errors(404))
@@ -122,14 +122,14 @@ def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=errors(404))
 def get_job(caller: CallerDep, job_id: JobId) -> JobDetail:
     """One of the caller's jobs: status, stage, progress, ETA and its chapters."""
-    return _detail(caller.user_id, job_id)
+    return job_detail(caller.user_id, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobDetail, responses=errors(404))
 def cancel_job(caller: CallerDep, job_id: JobId) -> JobDetail:
     """Cancel a job (its reserved credits are released); a job that ended stays as it is."""
     library.cancel(redis_conn(), get_settings(), caller.user_id, job_id)
-    return _detail(caller.user_id, job_id)
+    return job_detail(caller.user_id, job_id)
 
 
 @router.post(
@@ -142,7 +142,7 @@ def retry_job(caller: CallerDep, job_id: JobId) -> JobDetail:
     """Run a failed or cancelled job again as a new job (returned) that reuses what the
     old one made. 409 when the job did not fail or another job of the book runs."""
     new_id = library.retry(redis_conn(), get_settings(), caller.user_id, job_id)
-    return _detail(caller.user_id, new_id)
+    return job_detail(caller.user_id, new_id)
 
 
 @router.get("/jobs/{job_id}/downloads", response_model=list[DownloadLink], responses=errors(404))

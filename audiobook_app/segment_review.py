@@ -1,0 +1,187 @@
+"""Reviewing what speech verification heard, and regenerating a segment.
+
+A finished job's ``report.json`` lists every segment with its word error rate, takes and
+flag (:mod:`pipeline.verify`). :func:`job_segments` turns that into rows for the report
+page and the API, each with the storage key of the audio kept (the book's segment) and
+of every earlier take. :func:`regenerate_segment` records the author's fix
+of one segment in the book's config (``config_overrides["segment_fixes"]``, a
+:class:`pipeline.config.SegmentFix`: new text, or one more regeneration of the same text)
+and starts a job of the same chapters: the fix gives the segment a new id, so exactly it
+is synthesized and heard again, and only its chapter is mastered again (the others are
+restored from the chapter cache; :mod:`worker.chapter_cache`).
+
+Ownership is checked like :mod:`audiobook_app.library` (another author's job raises
+:class:`NotFoundError`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis
+from sqlmodel import Session
+
+from audiobook_app import library
+from audiobook_app.db.models import FilePurpose, JobStatus
+from audiobook_app.db.session import session_scope
+from audiobook_app.settings import Settings
+from audiobook_app.storage import Storage, job_key, segment_key, user_key
+from pipeline.config import PipelineConfig, SegmentFix
+from pipeline.convert import parse_chapter_selection
+from pipeline.errors import ConflictError, NotFoundError, SegmentFixError
+from pipeline.models import plan_from_dict
+from pipeline.verify import take_id
+
+MAX_FIX_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class TakeRow:
+    """One take of a segment: number, WER, what was heard, whether it passed, and the
+    storage key of its audio (None when only one take exists: it is the segment's)."""
+
+    take: int
+    wer: float
+    heard: str
+    passed: bool
+    audio_key: str | None
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One segment of a job as verification heard it: where it is (chapter index,
+    position), its text, the WER of the take kept, whether it is still flagged, its takes,
+    and the storage key of the audio kept (the book's segment)."""
+
+    chapter_index: int
+    position: int
+    segment_id: str
+    text: str
+    wer: float
+    flagged: bool
+    chosen: int
+    takes: tuple[TakeRow, ...]
+    audio_key: str
+
+
+def job_segments(
+    session: Session,
+    storage: Storage,
+    user_id: int,
+    job_id: str,
+    *,
+    flagged_only: bool = False,
+) -> list[SegmentRow]:
+    """The segments of a finished job of the user's, as its report lists them (every one,
+    or only the flagged), in reading order. Empty when the job ran without verification.
+    Raises NotFoundError (not the user's job, or it has no report yet)."""
+    job = library.owned_job(session, user_id, job_id)
+    report = next(
+        (f for f in library.job_files(session, user_id, job_id) if f.purpose == FilePurpose.REPORT),
+        None,
+    )
+    if report is None:
+        raise NotFoundError(f"job {job_id} has no report yet: it is {job.status}")
+    data = json.loads(storage.get_bytes(report.key))
+    rows = []
+    for chapter in data.get("chapters", []):
+        for seg in chapter.get("segments", []):
+            if flagged_only and not seg["flagged"]:
+                continue
+            several = len(seg["takes"]) > 1
+            takes = tuple(
+                TakeRow(
+                    t["take"],
+                    t["wer"],
+                    t["heard"],
+                    t["passed"],
+                    _take_key(job.owner_id, job.book_id, seg["segment_id"], t["take"])
+                    if several
+                    else None,
+                )
+                for t in seg["takes"]
+            )
+            rows.append(
+                SegmentRow(
+                    chapter["index"],
+                    seg["index"],
+                    seg["segment_id"],
+                    seg["text"],
+                    seg["wer"],
+                    seg["flagged"],
+                    seg["chosen"],
+                    takes,
+                    segment_key(job.owner_id, job.book_id, seg["segment_id"]),
+                )
+            )
+    return rows
+
+
+def _take_key(user_id: int, book_id: int, segment_id: str, take: int) -> str:
+    return user_key(user_id, "books", str(book_id), "takes", f"{take_id(segment_id, take)}.flac")
+
+
+def regenerate_segment(
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    job_id: str,
+    chapter_index: int,
+    position: int,
+    text: str | None = None,
+) -> str:
+    """Fix segment ``position`` of chapter ``chapter_index`` of the user's finished job
+    ``job_id`` and start a job of the same chapters with it; return the new job's id.
+
+    ``text`` (stripped, at most :data:`MAX_FIX_CHARS`) is spoken instead of the segment's
+    text; None or the same text asks for one more regeneration of it. The fix is kept in
+    the book's config for later jobs. The new job is billed like any start
+    (:func:`library.start`). Raises NotFoundError (not the user's job, no such segment),
+    ConflictError (the job has not completed), SegmentFixError (text too long), and what
+    :func:`library.start` raises."""
+    if text is not None and len(text.strip()) > MAX_FIX_CHARS:
+        raise SegmentFixError(f"a segment's text is at most {MAX_FIX_CHARS} characters")
+    with session_scope(settings.database_url) as session:
+        job = library.owned_job(session, user_id, job_id)
+        if job.status != JobStatus.COMPLETED:
+            raise ConflictError(f"job {job_id} is {job.status}: regenerate from a finished job")
+        plan_doc = json.loads(storage.get_bytes(job_key(job.owner_id, job.id, "plan.json")))
+        plan = next(
+            (plan_from_dict(p) for p in plan_doc["chapters"] if p["index"] == chapter_index),
+            None,
+        )
+        if plan is None or not 0 <= position < len(plan.segments):
+            raise NotFoundError(
+                f"job {job_id} has no segment {position} in chapter {chapter_index}"
+            )
+        segment = plan.segments[position]
+        key = f"{chapter_index}:{position}"
+        config = PipelineConfig.model_validate(job.config)
+        book = library.owned_book(session, user_id, job.book_id)
+        overrides = dict(book.config_overrides or {})
+        fixes = dict(overrides.get("segment_fixes") or {})
+        earlier = fixes.get(key) or (
+            config.segment_fixes[key].model_dump() if key in config.segment_fixes else None
+        )
+        original = earlier["original"] if earlier else segment.text
+        new_text = (text or "").strip()
+        if not new_text or new_text == segment.text:
+            fix = SegmentFix(
+                original=original,
+                text=earlier["text"] if earlier else "",
+                take=(earlier["take"] if earlier else 0) + 1,
+            )
+        else:
+            fix = SegmentFix(
+                original=original, text=new_text, take=earlier["take"] if earlier else 0
+            )
+        fixes[key] = fix.model_dump()
+        overrides["segment_fixes"] = fixes
+        book.config_overrides = overrides
+        session.add(book)
+        every = [c["index"] for c in book.chapters]
+        chosen = list(parse_chapter_selection(job.chapters_spec, len(every)) or every)
+        config = config.with_overrides(segment_fixes={key: fix.model_dump()})
+    return library.start(conn, settings, user_id, job.book_id, chosen=chosen, config=config)

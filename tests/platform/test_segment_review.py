@@ -1,0 +1,117 @@
+"""Reviewing what verification heard and regenerating one segment
+(:mod:`audiobook_app.segment_review`) against a real database, Redis, storage and
+``audiobook worker --burst`` processes with Piper and Whisper: the fixed segment alone is
+synthesized and heard again, only its chapter is mastered again, and the other chapters'
+files are the same bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from audiobook_app import library, segment_review
+from audiobook_app.db.models import Book, Chapter, Job
+from pipeline.errors import ConflictError, NotFoundError, SegmentFixError
+from tests.platform.harness import Platform, call, two_authors
+from tests.platform.test_book_cast import burst
+
+STORY = "\n\n".join(
+    [
+        "The Ferry",
+        "Chapter 1",
+        "The ferry left the quay at dawn, and the fog lay low on the water.",
+        "Chapter 2",
+        "By noon the island rose out of the grey sea like the back of a whale.",
+        "They tied up beside the lantern house, and a gull screamed from its roof.",
+        "Chapter 3",
+        "The return crossing was calm, and the evening was warm for April.",
+    ]
+)
+
+
+@pytest.fixture
+def platform(tmp_path, sqlite_url: str):
+    plat = Platform(tmp_path, sqlite_url)
+    yield plat
+    plat.stop()
+
+
+def _finished(platform: Platform, job_id: str) -> Job:
+    job = platform.read(lambda s: s.get(Job, job_id))
+    assert job.status == "completed", (job.status, job.error, platform.logs())
+    return job
+
+
+def _audio(platform: Platform, job_id: str) -> dict[int, bytes]:
+    chapters = platform.read(
+        lambda s: list(s.exec(select(Chapter).where(Chapter.job_id == job_id)).all())
+    )
+    return {c.index: (platform.root / "storage" / c.audio_key).read_bytes() for c in chapters}
+
+
+def test_regenerating_one_segment_remasters_only_its_chapter(platform):
+    settings, conn, storage, alice, bob = two_authors(platform)
+    book_id = library.add_manuscript(conn, settings, storage, alice, "ferry.txt", STORY.encode())
+    burst(platform, "cpu")  # the inspect job
+    assert platform.read(lambda s: s.get(Book, book_id)).status == "ready"
+    first = library.start(conn, settings, alice, book_id, chosen=[1, 2, 3])
+    burst(platform)
+    _finished(platform, first)
+
+    rows = call(settings, segment_review.job_segments, storage, alice, first)
+    assert [(r.chapter_index, r.position) for r in rows][:3] == [(1, 0), (1, 1), (2, 0)]
+    gull = next(r for r in rows if "gull" in r.text)
+    assert (
+        gull.chapter_index == 2
+        and gull.takes
+        and gull.audio_key.endswith(f"{gull.segment_id}.flac")
+    )
+    flagged = call(
+        settings,
+        lambda s: segment_review.job_segments(
+            s, settings, storage, alice, first, flagged_only=True
+        ),
+    )
+    assert all(r.flagged for r in flagged)
+    with pytest.raises(NotFoundError):
+        call(settings, segment_review.job_segments, storage, bob, first)
+
+    # the author rewrites the gull's sentence
+    new_text = "They tied up beside the lantern house, and a black cat slept on its roof."
+    second = segment_review.regenerate_segment(
+        conn, settings, storage, alice, first, gull.chapter_index, gull.position, new_text
+    )
+    burst(platform)
+    _finished(platform, second)
+    timings = platform.read(lambda s: s.get(Job, second)).timings
+    assert timings["chapters_mastered"] == [2], timings
+    before, after = _audio(platform, first), _audio(platform, second)
+    assert before[1] == after[1] and before[3] == after[3] and before[2] != after[2]
+    again = call(settings, segment_review.job_segments, storage, alice, second)
+    fixed = next(r for r in again if (r.chapter_index, r.position) == (2, gull.position))
+    assert fixed.text == new_text and fixed.segment_id != gull.segment_id
+    assert "cat" in fixed.takes[fixed.chosen].heard.lower()
+
+    # the same text again: one more regeneration of it, under a new id
+    third = segment_review.regenerate_segment(
+        conn, settings, storage, alice, second, 2, gull.position
+    )
+    burst(platform)
+    _finished(platform, third)
+    rows3 = call(settings, segment_review.job_segments, storage, alice, third)
+    redone = next(r for r in rows3 if (r.chapter_index, r.position) == (2, gull.position))
+    assert redone.text == new_text and redone.segment_id not in (gull.segment_id, fixed.segment_id)
+    book = platform.read(lambda s: s.get(Book, book_id))
+    fix = book.config_overrides["segment_fixes"][f"2:{gull.position}"]
+    assert fix["take"] == 1 and fix["text"] == new_text and "gull" in fix["original"]
+
+    # refusals
+    with pytest.raises(SegmentFixError):
+        segment_review.regenerate_segment(conn, settings, storage, alice, third, 2, 0, "x" * 6000)
+    with pytest.raises(NotFoundError):
+        segment_review.regenerate_segment(conn, settings, storage, alice, third, 2, 99)
+    with pytest.raises(NotFoundError):
+        segment_review.regenerate_segment(conn, settings, storage, bob, third, 2, 0)
+    running = library.start(conn, settings, alice, book_id, chosen=[1])
+    with pytest.raises(ConflictError):
+        segment_review.regenerate_segment(conn, settings, storage, alice, running, 1, 0)
