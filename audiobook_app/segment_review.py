@@ -65,6 +65,19 @@ class SegmentRow:
     audio_key: str
 
 
+def job_report(session: Session, storage: Storage, user_id: int, job_id: str) -> dict:
+    """The ``report.json`` of a job of the user's, as data. Raises NotFoundError (not the
+    user's job, or it has no report yet)."""
+    job = library.owned_job(session, user_id, job_id)
+    report = next(
+        (f for f in library.job_files(session, user_id, job_id) if f.purpose == FilePurpose.REPORT),
+        None,
+    )
+    if report is None:
+        raise NotFoundError(f"job {job_id} has no report yet: it is {job.status}")
+    return json.loads(storage.get_bytes(report.key))
+
+
 def job_segments(
     session: Session,
     storage: Storage,
@@ -76,14 +89,8 @@ def job_segments(
     """The segments of a finished job of the user's, as its report lists them (every one,
     or only the flagged), in reading order. Empty when the job ran without verification.
     Raises NotFoundError (not the user's job, or it has no report yet)."""
+    data = job_report(session, storage, user_id, job_id)
     job = library.owned_job(session, user_id, job_id)
-    report = next(
-        (f for f in library.job_files(session, user_id, job_id) if f.purpose == FilePurpose.REPORT),
-        None,
-    )
-    if report is None:
-        raise NotFoundError(f"job {job_id} has no report yet: it is {job.status}")
-    data = json.loads(storage.get_bytes(report.key))
     rows = []
     for chapter in data.get("chapters", []):
         for seg in chapter.get("segments", []):
@@ -185,3 +192,32 @@ def regenerate_segment(
         chosen = list(parse_chapter_selection(job.chapters_spec, len(every)) or every)
         config = config.with_overrides(segment_fixes={key: fix.model_dump()})
     return library.start(conn, settings, user_id, job.book_id, chosen=chosen, config=config)
+
+
+SHORT_TERM_STEP_S = 3.0  # pipeline.audio.LoudnessMeter: one short-term value per 3 s
+
+
+def loudness_points(report: dict, chapter_index: int) -> list[dict]:
+    """The "loudness over time" plot of one chapter from its report: ``[{"minute",
+    "lufs"}]``, one point per 3 s (short-term loudness, EBU Tech 3341), values below
+    -70 LUFS (room tone between paragraphs) clipped to -70 so the axis stays readable."""
+    chapter = next((c for c in report.get("chapters", []) if c["index"] == chapter_index), None)
+    curve = chapter.get("short_term_lufs", []) if chapter else []
+    return [
+        {"minute": round((i + 1) * SHORT_TERM_STEP_S / 60, 2), "lufs": max(v, -70.0)}
+        for i, v in enumerate(curve)
+    ]
+
+
+def wer_points(report: dict) -> list[dict]:
+    """The "WER per segment" plot: ``[{"segment": "<chapter>.<position>", "wer": percent,
+    "flagged": 0 or 1}]`` in reading order."""
+    return [
+        {
+            "segment": f"{c['index']}.{s['index']}",
+            "wer": round(100 * s["wer"], 1),
+            "flagged": int(s["flagged"]),
+        }
+        for c in report.get("chapters", [])
+        for s in c.get("segments", [])
+    ]

@@ -193,8 +193,12 @@ class LoudnessMeter:
 
     Mean squares of the K-weighted signal are summed per 100 ms hop; each 400 ms gating
     block is four hops. Gated blocks go into a 0.01 LU histogram (count and energy per
-    bin), so memory is constant and the gates are exact to within one bin.
+    bin), so memory is constant and the gates are exact to within one bin. Every 3 s
+    (EBU Tech 3341's short-term window, not overlapped) the short-term loudness is kept
+    for :meth:`short_term` (the "loudness over time" plot: 1,200 values an hour).
     """
+
+    SHORT_TERM_HOPS = 30  # EBU Tech 3341: short-term loudness over 3 s
 
     _LOW, _HIGH, _STEP = -70.0, 10.0, 0.01
 
@@ -209,6 +213,8 @@ class LoudnessMeter:
         nbins = int(round((self._HIGH - self._LOW) / self._STEP)) + 1
         self._count = np.zeros(nbins, dtype=np.int64)
         self._energy = np.zeros(nbins)
+        self._short, self._short_n = 0.0, 0
+        self._curve: list[float] = []
 
     def push(self, block: np.ndarray) -> None:
         y, self._zi = sosfilt(self._sos, np.asarray(block, dtype=np.float64), zi=self._zi)
@@ -224,6 +230,11 @@ class LoudnessMeter:
                 self._acc, self._acc_n = 0.0, 0
 
     def _add_hop(self, energy: float) -> None:
+        self._short += energy
+        self._short_n += 1
+        if self._short_n == self.SHORT_TERM_HOPS:
+            self._curve.append(-0.691 + power_to_db(self._short / (self._short_n * self._hop)))
+            self._short, self._short_n = 0.0, 0
         self._hops.append(energy)
         if len(self._hops) < 4:
             return
@@ -233,6 +244,11 @@ class LoudnessMeter:
             i = min(int((level - self._LOW) / self._STEP), len(self._count) - 1)
             self._count[i] += 1
             self._energy[i] += z
+
+    def short_term(self) -> list[float]:
+        """Short-term loudness (LUFS) of each whole 3 s of the signal so far, in order
+        (a trailing partial window is left out; :data:`FLOOR_DB` for digital silence)."""
+        return list(self._curve)
 
     def lufs(self) -> float:
         """Integrated loudness in LUFS; :data:`FLOOR_DB` when no block passes the gates."""
@@ -266,7 +282,9 @@ class FrameLevels:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One file's levels. dB values are dBFS (:data:`FLOOR_DB` for digital silence)."""
+    """One file's levels. dB values are dBFS (:data:`FLOOR_DB` for digital silence);
+    ``short_term_lufs`` is the loudness over time, one value per 3 s
+    (:meth:`LoudnessMeter.short_term`)."""
 
     duration_s: float
     rms_db: float
@@ -275,6 +293,7 @@ class Measurement:
     lufs: float
     head_tone_s: float
     tail_tone_s: float
+    short_term_lufs: tuple[float, ...] = ()
 
 
 NF_WINDOW_FRAMES = 10  # noise floor: the quietest 500 ms (10 x 50 ms frames)
@@ -348,6 +367,7 @@ class ChapterMeter:
             lufs=self._lufs.lufs(),
             head_tone_s=head,
             tail_tone_s=tail,
+            short_term_lufs=tuple(round(v, 1) for v in self._lufs.short_term()),
         )
 
 

@@ -108,6 +108,7 @@ class ValidationReport:
                 else {}
             )
             levels = {k: _round(v) for k, v in asdict(c.measurement).items()}
+            levels["short_term_lufs"] = list(c.measurement.short_term_lufs)
             chapters.append(
                 {
                     "index": c.index,

@@ -545,7 +545,19 @@ def _report() -> rx.Component:
     return rx.cond(
         BookState.report.length() > 0,
         rx.vstack(
-            rx.heading("Validation report", size="3"),
+            rx.hstack(
+                rx.heading("Validation report", size="3"),
+                rx.cond(  # what speech verification heard: pages/review.py
+                    BookState.job_status == "completed",
+                    rx.link(
+                        "Review narration",
+                        href=f"/jobs/{BookState.job_id}/review",
+                        id="review-link",
+                    ),
+                ),
+                align="center",
+                spacing="3",
+            ),
             _scrolls(
                 rx.table.root(
                     rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in head])),

@@ -182,3 +182,21 @@ def test_a_long_chapter_mp3_is_measured_as_decoded_not_as_estimated(tmp_path):
     measured = measure_file(path)
     assert measured.duration_s == pytest.approx(mutagen.mp3.MP3(path).info.length, abs=0.03)
     assert measured.tail_tone_s == pytest.approx(2.0, abs=0.05)
+
+
+def test_short_term_loudness_follows_the_level_every_3_s() -> None:
+    """A 1 kHz sine reads -3.01 LUFS at full scale (BS.1770's reference); 6 s at
+    amplitude 0.1 then 6 s at 0.01 give four 3 s values, 20 LU apart, and the trailing
+    partial window is left out."""
+    from pipeline.audio import ChapterMeter
+
+    rate = 48000
+    t = np.arange(6 * rate) / rate
+    tone = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    meter = ChapterMeter(rate)
+    for block in (0.1 * tone, 0.01 * tone, 0.01 * tone[:rate]):
+        meter.push(block)
+    curve = meter.result().short_term_lufs
+    assert len(curve) == 4
+    assert curve[0] == pytest.approx(-23.0, abs=0.3) and curve[1] == pytest.approx(-23.0, abs=0.3)
+    assert curve[2] == pytest.approx(-43.0, abs=0.3) and curve[3] == pytest.approx(-43.0, abs=0.3)

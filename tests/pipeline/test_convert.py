@@ -52,7 +52,16 @@ def test_assembly_failure_leaves_no_final_file_and_keeps_the_checkpoint(tmp_path
     )
     assert [e.done for e in events if e.stage == "assemble"] == [0, 1, 2]
     assert [c.file for c in result.report.chapters] == [str(p) for p in result.outputs.files["mp3"]]
-    assert sorted(p.name for p in out.iterdir()) == [".work", "keeper.m4b", "mp3", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".work",
+        "abs",
+        "keeper.m4b",
+        "mp3",
+        "report.json",
+        "subtitles",
+    ]
+    shelf = out / "abs" / "Unknown" / "Keeper"
+    assert sorted(p.name for p in shelf.iterdir()) == ["Keeper.m4b", "reader.txt"]
     # the checkpoint (segments, takes and verification records) stays; no scratch is left
     assert sorted(p.name for p in (out / ".work").iterdir()) == ["segments", "takes", "verify"]
     heard = result.report.to_dict()["summary"]["speech"]

@@ -68,9 +68,7 @@ def test_regenerating_one_segment_remasters_only_its_chapter(platform):
     )
     flagged = call(
         settings,
-        lambda s: segment_review.job_segments(
-            s, settings, storage, alice, first, flagged_only=True
-        ),
+        lambda s: segment_review.job_segments(s, storage, alice, first, flagged_only=True),
     )
     assert all(r.flagged for r in flagged)
     with pytest.raises(NotFoundError):
