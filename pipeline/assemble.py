@@ -172,7 +172,9 @@ class _Layout:
     samples_out: int  # exact length of the mastered chapter at the output rate
 
 
-def _require_stored(plan: ChapterPlan, store: SegmentStore) -> None:
+def require_stored(plan: ChapterPlan, store: SegmentStore) -> None:
+    """Raise ValueError for a chapter without segments and :class:`EncodingError` when a
+    segment's audio is not in ``store``."""
     if not plan.segments:
         raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
     for seg in plan.segments:
@@ -183,7 +185,7 @@ def _require_stored(plan: ChapterPlan, store: SegmentStore) -> None:
 
 
 def _layout(plan: ChapterPlan, store: SegmentStore, config: PipelineConfig, rate: int) -> _Layout:
-    _require_stored(plan, store)
+    require_stored(plan, store)
     infos = [sf.info(str(store.path(seg.id))) for seg in plan.segments]
     m = config.mastering
     n = round((m.head_room_tone_ms + m.tail_room_tone_ms) * rate / 1000)
@@ -651,7 +653,7 @@ def assemble_book(
         raise ValueError("assemble_book needs at least one chapter plan")
     if reuse is None:
         for plan in plans:  # fail fast on a missing segment, before writing anything
-            _require_stored(plan, store)
+            require_stored(plan, store)
     rate = master_rate(plans, store)
     with BookAssembler(
         plans, metadata, cover, out_dir, config, rate_hz=rate, narrator=narrator

@@ -32,9 +32,9 @@ import soxr
 import webvtt
 from webvtt.models import Timestamp
 
+from pipeline.assemble import require_stored
 from pipeline.audio import SPEECH_THRESHOLD_DBFS, db_to_amplitude
 from pipeline.config import PipelineConfig
-from pipeline.errors import EncodingError
 from pipeline.models import ChapterPlan, Segment, SegmentKind
 from pipeline.segment import split_sentences
 from pipeline.store import SegmentStore
@@ -67,13 +67,7 @@ def _sample_spans(
     """Each segment's ``[start, end)`` in samples at ``rate_hz`` in the chapter file."""
     if rate_hz <= 0:
         raise ValueError(f"rate_hz must be positive (got {rate_hz})")
-    if not plan.segments:
-        raise ValueError(f"chapter {plan.index} ({plan.title!r}) has no segments")
-    for seg in plan.segments:
-        if not store.has(seg.id):
-            raise EncodingError(
-                f"chapter {plan.index}: segment {seg.id} has no stored audio (run generate first)"
-            )
+    require_stored(plan, store)
     pos = round(config.mastering.head_room_tone_ms * rate_hz / 1000)
     spans = []
     last = len(plan.segments) - 1

@@ -250,7 +250,9 @@ def _charts() -> rx.Component:
     return rx.vstack(
         rx.heading("WER per segment (%)", size="3"),
         rx.recharts.bar_chart(
-            rx.recharts.bar(data_key="wer", name="WER %", fill="#e5484d"),
+            rx.recharts.bar(
+                data_key="wer", name="WER %", fill="#e5484d", is_animation_active=False
+            ),
             rx.recharts.x_axis(data_key="segment"),
             rx.recharts.y_axis(),
             rx.recharts.graphing_tooltip(),
@@ -269,7 +271,13 @@ def _charts() -> rx.Component:
             align="center",
         ),
         rx.recharts.line_chart(
-            rx.recharts.line(data_key="lufs", name="LUFS", dot=False, stroke="#3e63dd"),
+            rx.recharts.line(
+                data_key="lufs",
+                name="LUFS",
+                dot=False,
+                stroke="#3e63dd",
+                is_animation_active=False,
+            ),
             rx.recharts.x_axis(data_key="minute", unit=" min"),
             rx.recharts.y_axis(domain=[-70, 0]),
             rx.recharts.graphing_tooltip(),
