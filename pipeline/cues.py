@@ -180,10 +180,23 @@ def _segment_cues(
     if len(sentences) == 1 or s1 - s0 < len(sentences):
         return [(offset + s0, offset + s1, " ".join(sentences))] if s1 > s0 else []
     bounds = _boundaries(x, s0, s1, sentences, rate_hz)
-    cues = []
+    cues: list[tuple[int, int, str]] = []
+    carried = ""  # sentences with no speech between their boundaries, not yet placed
     for sentence, lo, hi in zip(sentences, bounds, bounds[1:]):
-        a, b = _speech_extent(x, lo, hi, rate_hz) or (lo, hi)
-        cues.append((offset + a, offset + b, sentence))
+        heard = _speech_extent(x, lo, hi, rate_hz)
+        if heard is None:
+            # the snap put this (short) sentence's words in a neighbour: it joins that cue
+            if cues:
+                a, b, text = cues[-1]
+                cues[-1] = (a, b, f"{text} {sentence}")
+            else:
+                carried = f"{carried} {sentence}".strip()
+            continue
+        text = f"{carried} {sentence}".strip()
+        carried = ""
+        cues.append((offset + heard[0], offset + heard[1], text))
+    if carried:  # no sentence of the segment had speech of its own
+        return [(offset + s0, offset + s1, " ".join(sentences))]
     return cues
 
 
@@ -197,7 +210,9 @@ def chapter_cues(
     one-sentence segment is one cue over the segment's speech; in a longer one the
     boundaries are estimated by characters and snapped to the quietest point (lowest RMS
     over 30 ms, 5 ms hop) within +-0.6 s of the estimate, between its neighbours (see
-    module doc). Every cue is trimmed to its speech: leading and trailing 10 ms frames
+    module doc); a sentence left with no speech between its boundaries (a short one whose
+    words the snap gave a neighbour) joins the neighbouring cue. Every cue is trimmed to
+    its speech: leading and trailing 10 ms frames
     under :data:`pipeline.audio.SPEECH_THRESHOLD_DBFS` (-50 dBFS, measured on the stored
     audio before mastering gain) are left out. Cues do not overlap and ``start_s <
     end_s``. ``new_paragraph`` marks the chapter's first cue and the first cue of a

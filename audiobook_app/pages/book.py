@@ -303,6 +303,21 @@ class BookState(AuthState):
             )
 
     @rx.event
+    async def retry(self):
+        """Run the failed or cancelled job again (:func:`library.retry`: the segments it
+        stored are reused), then follow the new job."""
+        self.action_error = ""
+        try:
+            job_id = await asyncio.to_thread(
+                library.retry, redis_conn(), settings(), self.user_id, self.job_id
+            )
+        except InputError as exc:
+            self.action_error = str(exc)
+            self.credits_short = isinstance(exc, InsufficientCreditsError)
+            return None
+        return self._follow(job_id)
+
+    @rx.event
     def play(self, file_id: int, title: str, index: int):
         """Load a finished chapter into the player (from the start)."""
         self.player_src, self.player_title, self.player_index, self.resume_s = (
@@ -501,6 +516,16 @@ def _progress() -> rx.Component:
                         size="1",
                         on_click=BookState.cancel,
                         id="cancel",
+                    ),
+                ),
+                rx.cond(
+                    (BookState.job_status == "failed") | (BookState.job_status == "cancelled"),
+                    rx.button(
+                        "Retry",
+                        variant="soft",
+                        size="1",
+                        on_click=BookState.retry,
+                        id="retry",
                     ),
                 ),
             ),

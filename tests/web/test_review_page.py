@@ -80,3 +80,22 @@ def test_a_flagged_segment_is_regenerated_from_the_review(
     expect(fixed).to_have_count(1)
     expect(page.locator("[id^=segment-]").filter(has_text="Dayadhvam")).to_have_count(0)
     screenshot(page, "review-after-regeneration")
+
+
+def test_a_cancelled_book_has_retry_which_finishes_it(web_app: str, page: Page, tmp_path) -> None:
+    """Cancel a conversion at once, then Retry on the book page: a new job runs from what
+    the cancelled one stored and completes."""
+    sign_up(page, web_app)
+    manuscript = tmp_path / "rain.txt"
+    paragraphs = [f"The rain fell on the {n} roofs of the town all night long." for n in range(8)]
+    manuscript.write_text("Rain\n\nChapter 1\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
+    page.set_input_files("#manuscript input[type=file]", str(manuscript))
+    page.click("#upload-button")
+    page.wait_for_url("**/books/*")
+    expect(page.locator("#book-status")).to_have_text("ready", timeout=120_000)
+    page.click("#start")
+    page.click("#cancel")
+    expect(page.locator("#job-status")).to_have_text("cancelled", timeout=60_000)
+    page.click("#retry")
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#chapter-1-play")).to_be_visible()
