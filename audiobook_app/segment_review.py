@@ -150,6 +150,36 @@ def regenerate_segment(
     :func:`library.start` raises."""
     if text is not None and len(text.strip()) > MAX_FIX_CHARS:
         raise SegmentFixError(f"a segment's text is at most {MAX_FIX_CHARS} characters")
+    return _regenerate(conn, settings, storage, user_id, job_id, chapter_index, position, text)
+
+
+def regenerate_chapter(
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    job_id: str,
+    chapter_index: int,
+) -> str:
+    """Regenerate every segment of chapter ``chapter_index`` of the user's finished job
+    (one more take of each, texts kept) and start a job of the same chapters; return its
+    id. Only that chapter is synthesized, heard and mastered again. Raises like
+    :func:`regenerate_segment`."""
+    return _regenerate(conn, settings, storage, user_id, job_id, chapter_index, None, None)
+
+
+def _regenerate(
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    job_id: str,
+    chapter_index: int,
+    position: int | None,
+    text: str | None,
+) -> str:
+    """Record the fixes (one segment at ``position``, or every segment of the chapter
+    when None) in the book's config and the job's, then start the new job."""
     with session_scope(settings.database_url) as session:
         job = library.owned_job(session, user_id, job_id)
         if job.status != JobStatus.COMPLETED:
@@ -159,39 +189,43 @@ def regenerate_segment(
             (plan_from_dict(p) for p in plan_doc["chapters"] if p["index"] == chapter_index),
             None,
         )
-        if plan is None or not 0 <= position < len(plan.segments):
-            raise NotFoundError(
-                f"job {job_id} has no segment {position} in chapter {chapter_index}"
-            )
-        segment = plan.segments[position]
-        key = f"{chapter_index}:{position}"
+        if plan is None or (position is not None and not 0 <= position < len(plan.segments)):
+            where = f"segment {position} in chapter" if position is not None else "chapter"
+            raise NotFoundError(f"job {job_id} has no {where} {chapter_index}")
         config = PipelineConfig.model_validate(job.config)
         book = library.owned_book(session, user_id, job.book_id)
         overrides = dict(book.config_overrides or {})
         fixes = dict(overrides.get("segment_fixes") or {})
-        earlier = fixes.get(key) or (
-            config.segment_fixes[key].model_dump() if key in config.segment_fixes else None
-        )
-        original = earlier["original"] if earlier else segment.text
-        new_text = (text or "").strip()
-        if not new_text or new_text == segment.text:
-            fix = SegmentFix(
-                original=original,
-                text=earlier["text"] if earlier else "",
-                take=(earlier["take"] if earlier else 0) + 1,
+        chosen_segments = plan.segments if position is None else (plan.segments[position],)
+        made = {}
+        for segment in chosen_segments:
+            key = f"{chapter_index}:{segment.index}"
+            earlier = fixes.get(key) or (
+                config.segment_fixes[key].model_dump() if key in config.segment_fixes else None
             )
-        else:
-            fix = SegmentFix(
-                original=original, text=new_text, take=earlier["take"] if earlier else 0
-            )
-        fixes[key] = fix.model_dump()
+            made[key] = _fix(segment.text, earlier, text).model_dump()
+        fixes.update(made)
         overrides["segment_fixes"] = fixes
         book.config_overrides = overrides
         session.add(book)
         every = [c["index"] for c in book.chapters]
         chosen = list(parse_chapter_selection(job.chapters_spec, len(every)) or every)
-        config = config.with_overrides(segment_fixes={key: fix.model_dump()})
+        config = config.with_overrides(segment_fixes=made)
     return library.start(conn, settings, user_id, job.book_id, chosen=chosen, config=config)
+
+
+def _fix(planned: str, earlier: dict | None, text: str | None) -> SegmentFix:
+    """The fix of a segment planned as ``planned`` (after ``earlier`` fixes): new
+    ``text``, or (None, or the same text) one more take of it."""
+    original = earlier["original"] if earlier else planned
+    new_text = (text or "").strip()
+    if not new_text or new_text == planned:
+        return SegmentFix(
+            original=original,
+            text=earlier["text"] if earlier else "",
+            take=(earlier["take"] if earlier else 0) + 1,
+        )
+    return SegmentFix(original=original, text=new_text, take=earlier["take"] if earlier else 0)
 
 
 SHORT_TERM_STEP_S = 3.0  # pipeline.audio.LoudnessMeter: one short-term value per 3 s

@@ -7,7 +7,8 @@ over time of a chapter (short-term LUFS, one point per 3 s), and a row per flagg
 what the recognizer heard. Editing the text (or leaving it) and pressing Regenerate starts
 a job of the same chapters in which only that segment is synthesized again and only its
 chapter mastered again (:func:`audiobook_app.segment_review.regenerate_segment`), and
-goes back to the book page, where its progress shows.
+goes back to the book page, where its progress shows. "Regenerate this chapter" does the
+same for every segment of the chapter whose loudness is shown (another take of each).
 
 The view is read by :func:`review_view` in a thread; handlers only call the service.
 """
@@ -194,6 +195,29 @@ class ReviewState(AuthState):
             return
         yield rx.redirect(f"/books/{self.view.book_id}")
 
+    @rx.event
+    async def regenerate_chapter(self):
+        """Regenerate the chapter whose loudness is shown (another take of every segment)
+        and go to the book page."""
+        if not self.chapter:
+            return
+        self.error, self.busy = "", "chapter"
+        yield
+        try:
+            await asyncio.to_thread(
+                segment_review.regenerate_chapter,
+                redis_conn(),
+                settings(),
+                storage(),
+                self.user_id,
+                self._job_id(),
+                int(self.chapter),
+            )
+        except AudiobookError as exc:
+            self.error, self.busy = str(exc), ""
+            return
+        yield rx.redirect(f"/books/{self.view.book_id}")
+
     @rx.var
     def loudness(self) -> list[dict]:
         """The plotted chapter's loudness points."""
@@ -267,6 +291,14 @@ def _charts() -> rx.Component:
                 value=ReviewState.chapter,
                 on_change=ReviewState.set_chapter,
                 id="loudness-chapter",
+            ),
+            rx.button(
+                "Regenerate this chapter",
+                variant="soft",
+                size="1",
+                on_click=ReviewState.regenerate_chapter,
+                loading=ReviewState.busy == "chapter",
+                id="regenerate-chapter",
             ),
             align="center",
         ),

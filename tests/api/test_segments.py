@@ -105,6 +105,10 @@ def test_segments_of_a_finished_job_and_regenerate_refusals(make_api) -> None:
 
     missing = api.client.post(f"{url}/1/5/regenerate", json={}, headers=alice.headers)
     assert missing.status_code == 404, missing.text
+    no_chapter = api.client.post(
+        f"/api/v1/jobs/{job['id']}/chapters/7/regenerate", headers=alice.headers
+    )
+    assert no_chapter.status_code == 404, no_chapter.text
     too_long = api.client.post(
         f"{url}/1/0/regenerate", json={"text": "x" * 6000}, headers=alice.headers
     )

@@ -103,7 +103,21 @@ def test_regenerating_one_segment_remasters_only_its_chapter(platform):
     fix = book.config_overrides["segment_fixes"][f"2:{gull.position}"]
     assert fix["take"] == 1 and fix["text"] == new_text and "gull" in fix["original"]
 
+    # a whole chapter again: every segment of chapter 3 gets a new take, nothing else
+    fourth = segment_review.regenerate_chapter(conn, settings, storage, alice, third, 3)
+    burst(platform)
+    _finished(platform, fourth)
+    assert platform.read(lambda s: s.get(Job, fourth)).timings["chapters_mastered"] == [3]
+    rows4 = call(settings, segment_review.job_segments, storage, alice, fourth)
+    old_ids = {r.segment_id for r in rows3}
+    assert all(r.segment_id not in old_ids for r in rows4 if r.chapter_index == 3)
+    assert all(r.segment_id in old_ids for r in rows4 if r.chapter_index != 3)
+    third_audio, fourth_audio = _audio(platform, third), _audio(platform, fourth)
+    assert third_audio[1] == fourth_audio[1] and third_audio[2] == fourth_audio[2]
+
     # refusals
+    with pytest.raises(NotFoundError):
+        segment_review.regenerate_chapter(conn, settings, storage, alice, fourth, 9)
     with pytest.raises(SegmentFixError):
         segment_review.regenerate_segment(conn, settings, storage, alice, third, 2, 0, "x" * 6000)
     with pytest.raises(NotFoundError):
@@ -111,5 +125,7 @@ def test_regenerating_one_segment_remasters_only_its_chapter(platform):
     with pytest.raises(NotFoundError):
         segment_review.regenerate_segment(conn, settings, storage, bob, third, 2, 0)
     running = library.start(conn, settings, alice, book_id, chosen=[1])
+    with pytest.raises(ConflictError):
+        segment_review.regenerate_chapter(conn, settings, storage, alice, running, 1)
     with pytest.raises(ConflictError):
         segment_review.regenerate_segment(conn, settings, storage, alice, running, 1, 0)

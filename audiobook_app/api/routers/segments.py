@@ -1,8 +1,9 @@
 """``/api/v1/jobs/{job_id}/segments``: what speech verification heard in a finished job
-(every segment, or only the flagged ones, with WER, takes and expiring audio links), and
-regenerating one segment with new text or as another take of the same text (a new job of
-the same chapters: only the segment is synthesized again and only its chapter mastered
-again). Service: :mod:`audiobook_app.segment_review`.
+(every segment, or only the flagged ones, with WER, takes and expiring audio links);
+regenerating one segment with new text or as another take of the same text, or a whole
+chapter (``/api/v1/jobs/{job_id}/chapters/{index}/regenerate``). Each is a new job of the
+same chapters in which only the touched segments are synthesized again and only their
+chapter mastered again. Service: :mod:`audiobook_app.segment_review`.
 """
 
 from __future__ import annotations
@@ -122,5 +123,26 @@ def regenerate(
         chapter_index,
         position,
         body.text,
+    )
+    return job_detail(caller.user_id, new_id)
+
+
+@router.post(
+    "/jobs/{job_id}/chapters/{chapter_index}/regenerate",
+    status_code=202,
+    response_model=JobDetail,
+    responses=errors(402, 404, 409),
+)
+def regenerate_chapter(
+    caller: CallerDep,
+    job_id: JobId,
+    chapter_index: Annotated[int, Path(ge=0, le=100_000)],
+) -> JobDetail:
+    """Regenerate a whole chapter of a finished job (another take of every segment) as a
+    new job of the same chapters (returned; billed like a start): only that chapter is
+    synthesized and mastered again. 409 when the job has not completed or another job of
+    the book runs."""
+    new_id = segment_review.regenerate_chapter(
+        redis_conn(), get_settings(), storage(), caller.user_id, job_id, chapter_index
     )
     return job_detail(caller.user_id, new_id)
