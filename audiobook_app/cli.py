@@ -159,8 +159,10 @@ def _summary(result: ConvertResult) -> str:
             lines.append(f"{name + ':':<7} {path}")
     verdict = "PASS" if result.report.passed else "FAIL (see report)"
     lines.append(f"report: {result.report_path}  ACX checks: {verdict}")
-    speech = result.report.to_dict()["summary"]["speech"]
-    if speech:
+    if result.report.speech:
+        from pipeline.verify import summarize  # loaded with the pipeline already
+
+        speech = summarize(result.report.speech)
         lines.append(
             f"speech: {speech['segments']} segments heard, median WER {speech['wer_median']:.0%}, "
             f"{speech['retakes']} retakes, {speech['flagged']} flagged"

@@ -1,4 +1,5 @@
-"""Files built for one download (a ZIP of chapters, a data export) and their response.
+"""Files built for one download (a ZIP of chapters, a data export) and their response,
+and signed download links (:func:`signed_url`).
 
 They are written to an unlinked temporary file and streamed from it, rather than sent
 as a FileResponse with a delete-afterwards task: Granian sends files by path *after*
@@ -14,7 +15,11 @@ from typing import BinaryIO
 
 from starlette.responses import StreamingResponse
 
-from audiobook_app.storage import content_disposition
+from audiobook_app.api.app import API_PREFIX
+from audiobook_app.settings import Settings
+from audiobook_app.storage import LocalStorage, Storage, content_disposition
+
+DOWNLOADS_PATH = f"{API_PREFIX}/downloads"  # local storage's signed links (api.routers.downloads)
 
 CHUNK_BYTES = 1 << 20
 
@@ -48,3 +53,16 @@ def attachment(
         media_type=media_type,
         headers={"Content-Length": str(size), "Content-Disposition": content_disposition(filename)},
     )
+
+
+def signed_url(settings: Settings, storage: Storage, key: str) -> str:
+    """An expiring signed URL that downloads the object ``key`` (valid for
+    ``settings.download_url_ttl_s``): on S3 a presigned GET; on local storage the
+    :class:`LocalStorage` signature, served under :data:`DOWNLOADS_PATH`. For the API's
+    links and the pages' players alike."""
+    name = key.rsplit("/", 1)[-1]
+    url = storage.download_url(key, expires_s=settings.download_url_ttl_s, filename=name)
+    if isinstance(storage, LocalStorage):
+        base = settings.public_base_url.rstrip("/")
+        url = base + DOWNLOADS_PATH + "/" + url.removeprefix(f"{base}/files/")
+    return url

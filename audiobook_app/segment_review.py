@@ -3,7 +3,8 @@
 A finished job's ``report.json`` lists every segment with its word error rate, takes and
 flag (:mod:`pipeline.verify`). :func:`job_segments` turns that into rows for the report
 page and the API, each with the storage key of the audio kept (the book's segment) and
-of every earlier take. :func:`regenerate_segment` records the author's fix
+of every earlier take (:func:`review` adds the report and the book for the review page).
+:func:`regenerate_segment` records the author's fix
 of one segment in the book's config (``config_overrides["segment_fixes"]``, a
 :class:`pipeline.config.SegmentFix`: new text, or one more regeneration of the same text)
 and starts a job of the same chapters: the fix gives the segment a new id, so exactly it
@@ -23,10 +24,10 @@ import redis
 from sqlmodel import Session
 
 from audiobook_app import library
-from audiobook_app.db.models import FilePurpose, JobStatus
+from audiobook_app.db.models import FilePurpose, Job, JobStatus
 from audiobook_app.db.session import session_scope
 from audiobook_app.settings import Settings
-from audiobook_app.storage import Storage, job_key, segment_key, user_key
+from audiobook_app.storage import Storage, job_key, segment_key, take_key
 from pipeline.config import PipelineConfig, SegmentFix
 from pipeline.convert import parse_chapter_selection
 from pipeline.errors import ConflictError, NotFoundError, SegmentFixError
@@ -65,9 +66,9 @@ class SegmentRow:
     audio_key: str
 
 
-def job_report(session: Session, storage: Storage, user_id: int, job_id: str) -> dict:
-    """The ``report.json`` of a job of the user's, as data. Raises NotFoundError (not the
-    user's job, or it has no report yet)."""
+def _job_and_report(
+    session: Session, storage: Storage, user_id: int, job_id: str
+) -> tuple[Job, dict]:
     job = library.owned_job(session, user_id, job_id)
     report = next(
         (f for f in library.job_files(session, user_id, job_id) if f.purpose == FilePurpose.REPORT),
@@ -75,7 +76,7 @@ def job_report(session: Session, storage: Storage, user_id: int, job_id: str) ->
     )
     if report is None:
         raise NotFoundError(f"job {job_id} has no report yet: it is {job.status}")
-    return json.loads(storage.get_bytes(report.key))
+    return job, json.loads(storage.get_bytes(report.key))
 
 
 def job_segments(
@@ -89,8 +90,33 @@ def job_segments(
     """The segments of a finished job of the user's, as its report lists them (every one,
     or only the flagged), in reading order. Empty when the job ran without verification.
     Raises NotFoundError (not the user's job, or it has no report yet)."""
-    data = job_report(session, storage, user_id, job_id)
-    job = library.owned_job(session, user_id, job_id)
+    job, data = _job_and_report(session, storage, user_id, job_id)
+    return _rows(job, data, flagged_only)
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the review page shows of one job: its book (id, title), the report and the
+    segment rows (every one, or only the flagged)."""
+
+    book_id: int
+    title: str
+    report: dict
+    rows: list[SegmentRow]
+
+
+def review(
+    session: Session, storage: Storage, user_id: int, job_id: str, flagged_only: bool
+) -> Review:
+    """The :class:`Review` of a finished job of the user's. Raises NotFoundError (not the
+    user's job, or it has no report yet)."""
+    job, data = _job_and_report(session, storage, user_id, job_id)
+    book = library.owned_book(session, user_id, job.book_id)
+    title = book.title or book.source_filename
+    return Review(book.id, title, data, _rows(job, data, flagged_only))
+
+
+def _rows(job: Job, data: dict, flagged_only: bool) -> list[SegmentRow]:
     rows = []
     for chapter in data.get("chapters", []):
         for seg in chapter.get("segments", []):
@@ -103,7 +129,7 @@ def job_segments(
                     t["wer"],
                     t["heard"],
                     t["passed"],
-                    _take_key(job.owner_id, job.book_id, seg["segment_id"], t["take"])
+                    take_key(job.owner_id, job.book_id, take_id(seg["segment_id"], t["take"]))
                     if several
                     else None,
                 )
@@ -123,10 +149,6 @@ def job_segments(
                 )
             )
     return rows
-
-
-def _take_key(user_id: int, book_id: int, segment_id: str, take: int) -> str:
-    return user_key(user_id, "books", str(book_id), "takes", f"{take_id(segment_id, take)}.flac")
 
 
 def regenerate_segment(

@@ -57,7 +57,7 @@ from pipeline.encode import (
     slugify,
 )
 from pipeline.errors import EncodingError
-from pipeline.models import BookMetadata, ChapterPlan, Cover
+from pipeline.models import BookMetadata, ChapterPlan, Cover, Segment
 from pipeline.store import SegmentStore
 
 DEFAULT_NARRATOR = "Piper en_US-joe-medium"
@@ -202,6 +202,17 @@ def master_rate(plans: Sequence[ChapterPlan], store: SegmentStore) -> int:
     return sf.info(str(store.path(seg.id))).samplerate if seg and store.has(seg.id) else 22050
 
 
+def segment_audio(store: SegmentStore, seg: Segment, rate_hz: int) -> np.ndarray:
+    """A stored segment's audio as assembly lays it down: mono float32, shape ``(n,)``, at
+    ``rate_hz`` (resampled with soxr when stored at another rate). KeyError if absent."""
+    audio, rate = store.read(seg.id)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    if rate != rate_hz:
+        audio = soxr.resample(audio, rate, rate_hz)
+    return np.asarray(audio, np.float32)
+
+
 def _render(
     plan: ChapterPlan, store: SegmentStore, rate_hz: int, config: PipelineConfig
 ) -> Iterator[np.ndarray]:
@@ -209,12 +220,7 @@ def _render(
     m = config.mastering
     yield np.zeros(round(m.head_room_tone_ms * rate_hz / 1000), np.float32)
     for i, seg in enumerate(plan.segments):
-        audio, rate = store.read(seg.id)
-        if audio.ndim > 1:
-            audio = audio.mean(axis=1)
-        if rate != rate_hz:
-            audio = soxr.resample(audio, rate, rate_hz)
-        yield np.asarray(audio, np.float32)
+        yield segment_audio(store, seg, rate_hz)
         if i < len(plan.segments) - 1:
             yield np.zeros(round(seg.pause_after_ms * rate_hz / 1000), np.float32)
     yield np.zeros(round(m.tail_room_tone_ms * rate_hz / 1000), np.float32)

@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import webvtt
 from webvtt.models import Timestamp
 
-from pipeline.assemble import require_stored
+from pipeline.assemble import require_stored, segment_audio
 from pipeline.audio import SPEECH_THRESHOLD_DBFS, db_to_amplitude
 from pipeline.config import PipelineConfig
 from pipeline.models import ChapterPlan, Segment, SegmentKind
@@ -97,16 +96,6 @@ def segment_spans(
     ValueError for a plan without segments or a rate that is not positive.
     """
     return [(a / rate_hz, b / rate_hz) for a, b in _sample_spans(plan, store, config, rate_hz)]
-
-
-def _segment_audio(store: SegmentStore, seg: Segment, rate_hz: int) -> np.ndarray:
-    """The segment's audio as assembly renders it: mono float32 at ``rate_hz``."""
-    audio, rate = store.read(seg.id)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if rate != rate_hz:
-        audio = soxr.resample(audio, rate, rate_hz)
-    return np.asarray(audio, np.float32)
 
 
 def _speech_extent(x: np.ndarray, lo: int, hi: int, rate_hz: int) -> tuple[int, int] | None:
@@ -226,7 +215,7 @@ def chapter_cues(
     cues: list[Cue] = []
     previous: Segment | None = None
     for seg, (start, end) in zip(plan.segments, spans):
-        x = _segment_audio(store, seg, rate_hz)[: end - start]
+        x = segment_audio(store, seg, rate_hz)[: end - start]
         opens = previous is None or (
             previous.kind is SegmentKind.TITLE
             or previous.pause_after_ms >= config.pauses.paragraph_ms

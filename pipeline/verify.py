@@ -315,9 +315,6 @@ class Verifier:
             plausible and not too_many,
         )
 
-    def _record_path(self, segment_id: str) -> Path:
-        return self.records / f"{segment_id}.json"
-
     def _recorded(self, seg: Segment) -> SegmentCheck | None:
         if not self.store.has(seg.id):
             return None
@@ -325,7 +322,7 @@ class Verifier:
         return read_record(self.records, seg, frames)
 
     def _write_record(self, check: SegmentCheck) -> None:
-        path = self._record_path(check.segment_id)
+        path = record_path(self.records, check.segment_id)
         data = {
             "frames": sf.info(str(self.store.path(check.segment_id))).frames,
             "takes": [asdict(t) for t in check.takes],
@@ -337,11 +334,16 @@ class Verifier:
         os.replace(tmp, path)
 
 
+def record_path(records: Path, segment_id: str) -> Path:
+    """Where a segment's verification record lives in the folder ``records``."""
+    return Path(records) / f"{segment_id}.json"
+
+
 def read_record(records: Path, seg: Segment, frames: int | None = None) -> SegmentCheck | None:
     """``seg``'s verification as recorded in the folder ``records``; None when there is no
     readable record, or (with ``frames``) when it was made for audio of another length
     (the stored audio changed since: verify it again)."""
-    path = Path(records) / f"{seg.id}.json"
+    path = record_path(records, seg.id)
     if not path.is_file():
         return None
     try:

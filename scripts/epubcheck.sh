@@ -13,15 +13,9 @@ set -uo pipefail
 
 JAR=/usr/share/java/epubcheck.jar
 
-is_root() { [ "$(id -u)" = 0 ]; }
-can_apt() { is_root && command -v apt-get >/dev/null 2>&1; }
-
-apt_install() {  # apt_install PACKAGE...: quiet, non-interactive; refreshes the lists first
-  echo "epubcheck: installing $* with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null 2>&1 || true
-  apt-get install -y -qq "$@" >/dev/null
-}
+APT_WHO=epubcheck
+# shellcheck source=apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"  # is_root, can_apt, apt_install
 
 ensure_epubcheck() {
   if [ -f "$JAR" ] && command -v java >/dev/null 2>&1; then

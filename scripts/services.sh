@@ -21,15 +21,9 @@ PG_LOG="${PGDATA_DIR%/}.log"
 REDIS_LOG="/tmp/audiobook-redis-${REDIS_PORT}.log"
 WAIT_S=30
 
-is_root() { [ "$(id -u)" = 0 ]; }
-can_apt() { is_root && command -v apt-get >/dev/null 2>&1; }
-
-apt_install() {  # apt_install PACKAGE...: quiet, non-interactive; refreshes the lists first
-  echo "services: installing $* with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null 2>&1 || true
-  apt-get install -y -qq "$@" >/dev/null
-}
+APT_WHO=services
+# shellcheck source=apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"  # is_root, can_apt, apt_install
 
 tcp_open() {  # tcp_open PORT: something accepts TCP connections on $HOST:PORT
   timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null

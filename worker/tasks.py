@@ -59,7 +59,14 @@ from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.jobs import inspections
 from audiobook_app.jobs.notify import notify_job_ended
 from audiobook_app.settings import Settings, get_settings
-from audiobook_app.storage import Storage, build_storage, chapter_texts_key, user_key
+from audiobook_app.storage import (
+    Storage,
+    build_storage,
+    chapter_texts_key,
+    take_key,
+    user_key,
+    verify_record_key,
+)
 from pipeline.analyze import analyze
 from pipeline.assemble import BookInfo, master_chapter, master_rate
 from pipeline.config import STORAGE_REF, PipelineConfig, VoiceConfig
@@ -214,15 +221,6 @@ def _job_key(job: Job, *parts: str) -> str:
 
 def _segment_key(job: Job, segment_id: str) -> str:
     return user_key(job.owner_id, "books", str(job.book_id), "segments", f"{segment_id}.flac")
-
-
-def _record_key(job: Job, segment_id: str) -> str:
-    """Where a segment's speech verification record lives (:mod:`pipeline.verify`)."""
-    return user_key(job.owner_id, "books", str(job.book_id), "verify", f"{segment_id}.json")
-
-
-def _take_key(job: Job, name: str) -> str:
-    return user_key(job.owner_id, "books", str(job.book_id), "takes", f"{name}.flac")
 
 
 def _prepare(ctx: TaskContext) -> Finisher:
@@ -564,7 +562,7 @@ def _verify_chapter(
     records.mkdir(parents=True, exist_ok=True)
     unique = list({s.id: s for s in plan.segments}.values())
     for seg in unique:
-        key = _record_key(ctx.job, seg.id)
+        key = verify_record_key(ctx.job.owner_id, ctx.job.book_id, seg.id)
         if ctx.storage.exists(key):
             ctx.storage.get_file(key, records / f"{seg.id}.json")
     before = {p.name for p in records.iterdir()}
@@ -588,7 +586,9 @@ def _verify_chapter(
     )
     speech = verifier.chapter(plan)
     for name in sorted(takes.stored_ids()):
-        ctx.storage.put_file(_take_key(ctx.job, name), takes.path(name), "audio/flac")
+        ctx.storage.put_file(
+            take_key(ctx.job.owner_id, ctx.job.book_id, name), takes.path(name), "audio/flac"
+        )
     for check in speech.segments:
         if f"{check.segment_id}.json" in before:
             continue
@@ -596,7 +596,7 @@ def _verify_chapter(
             key = _segment_key(ctx.job, check.segment_id)
             ctx.storage.put_file(key, store.path(check.segment_id), "audio/flac")
         ctx.storage.put_file(
-            _record_key(ctx.job, check.segment_id),
+            verify_record_key(ctx.job.owner_id, ctx.job.book_id, check.segment_id),
             records / f"{check.segment_id}.json",
             "application/json",
         )
@@ -610,7 +610,7 @@ def _recorded_speech(
     records = work / "verify"
     records.mkdir(parents=True, exist_ok=True)
     for seg in {s.id: s for p in plans for s in p.segments}.values():
-        key = _record_key(ctx.job, seg.id)
+        key = verify_record_key(ctx.job.owner_id, ctx.job.book_id, seg.id)
         if ctx.storage.exists(key):
             ctx.storage.get_file(key, records / f"{seg.id}.json")
     chapters = (recorded_chapter(plan, records) for plan in plans)

@@ -15,14 +15,13 @@ from datetime import timedelta
 
 from fastapi import UploadFile
 
-from audiobook_app.api.app import API_PREFIX
 from audiobook_app.api.schemas import DownloadLink
 from audiobook_app.db.models import File, utcnow
+from audiobook_app.downloads import signed_url
 from audiobook_app.settings import Settings
-from audiobook_app.storage import LocalStorage, Storage
+from audiobook_app.storage import Storage
 from pipeline.errors import UploadTooLargeError
 
-DOWNLOADS_PATH = f"{API_PREFIX}/downloads"
 _FILE_PATH = re.compile(r"^/files/(\d+)(?:\?.*)?$")
 _MiB = 1024 * 1024
 
@@ -42,16 +41,6 @@ def file_id_of(path: str) -> int | None:
     """The file id of a ``/files/<id>`` path (as the voice library gives samples), else None."""
     found = _FILE_PATH.match(path or "")
     return int(found.group(1)) if found else None
-
-
-def signed_url(settings: Settings, storage: Storage, key: str) -> str:
-    """An expiring signed URL that downloads the object ``key`` (see the module docstring)."""
-    name = key.rsplit("/", 1)[-1]
-    url = storage.download_url(key, expires_s=settings.download_url_ttl_s, filename=name)
-    if isinstance(storage, LocalStorage):
-        base = settings.public_base_url.rstrip("/")
-        url = base + DOWNLOADS_PATH + "/" + url.removeprefix(f"{base}/files/")
-    return url
 
 
 def download_link(settings: Settings, storage: Storage, row: File) -> DownloadLink:

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
-from audiobook_app import PRODUCT_NAME, library, segment_review
-from audiobook_app.api.common import signed_url
-from audiobook_app.db.session import session_scope
+from audiobook_app import PRODUCT_NAME, segment_review
+from audiobook_app.downloads import signed_url
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
-from audiobook_app.state.clients import redis_conn, settings, storage
+from audiobook_app.state.clients import in_session, redis_conn, settings, storage
 from pipeline.errors import AudiobookError, NotFoundError
 
 CHART_HEIGHT_PX = 220
@@ -69,28 +68,24 @@ class ReviewView:
 
 
 def review_view(user_id: int, job_id: str, show_all: bool) -> ReviewView:
-    """The page's view of a finished job of the user's (blocking). Raises NotFoundError."""
+    """The page's view of a finished job of the user's (:func:`segment_review.review`,
+    blocking: call it in a thread). Raises NotFoundError."""
     conf, store = settings(), storage()
-    with session_scope(conf.database_url) as session:
-        job = library.owned_job(session, user_id, job_id)
-        book = library.owned_book(session, user_id, job.book_id)
-        report = segment_review.job_report(session, store, user_id, job_id)
-        rows = segment_review.job_segments(
-            session, store, user_id, job_id, flagged_only=not show_all
-        )
-    wers = [p["wer"] for p in segment_review.wer_points(report)]
-    flagged = sum(p["flagged"] for p in segment_review.wer_points(report))
+    found = in_session(segment_review.review, store, user_id, job_id, not show_all)
+    report = found.report
+    points = segment_review.wer_points(report)
     heard = (report.get("summary") or {}).get("speech") or {}
     summary = (
-        f"{len(wers)} segments heard · median WER {statistics.median(wers):.1f} % · "
-        f"{heard.get('retakes', 0)} retakes · {flagged} flagged"
-        if wers
+        f"{len(points)} segments heard · "
+        f"median WER {statistics.median(p['wer'] for p in points):.1f} % · "
+        f"{heard.get('retakes', 0)} retakes · {sum(p['flagged'] for p in points)} flagged"
+        if points
         else "This conversion ran without speech verification."
     )
     indices = [str(c["index"]) for c in report.get("chapters", [])]
     return ReviewView(
-        book_id=book.id,
-        title=book.title or book.source_filename,
+        book_id=found.book_id,
+        title=found.title,
         summary=summary,
         rows=[
             ReviewRow(
@@ -111,9 +106,9 @@ def review_view(user_id: int, job_id: str, show_all: bool) -> ReviewView:
                     for t in r.takes
                 ],
             )
-            for r in rows
+            for r in found.rows
         ],
-        wer_points=segment_review.wer_points(report),
+        wer_points=points,
         chapters=indices,
         loudness={i: segment_review.loudness_points(report, int(i)) for i in indices},
     )
@@ -169,6 +164,25 @@ class ReviewState(AuthState):
         """Remember the text typed for a segment (sent by Regenerate)."""
         self.fixes = {**self.fixes, key: text}
 
+    async def _start(self, regenerate, *args) -> bool:
+        """Run ``regenerate(redis, settings, storage, user, job, *args)`` (a
+        :mod:`segment_review` function) in a thread; False, with its message shown, when
+        it is refused."""
+        try:
+            await asyncio.to_thread(
+                regenerate,
+                redis_conn(),
+                settings(),
+                storage(),
+                self.user_id,
+                self._job_id(),
+                *args,
+            )
+        except AudiobookError as exc:
+            self.error, self.busy = str(exc), ""
+            return False
+        return True
+
     @rx.event
     async def regenerate(self, key: str):
         """Regenerate one segment with the text typed (or as another take) and go to the
@@ -178,22 +192,9 @@ class ReviewState(AuthState):
             return
         self.error, self.busy = "", key
         yield
-        try:
-            await asyncio.to_thread(
-                segment_review.regenerate_segment,
-                redis_conn(),
-                settings(),
-                storage(),
-                self.user_id,
-                self._job_id(),
-                row.chapter,
-                row.position,
-                self.fixes.get(key),
-            )
-        except AudiobookError as exc:
-            self.error, self.busy = str(exc), ""
-            return
-        yield rx.redirect(f"/books/{self.view.book_id}")
+        fix = (row.chapter, row.position, self.fixes.get(key))
+        if await self._start(segment_review.regenerate_segment, *fix):
+            yield rx.redirect(f"/books/{self.view.book_id}")
 
     @rx.event
     async def regenerate_chapter(self):
@@ -203,20 +204,8 @@ class ReviewState(AuthState):
             return
         self.error, self.busy = "", "chapter"
         yield
-        try:
-            await asyncio.to_thread(
-                segment_review.regenerate_chapter,
-                redis_conn(),
-                settings(),
-                storage(),
-                self.user_id,
-                self._job_id(),
-                int(self.chapter),
-            )
-        except AudiobookError as exc:
-            self.error, self.busy = str(exc), ""
-            return
-        yield rx.redirect(f"/books/{self.view.book_id}")
+        if await self._start(segment_review.regenerate_chapter, int(self.chapter)):
+            yield rx.redirect(f"/books/{self.view.book_id}")
 
     @rx.var
     def loudness(self) -> list[dict]:

@@ -26,8 +26,10 @@ from audiobook_app.storage.keys import (
     job_key,
     safe_filename,
     segment_key,
+    take_key,
     user_key,
     validate_key,
+    verify_record_key,
 )
 from audiobook_app.storage.local import LocalStorage
 from audiobook_app.storage.s3 import S3Storage
@@ -46,8 +48,10 @@ __all__ = [
     "job_key",
     "safe_filename",
     "segment_key",
+    "take_key",
     "user_key",
     "validate_key",
+    "verify_record_key",
 ]
 
 

@@ -71,6 +71,17 @@ def segment_key(user_id: int, book_id: int, segment_id: str) -> str:
     return user_key(user_id, "books", str(book_id), "segments", f"{segment_id}.flac")
 
 
+def take_key(user_id: int, book_id: int, take: str) -> str:
+    """Key of one take of a segment (FLAC), kept by speech verification: ``take`` is
+    :func:`pipeline.verify.take_id` (``<segment id>.take<N>``)."""
+    return user_key(user_id, "books", str(book_id), "takes", f"{take}.flac")
+
+
+def verify_record_key(user_id: int, book_id: int, segment_id: str) -> str:
+    """Key of a segment's speech verification record (JSON, :mod:`pipeline.verify`)."""
+    return user_key(user_id, "books", str(book_id), "verify", f"{segment_id}.json")
+
+
 def job_key(user_id: int, job_id: str, *parts: str) -> str:
     """Key of a job's file (``plan.json``, ``output/...``)."""
     return user_key(user_id, "jobs", job_id, *parts)

@@ -19,6 +19,7 @@ from pipeline.assemble import AssembledBook, assemble_book
 from pipeline.encode import M4bWriter, Mp3Writer, Tags, safe_filename
 from pipeline.export_abs import ABS_DIR, abs_book_dir, export_audiobookshelf
 from pipeline.models import BookMetadata, Cover
+from tests.conftest import unavailable
 from tests.pipeline.test_assemble import config, jpeg_cover, make_book
 
 NARRATOR = "Joe Reader"
@@ -252,7 +253,7 @@ def test_falls_back_to_a_copy_across_file_systems(assembled) -> None:
     book, out = assembled
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == out.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system other than the test's temp folder")
+        unavailable("needs /dev/shm on a file system other than the test's temp folder")
     with tempfile.TemporaryDirectory(dir=shm) as other:
         folder = export(book, Path(other))
         copied = folder / "The Time Machine.m4b"

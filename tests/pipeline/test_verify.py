@@ -21,14 +21,16 @@ from pipeline.verify import (
     word_error_rate,
 )
 
+# Words tiny.en hears reliably in Piper's voice (0-2 errors in 50 takes, measured): the
+# first wording ("Ships far out at sea...") was misheard past the threshold in 1 take of 25
 FULL = (
-    "The lighthouse keeper climbed the stairs every evening. "
+    "The lighthouse keeper walked up the stairs every evening. "
     "He lit the great lamp before the sun went down. "
-    "Ships far out at sea saw the beam and turned away from the rocks."
+    "Sailors far from the shore saw the light and turned their boats away from the rocks."
 )
 DROPPED = (  # the same segment with its middle sentence dropped, as a TTS model may do
-    "The lighthouse keeper climbed the stairs every evening. "
-    "Ships far out at sea saw the beam and turned away from the rocks."
+    "The lighthouse keeper walked up the stairs every evening. "
+    "Sailors far from the shore saw the light and turned their boats away from the rocks."
 )
 TITLE = "Chapter Three. The Lamp."
 

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from audiobook_app import segment_review
-from audiobook_app.api.common import signed_url
 from audiobook_app.api.deps import CallerDep
 from audiobook_app.api.routers.jobs import JobId, job_detail
 from audiobook_app.api.schemas import AUTHED, JobDetail, errors
 from audiobook_app.db.session import session_scope
+from audiobook_app.downloads import signed_url
 from audiobook_app.settings import get_settings
 from audiobook_app.state.clients import redis_conn, storage
 
