@@ -24,6 +24,7 @@ import redis
 from sqlmodel import Session
 
 from audiobook_app import library
+from audiobook_app.book_cast import resolve_voice
 from audiobook_app.db.models import FilePurpose, Job, JobStatus
 from audiobook_app.db.session import session_scope
 from audiobook_app.settings import Settings
@@ -182,12 +183,17 @@ def regenerate_chapter(
     user_id: int,
     job_id: str,
     chapter_index: int,
+    voice: str | None = None,
 ) -> str:
     """Regenerate every segment of chapter ``chapter_index`` of the user's finished job
-    (one more take of each, texts kept) and start a job of the same chapters; return its
-    id. Only that chapter is synthesized, heard and mastered again. Raises like
-    :func:`regenerate_segment`."""
-    return _regenerate(conn, settings, storage, user_id, job_id, chapter_index, None, None)
+    and start a job of the same chapters; return its id. With ``voice`` (a library voice
+    id other than the one reading the chapter) the chapter is read by that voice
+    wherever the narrator's voice read it (``PipelineConfig.chapter_voices``, kept in the
+    book's config for later jobs; the narrator's own voice id puts it back); without, one
+    more take of each segment, texts kept. Only that chapter is synthesized, heard and
+    mastered again. Raises like :func:`regenerate_segment`, and CastError for a voice
+    not in the user's library."""
+    return _regenerate(conn, settings, storage, user_id, job_id, chapter_index, None, None, voice)
 
 
 def _regenerate(
@@ -199,9 +205,11 @@ def _regenerate(
     chapter_index: int,
     position: int | None,
     text: str | None,
+    voice: str | None = None,
 ) -> str:
     """Record the fixes (one segment at ``position``, or every segment of the chapter
-    when None) in the book's config and the job's, then start the new job."""
+    when None; or the chapter's own ``voice``) in the book's config and the job's, then
+    start the new job."""
     with session_scope(settings.database_url) as session:
         job = library.owned_job(session, user_id, job_id)
         if job.status != JobStatus.COMPLETED:
@@ -217,22 +225,33 @@ def _regenerate(
         config = PipelineConfig.model_validate(job.config)
         book = library.owned_book(session, user_id, job.book_id)
         overrides = dict(book.config_overrides or {})
-        fixes = dict(overrides.get("segment_fixes") or {})
-        chosen_segments = plan.segments if position is None else (plan.segments[position],)
-        made = {}
-        for segment in chosen_segments:
-            key = f"{chapter_index}:{segment.index}"
-            earlier = fixes.get(key) or (
-                config.segment_fixes[key].model_dump() if key in config.segment_fixes else None
-            )
-            made[key] = _fix(segment.text, earlier, text).model_dump()
-        fixes.update(made)
-        overrides["segment_fixes"] = fixes
+        spoken = (
+            resolve_voice(session, settings, user_id, voice, f"chapter {chapter_index}")
+            if voice
+            else None
+        )
+        if spoken is not None and spoken != config.chapter_voices.get(chapter_index, config.voice):
+            overrides["chapter_voices"] = {
+                **(overrides.get("chapter_voices") or {}),
+                str(chapter_index): spoken.model_dump(),
+            }
+            config = config.with_overrides(chapter_voices={chapter_index: spoken.model_dump()})
+        else:
+            fixes = dict(overrides.get("segment_fixes") or {})
+            chosen_segments = plan.segments if position is None else (plan.segments[position],)
+            made = {}
+            for segment in chosen_segments:
+                key = f"{chapter_index}:{segment.index}"
+                earlier = fixes.get(key) or (
+                    config.segment_fixes[key].model_dump() if key in config.segment_fixes else None
+                )
+                made[key] = _fix(segment.text, earlier, text).model_dump()
+            overrides["segment_fixes"] = fixes | made
+            config = config.with_overrides(segment_fixes=made)
         book.config_overrides = overrides
         session.add(book)
         every = [c["index"] for c in book.chapters]
         chosen = list(parse_chapter_selection(job.chapters_spec, len(every)) or every)
-        config = config.with_overrides(segment_fixes=made)
     return library.start(conn, settings, user_id, job.book_id, chosen=chosen, config=config)
 
 

@@ -200,6 +200,12 @@ NARRATOR = "narrator"  # the role that reads narration (and everything, in singl
 DIALOGUE = "dialogue"  # the role that reads quoted speech no cast character claims
 
 
+def chapter_role(index: int) -> str:
+    """The role of the narrator's voice in chapter ``index`` when
+    :attr:`PipelineConfig.chapter_voices` gives that chapter its own voice."""
+    return f"{NARRATOR}@{index}"
+
+
 class CastConfig(_Frozen):
     """Who reads what (the voices stage). Modes:
 
@@ -252,8 +258,19 @@ class PipelineConfig(_Frozen):
     segment: SegmentConfig = SegmentConfig()
     verify: VerifyConfig = VerifyConfig()
     segment_fixes: dict[str, SegmentFix] = Field(default_factory=dict)
+    # chapter index (1-based) -> the voice that reads, in that chapter, everything the
+    # narrator's voice would (narration, titles, and the dialogue no other voice claims):
+    # a chapter regenerated with another voice (role chapter_role(index))
+    chapter_voices: dict[int, VoiceConfig] = Field(default_factory=dict)
     lexicon: dict[str, str] = Field(default_factory=dict)
     speak_chapter_titles: bool = True
+
+    @field_validator("chapter_voices", mode="before")
+    @classmethod
+    def _chapter_presets(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {index: preset_voice(voice) for index, voice in value.items()}
+        return value
 
     @field_validator("voice", mode="before")
     @classmethod
@@ -261,9 +278,15 @@ class PipelineConfig(_Frozen):
         return preset_voice(value)
 
     def voice_of(self, role: str) -> VoiceConfig:
-        """The voice that reads ``role`` ("narrator", "dialogue" or a character name; see
-        :class:`CastConfig`). A role the cast does not name falls back to the dialogue
-        voice (a character) or the narrator."""
+        """The voice that reads ``role`` ("narrator", "dialogue", a character name, see
+        :class:`CastConfig`, or a chapter's narrator, :func:`chapter_role`). A role the
+        cast does not name falls back to the dialogue voice (a character) or the
+        narrator."""
+        if role.startswith(f"{NARRATOR}@"):
+            index = role.removeprefix(f"{NARRATOR}@")
+            return (
+                self.chapter_voices.get(int(index), self.voice) if index.isdigit() else self.voice
+            )
         if role in self.cast.characters:
             return self.cast.characters[role]
         if role != NARRATOR and self.cast.dialogue is not None:
@@ -271,11 +294,13 @@ class PipelineConfig(_Frozen):
         return self.voice
 
     def voices(self) -> dict[str, VoiceConfig]:
-        """Every role the cast names, with its voice (the narrator's first)."""
+        """Every role the cast names, with its voice (the narrator's first, the chapters'
+        own narrators last)."""
         roles = {NARRATOR: self.voice}
         if self.cast.dialogue is not None:
             roles[DIALOGUE] = self.cast.dialogue
-        return roles | dict(self.cast.characters)
+        chapters = {chapter_role(i): v for i, v in sorted(self.chapter_voices.items())}
+        return roles | dict(self.cast.characters) | chapters
 
     def with_overrides(self, **sections: dict) -> PipelineConfig:
         """A copy with some sections' fields replaced, validated like a YAML file.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pysbd
 from pysbd.lang.english import English
 
-from pipeline.config import NARRATOR, PipelineConfig
+from pipeline.config import NARRATOR, PipelineConfig, chapter_role
 from pipeline.models import Block, BlockKind, Chapter, ChapterPlan, Segment, SegmentKind
 
 _LOCAL = threading.local()  # pysbd's Segmenter keeps per-call state: one per thread
@@ -242,7 +242,9 @@ def segment_chapter(
 
     The author's ``config.segment_fixes`` of this chapter replace a segment's text and
     count its regenerations (:class:`pipeline.config.SegmentFix`; a regeneration adds
-    ``"take"`` to the settings its id hashes).
+    ``"take"`` to the settings its id hashes). When ``config.chapter_voices`` gives this
+    chapter its own voice, every segment the narrator's voice would read takes the role
+    :func:`pipeline.config.chapter_role` (that voice; ``voices`` must hold the role).
     """
     drafts: list[tuple[SegmentKind, str, int, str]] = []
     if config.speak_chapter_titles:
@@ -255,8 +257,11 @@ def segment_chapter(
     if drafts:
         kind, text, _, role = drafts[-1]
         drafts[-1] = (kind, text, 0, role)
+    own = chapter.index in config.chapter_voices
     segments = []
     for i, (kind, text, pause, role) in enumerate(drafts):
+        if own and config.voice_of(role) == config.voice:
+            role = chapter_role(chapter.index)
         key = voices.get(role) or voices[NARRATOR]
         settings = key.settings
         fix = config.segment_fixes.get(f"{chapter.index}:{i}")

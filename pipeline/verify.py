@@ -20,6 +20,13 @@ a record (``<records>/<segment id>.json``); the record makes verification resuma
 segment whose record matches its stored audio is not transcribed again. A segment whose
 best take still fails is *flagged* for the author (report, dashboard).
 
+A retake can also be made elsewhere: a synthesizer that cannot speak a voice where
+verification runs (the platform's cpu worker and a Qwen3-TTS voice, which needs the gpu
+queue) raises :class:`RetakeElsewhere`. The segment's record then says which take is
+awaited (``pending``), take 0 joins the takes store, and :attr:`ChapterSpeech.pending`
+lists it; once that take is in the takes store, verifying again scores it from there and
+goes on where it stopped (earlier takes are not heard again).
+
 Measured on this machine: see ``bench/verify_overhead.py`` (validation time as a ratio of
 synthesis time) and the closing notes of issue 16.
 """
@@ -54,11 +61,19 @@ RETAKE_NOISE_STEP = 0.7  # Piper: noise_scale and noise_w_scale x 0.7 per retake
 RETAKE_PACE_STEP = 0.05  # Piper: length_scale + 5 % per retake (slower: fewer skipped words)
 TAKE_SUFFIX = ".take"
 
-# (segment, the voice of this take) -> (float32 mono audio, sample rate in Hz), or None when
-# that voice cannot be synthesized where verification runs (a GPU voice on a CPU worker)
+# (segment, the voice of this take) -> (float32 mono audio, sample rate in Hz); None when
+# that voice cannot be retaken at all (the segment is flagged), RetakeElsewhere when
+# another worker must make the take
 Synthesizer = Callable[[Segment, VoiceConfig], tuple[np.ndarray, int] | None]
 # (audio, sample rate in Hz) -> the words heard, one line
 Transcriber = Callable[[np.ndarray, int], str]
+
+
+class RetakeElsewhere(Exception):
+    """Raised by a :data:`Synthesizer` when the take must be made by another worker (a
+    GPU voice asked of a CPU worker): the segment is left pending, not flagged. A signal
+    between :class:`Verifier` and its caller, never an error shown to anyone."""
+
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -140,7 +155,8 @@ class Take:
 @dataclass(frozen=True)
 class SegmentCheck:
     """Verification of one segment: every take, the one kept (``chosen``), and ``flagged``
-    when even that one fails."""
+    when even that one fails; ``pending`` is the number of a take awaited from another
+    worker (:class:`RetakeElsewhere`; the check is not final), else None."""
 
     segment_id: str
     chapter_index: int
@@ -149,6 +165,7 @@ class SegmentCheck:
     takes: tuple[Take, ...]
     chosen: int
     flagged: bool
+    pending: int | None = None
 
     @property
     def wer(self) -> float:
@@ -179,6 +196,12 @@ class ChapterSpeech:
 
     index: int
     segments: tuple[SegmentCheck, ...]
+
+    @property
+    def pending(self) -> tuple[SegmentCheck, ...]:
+        """The segments waiting for a take from another worker (none: the chapter is
+        verified)."""
+        return tuple(s for s in self.segments if s.pending is not None)
 
     def summary(self) -> dict:
         """WER distribution (mean, median, 90th percentile, max of the takes kept),
@@ -260,29 +283,40 @@ class Verifier:
 
     def segment(self, seg: Segment) -> SegmentCheck:
         """Verify one stored segment: its record when it matches the stored audio, else
-        transcribe, retake while it fails (at most ``verify.max_retakes`` times), keep the
-        best take and write the record. Raises KeyError when the segment is not stored."""
+        transcribe, retake while it fails (at most ``verify.max_retakes`` times; a take
+        already in the takes store is used, not made again), keep the best take and write
+        the record. A pending record (:class:`RetakeElsewhere`) goes on from its takes.
+        Raises KeyError when the segment is not stored."""
         recorded = self._recorded(seg)
-        if recorded is not None:
+        if recorded is not None and recorded.pending is None:
             return recorded
-        audio, rate = self.store.read(seg.id)
-        takes = [self._score(seg, audio, rate, 0, self.config.voice_of(seg.voice))]
-        audios = [(audio, rate)]
+        if recorded is not None:
+            takes = list(recorded.takes)
+        else:
+            audio, rate = self.store.read(seg.id)
+            takes = [self._score(seg, audio, rate, 0, self.config.voice_of(seg.voice))]
+        pending = None
         while not takes[-1].passed and len(takes) <= self.config.verify.max_retakes:
             number = len(takes)
             voice = retake_voice(self.config.voice_of(seg.voice), number)
-            made = self._synthesize(seg, voice)
+            if self.takes.has(take_id(seg.id, number)):
+                made: tuple[np.ndarray, int] | None = self.takes.read(take_id(seg.id, number))
+            else:
+                try:
+                    made = self._synthesize(seg, voice)
+                except RetakeElsewhere:
+                    pending = number
+                    break
+                if made is not None:
+                    self.takes.put(take_id(seg.id, number), *made)
             if made is None:
                 break
-            new, new_rate = made
-            self.takes.put(take_id(seg.id, number), new, new_rate)
-            audios.append((new, new_rate))
-            takes.append(self._score(seg, new, new_rate, number, voice))
+            takes.append(self._score(seg, *made, number, voice))
         chosen = min(range(len(takes)), key=lambda i: (not takes[i].plausible, takes[i].wer, i))
-        if len(takes) > 1:
-            self.takes.put(take_id(seg.id, 0), audio, rate)
-            if chosen:
-                self.store.put(seg.id, *audios[chosen])
+        if (len(takes) > 1 or pending) and not self.takes.has(take_id(seg.id, 0)):
+            self.takes.put(take_id(seg.id, 0), *self.store.read(seg.id))
+        if chosen and pending is None:
+            self.store.put(seg.id, *self.takes.read(take_id(seg.id, chosen)))
         check = SegmentCheck(
             seg.id,
             seg.chapter_index,
@@ -290,7 +324,8 @@ class Verifier:
             seg.text,
             tuple(takes),
             chosen,
-            not takes[chosen].passed,
+            pending is None and not takes[chosen].passed,
+            pending,
         )
         self._write_record(check)
         return check
@@ -328,6 +363,7 @@ class Verifier:
             "takes": [asdict(t) for t in check.takes],
             "chosen": check.chosen,
             "flagged": check.flagged,
+            "pending": check.pending,
         }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
@@ -359,6 +395,7 @@ def read_record(records: Path, seg: Segment, frames: int | None = None) -> Segme
             takes,
             int(data["chosen"]),
             bool(data["flagged"]),
+            data.get("pending"),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -366,14 +403,15 @@ def read_record(records: Path, seg: Segment, frames: int | None = None) -> Segme
 
 def recorded_chapter(plan: ChapterPlan, records: Path) -> ChapterSpeech | None:
     """``plan``'s verification from the records in ``records`` (each segment id once, in
-    plan order); None when a segment has no record (it was never verified)."""
+    plan order); None when a segment has no record (it was never verified) or waits for a
+    take (:class:`RetakeElsewhere`)."""
     checks, seen = [], set()
     for seg in plan.segments:
         if seg.id in seen:
             continue
         seen.add(seg.id)
         check = read_record(records, seg)
-        if check is None:
+        if check is None or check.pending is not None:
             return None
         checks.append(check)
     return ChapterSpeech(plan.index, tuple(checks))

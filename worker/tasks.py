@@ -6,11 +6,18 @@ task per batch of about ``synth_batch_chars`` characters of a chapter.
 ``synthesize`` (tts queue): speak each segment of its batch that is not stored yet and
 store it at once (``users/<id>/books/<id>/segments/<segment id>.flac``), so a killed
 worker loses only the segment in flight; the last batch of a chapter queues ``master``
-for it, the last batch of the job queues ``assemble``.
-``master`` (cpu queue): master and encode one chapter's file (MP3 unless the job asked
-for FLAC/WAV only) and mark the chapter completed, so it can be played while later
-chapters are still being synthesized (``assemble`` writes the same file again, bit for
-bit: mastering is per chapter and seeded by the chapter number).
+for it.
+``master`` (cpu queue): hear the chapter's segments (speech verification,
+:mod:`pipeline.verify`; a Piper retake is made right there), then master and encode one
+chapter's file (MP3 unless the job asked for FLAC/WAV only) and mark the chapter
+completed, so it can be played while later chapters are still being synthesized
+(``assemble`` writes the same file again, bit for bit: mastering is per chapter and
+seeded by the chapter number). The master that completes the job's last chapter queues
+``assemble``. When a Qwen3-TTS segment needs a retake, the master stores what it heard
+and queues ``retake`` instead of mastering.
+``retake`` (gpu queue): make the takes the chapter's master asked for (recorded as
+``pending`` in each segment's verification record), store them, and queue the chapter's
+``master`` again, which hears them and goes on (at most ``verify.max_retakes`` rounds).
 ``inspect`` (cpu queue, an RQ job watched like a task through the book row:
 ``audiobook_app.jobs.inspections``): parse an uploaded manuscript for the dashboard and
 record its title, author, cover, outline (every section) and tracks at the book's layout
@@ -37,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from rq import get_current_job
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from audiobook_app import tracks
 from audiobook_app.billing import ledger
@@ -96,7 +103,15 @@ from pipeline.models import (
 from pipeline.parse import parse_bytes
 from pipeline.store import SegmentStore
 from pipeline.validate import CHAPTER_FILE_PREFERENCE
-from pipeline.verify import ChapterSpeech, Verifier, recorded_chapter
+from pipeline.verify import (
+    ChapterSpeech,
+    RetakeElsewhere,
+    Verifier,
+    read_record,
+    recorded_chapter,
+    retake_voice,
+    take_id,
+)
 from worker.chapter_cache import StorageChapterCache
 from worker.context import Finisher, TaskContext, run_task
 from worker.engines import engine_for
@@ -120,6 +135,11 @@ def synthesize(task_id: str) -> None:
 def master(task_id: str) -> None:
     """RQ job: master one chapter so it can be played early (see module doc)."""
     run_task(task_id, _master)
+
+
+def retake(task_id: str) -> None:
+    """RQ job: make the Qwen3-TTS retakes a chapter's master asked for (see module doc)."""
+    run_task(task_id, _retake)
 
 
 def assemble(task_id: str) -> None:
@@ -270,7 +290,8 @@ def _prepare(ctx: TaskContext) -> Finisher:
                 analysis.words,
                 analysis.estimated_duration_s,
             )
-        book_row.chapters, book_row.chosen_chapters = full_chapters, chosen
+            book_row.chosen_chapters = chosen  # the web's Start stored the author's choice
+        book_row.chapters = full_chapters  # (a preview or a retry leaves it as it is)
         book_row.outline = outline
         session.add(book_row)
         rows = [
@@ -417,17 +438,11 @@ def _synthesize(ctx: TaskContext) -> Finisher:
             followups.append(
                 repo.add_task(session, job_row, TaskKind.MASTER, chapter_index=task.chapter_index)
             )
-        if len(done) < len(tasks) or repo.job_tasks(session, job_row.id, TaskKind.ASSEMBLE):
-            return followups
-        job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
-        synth_s = (
-            (utcnow() - job_row.synth_started_at).total_seconds()
-            if job_row.synth_started_at
-            else 0.0
-        )
-        job_row.timings = {**job_row.timings, "generate_s": round(synth_s, 2)}
-        session.add(job_row)
-        return followups + [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
+        if len(done) == len(tasks) and job_row.synth_started_at:
+            synth_s = (utcnow() - job_row.synth_started_at).total_seconds()
+            job_row.timings = {**job_row.timings, "generate_s": round(synth_s, 2)}
+            session.add(job_row)
+        return followups
 
     return finish
 
@@ -511,7 +526,10 @@ def _master(ctx: TaskContext) -> Finisher:
         path, duration_s = kept
     else:
         _fetch_segments(ctx, (plan,), work)
-        _verify_chapter(ctx, plan, job_config, store, work, doc["analysis"]["language"])
+        language = doc["analysis"]["language"]
+        if _verify_chapter(ctx, plan, job_config, store, work, language):
+            shutil.rmtree(work, ignore_errors=True)
+            return _queue_retake(ctx)
         chapter = master_chapter(plan, store, work / "out", config, info, rate_hz=rate)
         path, duration_s = chapter.files[fmt], chapter.duration_s
     key = _job_key(job, "output", fmt, path.name)
@@ -539,7 +557,77 @@ def _master(ctx: TaskContext) -> Finisher:
             audio_key=key,
             duration_s=duration_s,
         )
+        return _assemble_when_mastered(session, job_row)
+
+    return finish
+
+
+def _assemble_when_mastered(session: Session, job_row: Job) -> list[Task]:
+    """Queue ``assemble`` once every chapter of the job is mastered (each chapter heard
+    and its retakes kept first, so assembly reads the takes kept); else nothing."""
+    chapters = session.exec(select(Chapter).where(Chapter.job_id == job_row.id)).all()
+    if any(c.status != ChapterStatus.COMPLETED for c in chapters) or repo.job_tasks(
+        session, job_row.id, TaskKind.ASSEMBLE
+    ):
         return []
+    job_row.stage, job_row.progress, job_row.eta_s = "assemble", 1 - ASSEMBLE_SHARE, None
+    session.add(job_row)
+    return [repo.add_task(session, job_row, TaskKind.ASSEMBLE)]
+
+
+def _queue_retake(ctx: TaskContext) -> Finisher:
+    """The finisher of a master that heard a Qwen3-TTS segment fail: queue round
+    ``batch + 1`` of the chapter's ``retake`` on the gpu queue."""
+    index, round_ = ctx.task.chapter_index, (ctx.task.batch or 0) + 1
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        return [
+            repo.add_task(
+                session, job_row, TaskKind.RETAKE, chapter_index=index, batch=round_, queue="gpu"
+            )
+        ]
+
+    return finish
+
+
+def _retake(ctx: TaskContext) -> Finisher:
+    """Make the takes a chapter's master asked for (the ``pending`` take of each segment
+    whose verification record has one: :func:`pipeline.verify.retake_voice` of its
+    voice), store them as takes, then queue the chapter's master again (round ``batch``)."""
+    job, index = ctx.job, ctx.task.chapter_index
+    doc = _load_plan(ctx)
+    plan = next(plan_from_dict(p) for p in doc["chapters"] if p["index"] == index)
+    config = PipelineConfig.model_validate(job.config)
+    work = Path(ctx.settings.work_dir) / f"{job.id}-retake-{index}"
+    records = work / "verify"
+    records.mkdir(parents=True, exist_ok=True)
+    wanted: dict[VoiceConfig, list[tuple[PlanSegment, str]]] = {}
+    for seg in {s.id: s for s in plan.segments}.values():
+        key = verify_record_key(job.owner_id, job.book_id, seg.id)
+        if not ctx.storage.exists(key):
+            continue
+        ctx.storage.get_file(key, records / f"{seg.id}.json")
+        check = read_record(records, seg)
+        if check is None or check.pending is None:
+            continue
+        name = take_id(seg.id, check.pending)
+        if not ctx.storage.exists(take_key(job.owner_id, job.book_id, name)):
+            voice = retake_voice(config.voice_of(seg.voice), check.pending)
+            wanted.setdefault(voice, []).append((seg, name))
+    for voice, todo in wanted.items():
+        ctx.check_cancelled()
+        engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
+        for (_, name), audio in zip(todo, engine.synthesize_batch([s.text for s, _ in todo])):
+            buf = io.BytesIO()
+            sf.write(buf, audio.clip(-1, 1), engine.sample_rate_hz, format="FLAC", subtype="PCM_24")
+            ctx.storage.put_bytes(
+                take_key(job.owner_id, job.book_id, name), buf.getvalue(), "audio/flac"
+            )
+    shutil.rmtree(work, ignore_errors=True)
+    round_ = ctx.task.batch
+
+    def finish(session: Session, job_row: Job) -> list[Task]:
+        return [repo.add_task(session, job_row, TaskKind.MASTER, chapter_index=index, batch=round_)]
 
     return finish
 
@@ -551,26 +639,35 @@ def _verify_chapter(
     store: SegmentStore,
     work: Path,
     language: str,
-) -> None:
+) -> bool:
     """Speech verification of one chapter before it is mastered (:mod:`pipeline.verify`),
     on this cpu worker: records kept in storage from earlier runs are reused; a Piper
-    voice is retaken here, a GPU voice is not (its segment is flagged instead); the takes,
-    the new records and every segment whose kept take changed go back to storage."""
+    voice is retaken here; a GPU voice's retake is left pending for the ``retake`` task
+    (its takes so far are fetched back when it is done). The takes, the new or changed
+    records and every segment whose kept take changed go back to storage. True when a
+    segment waits for a take from the gpu queue (do not master the chapter yet)."""
     if not config.verify.enabled:
-        return
+        return False
+    owner, book = ctx.job.owner_id, ctx.job.book_id
     records = work / "verify"
     records.mkdir(parents=True, exist_ok=True)
-    unique = list({s.id: s for s in plan.segments}.values())
-    for seg in unique:
-        key = verify_record_key(ctx.job.owner_id, ctx.job.book_id, seg.id)
+    takes = SegmentStore(work / "takes")
+    for seg in {s.id: s for s in plan.segments}.values():
+        key = verify_record_key(owner, book, seg.id)
         if ctx.storage.exists(key):
             ctx.storage.get_file(key, records / f"{seg.id}.json")
-    before = {p.name for p in records.iterdir()}
-    takes = SegmentStore(work / "takes")
+            check = read_record(records, seg)
+            awaited = check.pending if check and check.pending is not None else -1
+            for number in range(awaited + 1):  # a pending segment's takes so far
+                name = take_id(seg.id, number)
+                if ctx.storage.exists(take_key(owner, book, name)):
+                    ctx.storage.get_file(take_key(owner, book, name), takes.path(name))
+    before = {p.name: p.read_bytes() for p in records.iterdir()}
+    fetched = takes.stored_ids()
 
     def retake(seg: PlanSegment, voice: VoiceConfig) -> tuple[np.ndarray, int] | None:
         if queue_of(voice) != "tts":
-            return None
+            raise RetakeElsewhere(voice.engine)
         ctx.check_cancelled()
         engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
         return engine.synthesize(seg.text), engine.sample_rate_hz
@@ -585,21 +682,19 @@ def _verify_chapter(
         threads=ctx.settings.tts_threads,
     )
     speech = verifier.chapter(plan)
-    for name in sorted(takes.stored_ids()):
-        ctx.storage.put_file(
-            take_key(ctx.job.owner_id, ctx.job.book_id, name), takes.path(name), "audio/flac"
-        )
+    for name in sorted(takes.stored_ids() - fetched):
+        ctx.storage.put_file(take_key(owner, book, name), takes.path(name), "audio/flac")
     for check in speech.segments:
-        if f"{check.segment_id}.json" in before:
+        record = records / f"{check.segment_id}.json"
+        if before.get(record.name) == record.read_bytes():
             continue
-        if check.chosen:
+        if check.chosen and check.pending is None:
             key = _segment_key(ctx.job, check.segment_id)
             ctx.storage.put_file(key, store.path(check.segment_id), "audio/flac")
         ctx.storage.put_file(
-            verify_record_key(ctx.job.owner_id, ctx.job.book_id, check.segment_id),
-            records / f"{check.segment_id}.json",
-            "application/json",
+            verify_record_key(owner, book, check.segment_id), record, "application/json"
         )
+    return bool(speech.pending)
 
 
 def _recorded_speech(

@@ -81,14 +81,17 @@ class JobStatus(StrEnum):
 
 
 class TaskKind(StrEnum):
-    """The RQ jobs one book job fans out into: ``prepare``, ``master`` (one chapter's MP3
-    as soon as its segments are stored, so it can be played early) and ``assemble`` on
-    the ``cpu`` queue, one ``synthesize`` per batch of a chapter's segments on ``tts``."""
+    """The RQ jobs one book job fans out into: ``prepare``, ``master`` (hear and master
+    one chapter as soon as its segments are stored, so it can be played early) and
+    ``assemble`` on the ``cpu`` queue, one ``synthesize`` per batch of a chapter's
+    segments on ``tts`` (``gpu`` for a Qwen3-TTS voice), and ``retake`` on ``gpu``: the
+    retakes a chapter's ``master`` asked for of its Qwen3-TTS segments."""
 
     PREPARE = "prepare"
     SYNTHESIZE = "synthesize"
     MASTER = "master"
     ASSEMBLE = "assemble"
+    RETAKE = "retake"
 
 
 class TaskStatus(StrEnum):

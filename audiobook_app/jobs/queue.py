@@ -2,7 +2,8 @@
 
 The database is the record of what must run (:class:`Task` rows); RQ only carries it.
 Each run of a task is an RQ job with id ``<task id>_a<attempt>``, on the ``cpu`` queue
-(prepare, master, assemble) or the ``tts`` queue (synthesize), serialized as JSON, with RQ's
+(prepare, master, assemble), the ``tts`` queue (synthesize) or the ``gpu`` queue (a
+Qwen3-TTS synthesize, retake), serialized as JSON, with RQ's
 ``Retry`` for transient failures (backoff ``settings.retry_backoff_s``; workers run
 with the scheduler) and a per-kind timeout.
 
@@ -50,6 +51,7 @@ QUEUE_OF = {
     TaskKind.MASTER: "cpu",
     TaskKind.ASSEMBLE: "cpu",
     TaskKind.SYNTHESIZE: "tts",
+    TaskKind.RETAKE: "gpu",
 }
 FUNCTION_OF = {kind: f"worker.tasks.{kind.value}" for kind in TaskKind}
 _RQ_ENDED = {RQStatus.FINISHED, RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED}
@@ -81,6 +83,7 @@ def _timeout_s(settings: Settings, kind: TaskKind) -> int:
     return {
         TaskKind.PREPARE: settings.prepare_timeout_s,
         TaskKind.SYNTHESIZE: settings.synth_timeout_s,
+        TaskKind.RETAKE: settings.synth_timeout_s,
         TaskKind.MASTER: settings.assemble_timeout_s,
         TaskKind.ASSEMBLE: settings.assemble_timeout_s,
     }[kind]

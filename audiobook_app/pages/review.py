@@ -8,7 +8,9 @@ what the recognizer heard. Editing the text (or leaving it) and pressing Regener
 a job of the same chapters in which only that segment is synthesized again and only its
 chapter mastered again (:func:`audiobook_app.segment_review.regenerate_segment`), and
 goes back to the book page, where its progress shows. "Regenerate this chapter" does the
-same for every segment of the chapter whose loudness is shown (another take of each).
+same for every segment of the chapter whose loudness is shown: another take of each, or,
+with a voice chosen beside it, the chapter read by that voice wherever the narrator's
+voice read it (:func:`audiobook_app.segment_review.regenerate_chapter`).
 
 The view is read by :func:`review_view` in a thread; handlers only call the service.
 """
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
-from audiobook_app import PRODUCT_NAME, segment_review
+from audiobook_app import PRODUCT_NAME, segment_review, voice_library
+from audiobook_app.book_cast import VoiceOption
 from audiobook_app.downloads import signed_url
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
@@ -65,6 +68,7 @@ class ReviewView:
     wer_points: list[dict] = field(default_factory=list)
     chapters: list[str] = field(default_factory=list)  # chapter indices, as select options
     loudness: dict[str, list[dict]] = field(default_factory=dict)  # chapter index -> points
+    voices: list[VoiceOption] = field(default_factory=list)  # to read a chapter again
 
 
 def review_view(user_id: int, job_id: str, show_all: bool) -> ReviewView:
@@ -83,6 +87,7 @@ def review_view(user_id: int, job_id: str, show_all: bool) -> ReviewView:
         else "This conversion ran without speech verification."
     )
     indices = [str(c["index"]) for c in report.get("chapters", [])]
+    voices = in_session(voice_library.list_voices, conf, user_id)
     return ReviewView(
         book_id=found.book_id,
         title=found.title,
@@ -111,7 +116,11 @@ def review_view(user_id: int, job_id: str, show_all: bool) -> ReviewView:
         wer_points=points,
         chapters=indices,
         loudness={i: segment_review.loudness_points(report, int(i)) for i in indices},
+        voices=[VoiceOption(v.id, v.name) for v in voices],
     )
+
+
+SAME_VOICES = "same"  # the chapter-voice choice "its own voices": another take of each
 
 
 class ReviewState(AuthState):
@@ -125,6 +134,7 @@ class ReviewState(AuthState):
     fixes: dict[str, str] = {}  # row key -> the text the author typed
     error: str = ""
     busy: str = ""  # the row key being regenerated
+    chapter_voice: str = SAME_VOICES  # the voice "Regenerate this chapter" reads it with
 
     def _job_id(self) -> str:
         return str(self.router.page.params.get("job_id", ""))
@@ -158,6 +168,11 @@ class ReviewState(AuthState):
     def set_chapter(self, value: str):
         """Plot another chapter's loudness."""
         self.chapter = value
+
+    @rx.event
+    def set_chapter_voice(self, value: str):
+        """Choose the voice the chapter is regenerated with (or its own voices)."""
+        self.chapter_voice = value
 
     @rx.event
     def set_fix(self, key: str, text: str):
@@ -198,13 +213,14 @@ class ReviewState(AuthState):
 
     @rx.event
     async def regenerate_chapter(self):
-        """Regenerate the chapter whose loudness is shown (another take of every segment)
-        and go to the book page."""
+        """Regenerate the chapter whose loudness is shown, with the voice chosen (or
+        another take of every segment) and go to the book page."""
         if not self.chapter:
             return
         self.error, self.busy = "", "chapter"
         yield
-        if await self._start(segment_review.regenerate_chapter, int(self.chapter)):
+        voice = None if self.chapter_voice == SAME_VOICES else self.chapter_voice
+        if await self._start(segment_review.regenerate_chapter, int(self.chapter), voice):
             yield rx.redirect(f"/books/{self.view.book_id}")
 
     @rx.var
@@ -280,6 +296,18 @@ def _charts() -> rx.Component:
                 value=ReviewState.chapter,
                 on_change=ReviewState.set_chapter,
                 id="loudness-chapter",
+            ),
+            rx.select.root(
+                rx.select.trigger(id="chapter-voice", min_width="12em"),
+                rx.select.content(
+                    rx.select.item("Its own voices (new takes)", value=SAME_VOICES),
+                    rx.foreach(
+                        ReviewState.view.voices, lambda v: rx.select.item(v.label, value=v.id)
+                    ),
+                ),
+                value=ReviewState.chapter_voice,
+                on_change=ReviewState.set_chapter_voice,
+                size="1",
             ),
             rx.button(
                 "Regenerate this chapter",

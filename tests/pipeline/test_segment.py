@@ -274,3 +274,33 @@ def test_every_word_appears_in_order() -> None:
     assert all(len(text) <= 120 for text in body)
     assert WORD_RE.findall(" ".join(body)) == WORD_RE.findall(chapter.text)
     assert plan.words == chapter.words
+
+
+def test_a_chapter_with_its_own_voice_changes_only_that_chapter() -> None:
+    """``chapter_voices`` gives chapter 2 another voice: every segment the narrator's voice
+    read there (narration, title, and in single-voice mode the dialogue) takes the role
+    narrator@2 and a new id; in full cast mode a character keeps their own voice; chapter
+    1 is planned exactly as before (its segments are reused, not synthesized again)."""
+    from pipeline.config import VoiceConfig, chapter_role
+    from pipeline.convert import plan_book
+    from pipeline.parse import parse_bytes
+    from tests.test_cli import DIALOGUE
+
+    text = DIALOGUE + "\nChapter 2\n\n“Read it,” said Mr. Hale. Mrs. Grey read it twice.\n"
+    book = parse_bytes(text.encode(), "visit.txt")
+    base = PipelineConfig()
+    _, before = plan_book(book, base)
+    _, after = plan_book(book, base.with_overrides(chapter_voices={2: "joe-deep"}))
+    assert before[0] == after[0]
+    assert {s.voice for s in after[1].segments} == {chapter_role(2)}
+    assert not {s.id for s in before[1].segments} & {s.id for s in after[1].segments}
+    assert [s.text for s in before[1].segments] == [s.text for s in after[1].segments]
+
+    hale = VoiceConfig(narrator="en_US-joe-medium", length_scale=1.2)
+    full = base.with_overrides(cast={"mode": "full", "characters": {"Mr. Hale": hale.model_dump()}})
+    _, cast = plan_book(book, full.with_overrides(chapter_voices={2: "joe-deep"}))
+    roles = {s.voice for s in cast[1].segments}
+    assert roles == {chapter_role(2), "Mr. Hale"}
+    assert full.with_overrides(chapter_voices={2: "joe-deep"}).voice_of(chapter_role(2)) == (
+        PipelineConfig.model_validate({"voice": "joe-deep"}).voice
+    )

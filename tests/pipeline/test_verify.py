@@ -10,11 +10,14 @@ import pytest
 from pipeline.config import PipelineConfig, VoiceConfig
 from pipeline.models import ChapterPlan, Segment, SegmentKind
 from pipeline.store import SegmentStore
+from pipeline.transcribe import transcribe
 from pipeline.tts import load_engine
 from pipeline.verify import (
+    RetakeElsewhere,
     Verifier,
     normalize_words,
     plausible_duration,
+    recorded_chapter,
     retake_voice,
     summarize,
     take_id,
@@ -141,3 +144,46 @@ def test_a_segment_that_never_passes_is_flagged_with_every_take(tmp_path, piper)
     assert [t.take for t in check.takes] == [0, 1, 2]
     data = check.to_dict()
     assert data["flagged"] and len(data["takes"]) == 3 and data["wer"] == round(check.wer, 3)
+
+
+def test_a_retake_made_elsewhere_leaves_the_segment_pending_then_goes_on(tmp_path, piper) -> None:
+    """A synthesizer that cannot speak the voice here (a GPU voice on a CPU worker) raises
+    RetakeElsewhere: the segment waits for take 1 (record and chapter say so, take 0 is
+    kept, the stored segment is untouched, the chapter has no final record). Once take 1
+    is in the takes store, verifying again hears only take 1 and keeps it."""
+    store, takes = SegmentStore(tmp_path / "segments"), SegmentStore(tmp_path / "takes")
+    records = tmp_path / "records"
+    seg = _segment(0, FULL)
+    dropped = piper.synthesize(DROPPED)
+    store.put(seg.id, dropped, piper.sample_rate_hz)
+    heard: list[int] = []
+
+    def elsewhere(seg: Segment, voice: VoiceConfig) -> tuple[np.ndarray, int]:
+        raise RetakeElsewhere(voice.engine)
+
+    def listen(audio: np.ndarray, rate: int) -> str:
+        heard.append(len(audio))
+        return transcribe(audio, rate, beam_size=1)
+
+    plan = ChapterPlan(3, "Three", 30, (seg,))
+    verifier = Verifier(
+        PipelineConfig(), store, takes, records, synthesize=elsewhere, transcriber=listen
+    )
+    speech = verifier.chapter(plan)
+    [check] = speech.pending
+    assert check.pending == 1 and not check.flagged and len(check.takes) == 1
+    assert json.loads((records / f"{seg.id}.json").read_text())["pending"] == 1
+    assert takes.has(take_id(seg.id, 0)) and not takes.has(take_id(seg.id, 1))
+    assert len(store.read(seg.id)[0]) == len(dropped)
+    assert recorded_chapter(plan, records) is None  # not verified yet: assembly waits
+    assert verifier.chapter(plan).pending  # still nothing to hear: pending again
+
+    full = piper.synthesize(FULL)
+    takes.put(take_id(seg.id, 1), full, piper.sample_rate_hz)  # made by the gpu worker
+    heard.clear()
+    speech = verifier.chapter(plan)
+    [check] = speech.segments
+    assert heard == [len(full)]  # take 0 was not heard again
+    assert not speech.pending and check.chosen == 1 and not check.flagged
+    assert len(store.read(seg.id)[0]) == len(full)  # the kept take replaced the segment
+    assert recorded_chapter(plan, records).segments[0].chosen == 1

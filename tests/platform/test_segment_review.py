@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from audiobook_app import library, segment_review
-from audiobook_app.db.models import Book, Chapter, Job
-from pipeline.errors import ConflictError, NotFoundError, SegmentFixError
+from audiobook_app import book_cast, library, segment_review
+from audiobook_app.db.models import Book, Chapter, Job, Segment
+from pipeline.config import PipelineConfig, chapter_role
+from pipeline.convert import plan_book
+from pipeline.errors import CastError, ConflictError, NotFoundError, SegmentFixError
+from pipeline.parse import parse_bytes
 from tests.platform.harness import Platform, call, two_authors
 from tests.platform.test_book_cast import burst
 
@@ -129,3 +132,66 @@ def test_regenerating_one_segment_remasters_only_its_chapter(platform):
         segment_review.regenerate_chapter(conn, settings, storage, alice, running, 1)
     with pytest.raises(ConflictError):
         segment_review.regenerate_segment(conn, settings, storage, alice, running, 1, 0)
+
+
+def test_a_chapter_is_regenerated_with_another_voice_and_previewed_alone(platform):
+    """Chapter 2 read again by another library voice: only chapter 2 is synthesized and
+    mastered (every one of its segments by that voice), the choice is kept for the
+    book's later jobs, and choosing the narrator's voice again brings back the first
+    job's segments (stored: nothing synthesized). A preview converts one chapter and
+    leaves the book's chosen chapters alone; a voice not in the library is refused."""
+    settings, conn, storage, alice, _ = two_authors(platform)
+    book_id = library.add_manuscript(conn, settings, storage, alice, "ferry.txt", STORY.encode())
+    burst(platform, "cpu")  # the inspect job
+    first = library.start(conn, settings, alice, book_id, chosen=[1, 2])
+    burst(platform)
+    _finished(platform, first)
+    rows1 = call(settings, segment_review.job_segments, storage, alice, first)
+
+    deep = segment_review.regenerate_chapter(conn, settings, storage, alice, first, 2, "joe-deep")
+    burst(platform)
+    job = _finished(platform, deep)
+    assert job.timings["chapters_mastered"] == [2], job.timings
+    config = PipelineConfig.model_validate(job.config)
+    assert config.voice_of(chapter_role(2)).length_scale == 1.08  # joe-deep's pace
+    segments = platform.read(
+        lambda s: list(s.exec(select(Segment).where(Segment.job_id == deep)).all())
+    )
+    assert {s.chapter_index for s in segments if s.attempts} == {2}
+    rows2 = call(settings, segment_review.job_segments, storage, alice, deep)
+    old = {r.segment_id for r in rows1}
+    assert all((r.segment_id in old) == (r.chapter_index == 1) for r in rows2)
+    book = platform.read(lambda s: s.get(Book, book_id))
+    assert book.config_overrides["chapter_voices"]["2"]["length_scale"] == 1.08
+    _, later = plan_book(
+        parse_bytes(STORY.encode(), "ferry.txt"), book_cast_config(settings, alice, book)
+    )
+    assert {s.voice for s in later[1].segments} == {chapter_role(2)}
+
+    back = segment_review.regenerate_chapter(
+        conn, settings, storage, alice, deep, 2, "en_US-joe-medium"
+    )
+    burst(platform)
+    _finished(platform, back)
+    rows3 = call(settings, segment_review.job_segments, storage, alice, back)
+    assert [r.segment_id for r in rows3] == [r.segment_id for r in rows1]
+    segments = platform.read(
+        lambda s: list(s.exec(select(Segment).where(Segment.job_id == back)).all())
+    )
+    assert not any(s.attempts for s in segments)  # the first job's takes, from storage
+
+    with pytest.raises(CastError, match="chapter 2"):
+        segment_review.regenerate_chapter(conn, settings, storage, alice, back, 2, "v999")
+
+    preview = library.preview(conn, settings, alice, book_id, 3)
+    job = platform.read(lambda s: s.get(Job, preview))
+    assert job.chapters_spec == "3"
+    assert platform.read(lambda s: s.get(Book, book_id)).chosen_chapters == [1, 2]
+    burst(platform)
+    _finished(platform, preview)
+    assert set(_audio(platform, preview)) == {3}
+
+
+def book_cast_config(settings, user_id: int, book: Book) -> PipelineConfig:
+    """The config the book's next job would run with."""
+    return call(settings, lambda s: book_cast.pipeline_config(s, settings, user_id, book))

@@ -36,9 +36,19 @@ from rq.serializers import JSONSerializer
 from sqlmodel import select
 
 from audiobook_app import library, voice_library
-from audiobook_app.db.models import Book, Chapter, File, Job, Segment, Task, TaskKind, Voice
+from audiobook_app.db.models import (
+    Book,
+    Chapter,
+    File,
+    FilePurpose,
+    Job,
+    Segment,
+    Task,
+    TaskKind,
+    Voice,
+)
 from audiobook_app.jobs import queue
-from audiobook_app.storage import user_key
+from audiobook_app.storage import take_key, user_key
 from audiobook_app.voice_library.clones import MAX_REFERENCE_S
 from audiobook_app.voice_library.design import store_design_samples
 from audiobook_app.voices import BUILTIN_VOICES
@@ -52,6 +62,7 @@ from pipeline.errors import (
 )
 from pipeline.reference_audio import MAX_BYTES
 from pipeline.tts import load_engine
+from pipeline.verify import take_id
 from tests.conftest import unavailable
 from tests.platform.harness import Platform, call, two_authors, wait_for
 from tests.test_cli import DIALOGUE
@@ -634,8 +645,10 @@ def test_a_book_with_a_cloned_character_is_read_by_the_gpu_and_tts_workers(
 ):
     """Mrs. Grey is cast with a clone (the tiny Base model): her three lines are
     synthesize tasks on the gpu queue, which only the gpu worker serves (24 kHz); the
-    narration and Mr. Hale are Piper's on the tts worker (22050 Hz); the one chapter
-    is mastered from both and plays."""
+    narration and Mr. Hale are Piper's on the tts worker (22050 Hz); the cpu worker's
+    master hears the chapter, and her lines (random speech: misheard) are retaken twice
+    by retake tasks on the gpu queue, heard again each time, then flagged; the one
+    chapter is mastered from both voices and plays."""
     platform = tiny_platform
     settings, conn, storage, alice, _ = lib = two_authors(platform)
     entry = clone(lib, speech)
@@ -671,9 +684,38 @@ def test_a_book_with_a_cloned_character_is_read_by_the_gpu_and_tts_workers(
         assert task.status == "completed", (task, log[-3000:])
         rq_job = RQJob.fetch(task.rq_job_id, connection=conn, serializer=JSONSerializer)
         assert rq_job.worker_name.startswith("gpu-" if task.queue == "gpu" else "cpu+tts-")
-    log = burst(platform, "cpu,tts")  # master and assemble
+    # the master hears the chapter on the cpu worker: the tiny model's random speech
+    # fails, and a Qwen3-TTS take cannot be made there, so each round of retakes is a
+    # retake task on the gpu queue, after which the chapter's master hears it again
+    for round_ in (1, 2):
+        log = burst(platform, "cpu,tts")
+        [retake] = [t for t in _tasks(platform, job_id, TaskKind.RETAKE) if t.batch == round_]
+        assert retake.queue == "gpu" and retake.status == "queued", (retake, log[-3000:])
+        assert platform.read(lambda s: s.get(Job, job_id)).status == "processing"
+        log = burst(platform, "gpu")
+        [retake] = [t for t in _tasks(platform, job_id, TaskKind.RETAKE) if t.batch == round_]
+        assert retake.status == "completed", (retake, log[-3000:])
+        rq_job = RQJob.fetch(retake.rq_job_id, connection=conn, serializer=JSONSerializer)
+        assert rq_job.worker_name.startswith("gpu-")
+    log = burst(platform, "cpu,tts")  # the last hearing, master and assemble
     job = platform.read(lambda s: s.get(Job, job_id))
     assert job.status == "completed", (job.status, job.error, log[-3000:])
+    masters = _tasks(platform, job_id, TaskKind.MASTER)
+    assert sorted(t.batch or 0 for t in masters) == [0, 1, 2]  # one chapter, heard 3 times
+    report = json.loads(
+        storage.get_bytes(
+            next(f.key for f in _files(platform, job_id) if f.purpose == FilePurpose.REPORT)
+        )
+    )
+    [chapter_report] = report["chapters"]
+
+    def rates(seg: dict) -> list[int]:  # of each take, as stored
+        keys = [take_key(alice, book_id, take_id(seg["segment_id"], n)) for n in range(3)]
+        return [sf.info(io.BytesIO(storage.get_bytes(k))).samplerate for k in keys]
+
+    retaken = [s for s in chapter_report["segments"] if len(s["takes"]) == 3]
+    grey = [s for s in retaken if rates(s) == [24000] * 3]  # hers: every take by Qwen3-TTS
+    assert grey and all(s["flagged"] for s in grey), chapter_report["segments"]
 
     segments = platform.read(
         lambda s: list(s.exec(select(Segment).where(Segment.job_id == job_id)).all())
@@ -691,10 +733,14 @@ def test_a_book_with_a_cloned_character_is_read_by_the_gpu_and_tts_workers(
 
 
 def _synth_tasks(platform: Platform, job_id: str) -> list[Task]:
+    return _tasks(platform, job_id, TaskKind.SYNTHESIZE)
+
+
+def _tasks(platform: Platform, job_id: str, kind: TaskKind) -> list[Task]:
     return platform.read(
-        lambda s: list(
-            s.exec(
-                select(Task).where(Task.job_id == job_id, Task.kind == TaskKind.SYNTHESIZE)
-            ).all()
-        )
+        lambda s: list(s.exec(select(Task).where(Task.job_id == job_id, Task.kind == kind)).all())
     )
+
+
+def _files(platform: Platform, job_id: str) -> list[File]:
+    return platform.read(lambda s: list(s.exec(select(File).where(File.job_id == job_id)).all()))

@@ -50,6 +50,13 @@ class SegmentOut(BaseModel):
     audio_url: str
 
 
+class RegenerateChapter(BaseModel):
+    """A voice id (``GET /voices``) to read the chapter; omitted or null: another take of
+    every segment with the voices it had."""
+
+    voice: str | None = Field(None, max_length=100)
+
+
 class Regenerate(BaseModel):
     """New text for the segment; omitted or null: another take of the same text."""
 
@@ -131,18 +138,27 @@ def regenerate(
     "/jobs/{job_id}/chapters/{chapter_index}/regenerate",
     status_code=202,
     response_model=JobDetail,
-    responses=errors(402, 404, 409),
+    responses=errors(400, 402, 404, 409),
 )
 def regenerate_chapter(
     caller: CallerDep,
     job_id: JobId,
     chapter_index: Annotated[int, Path(ge=0, le=100_000)],
+    body: RegenerateChapter | None = None,
 ) -> JobDetail:
-    """Regenerate a whole chapter of a finished job (another take of every segment) as a
-    new job of the same chapters (returned; billed like a start): only that chapter is
-    synthesized and mastered again. 409 when the job has not completed or another job of
+    """Regenerate a whole chapter of a finished job as a new job of the same chapters
+    (returned; billed like a start): read by another ``voice`` (a voice id of
+    ``GET /voices``; kept for the book's later jobs), or without one another take of
+    every segment. Only that chapter is synthesized and mastered again. 400 for a voice
+    not in the caller's library, 409 when the job has not completed or another job of
     the book runs."""
     new_id = segment_review.regenerate_chapter(
-        redis_conn(), get_settings(), storage(), caller.user_id, job_id, chapter_index
+        redis_conn(),
+        get_settings(),
+        storage(),
+        caller.user_id,
+        job_id,
+        chapter_index,
+        body.voice if body else None,
     )
     return job_detail(caller.user_id, new_id)
