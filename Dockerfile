@@ -45,8 +45,9 @@ USER audiobook
 CMD ["audiobook", "worker", "--queues", "gpu"]
 
 # Web tier: the Reflex app in prod mode, pages + websocket + uploads + /health on port 3000
-# (AUDIOBOOK_WEB_PORT). It applies the schema migrations first (the one place PostgreSQL is
-# migrated). Node 22 and bun come from the npm registry (scripts/web_tools.sh; Debian's npm
+# (AUDIOBOOK_WEB_PORT), on every interface of the container (AUDIOBOOK_WEB_HOST=0.0.0.0;
+# outside Docker the default is 127.0.0.1). It applies the schema migrations first (the one
+# place PostgreSQL is migrated). Node 22 and bun come from the npm registry (scripts/web_tools.sh; Debian's npm
 # only bootstraps them) and the frontend's packages are installed and built into .web/ at
 # image build time, so a container needs no registry to start.
 FROM base AS web
@@ -59,6 +60,7 @@ RUN scripts/web_tools.sh \
     && bash -c 'source scripts/web_env.sh && reflex export --frontend-only --no-zip --env prod' \
     && chown audiobook /app && chown -R audiobook /app/.web /app/reflex.lock  # Reflex writes .states/ and its lockfile
 USER audiobook
+ENV AUDIOBOOK_WEB_HOST=0.0.0.0
 EXPOSE 3000
 HEALTHCHECK --interval=60s --timeout=30s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/health', timeout=25)"]
 CMD ["bash", "-c", "source scripts/web_env.sh && audiobook db upgrade && exec reflex run --env prod"]

@@ -5,6 +5,10 @@ prod mode (``reflex run --env prod``, what ``make run`` starts) pages, the webso
 ``/_upload`` and our ``/health`` share that one port; dev mode (``reflex run``) serves the
 frontend there and the backend on Reflex's default 8000.
 
+The address comes from there too (``AUDIOBOOK_WEB_HOST``, default 127.0.0.1: this
+machine only; Reflex's own default would be 0.0.0.0). In prod mode the backend serves
+everything, so it is the one address that listens; the Docker image sets 0.0.0.0.
+
 Deliberately left unset:
 
 * ``db_url``: the app reaches the database through ``audiobook_app.db`` (our settings'
@@ -21,11 +25,12 @@ import reflex as rx
 
 from audiobook_app.settings import get_settings
 
-_web_port = get_settings().web_port
+_settings = get_settings()
 
 config = rx.Config(
     app_name="audiobook_app",
-    frontend_port=_web_port,  # prod serves everything here; dev adds a backend on 8000
+    frontend_port=_settings.web_port,  # prod serves everything here; dev adds a backend on 8000
+    backend_host=_settings.web_host,
     show_built_with_reflex=False,
     telemetry_enabled=False,
     plugins=[rx.plugins.RadixThemesPlugin()],  # the pages use Radix components

@@ -297,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = _log_level() or ("INFO" if args.command == "worker" else "WARNING")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic logs INFO lines ("setup plugin ...", "Context impl SQLiteImpl.") at every
+    # schema check (a worker's start, `db upgrade`): shown with LOG_LEVEL=DEBUG only
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return args.run(args)
     except InputError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import redis
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from audiobook_app import book_cast, ratelimit, tracks
 from audiobook_app.accounts.ownership import get_owned
@@ -42,10 +42,12 @@ from pipeline.errors import (
     ChapterSelectionError,
     ConflictError,
     NotFoundError,
+    StorageQuotaExceededError,
     UploadRejectedError,
 )
 
 PASTED_FILENAME = "pasted.txt"
+MAX_PASTED_TITLE_CHARS = 120  # the title of pasted text (given, or its first line)
 MAX_TITLE_CHARS = 200
 
 
@@ -57,14 +59,64 @@ class BookSummary:
     job: Job | None
 
 
+def stored_bytes(session: Session, user_id: int, *, excluding_file: int | None = None) -> int:
+    """The bytes stored for ``user_id``: the sum of their File rows' sizes (manuscripts,
+    uploads, voices, every job's audio), leaving out File ``excluding_file``."""
+    query = select(func.coalesce(func.sum(File.size_bytes), 0)).where(File.owner_id == user_id)
+    if excluding_file is not None:
+        query = query.where(File.id != excluding_file)
+    return int(session.exec(query).one())
+
+
+def _size(n_bytes: int) -> str:
+    gib = n_bytes / 1024**3
+    return f"{gib:,.1f} GB" if gib >= 1 else f"{n_bytes / 1024**2:,.1f} MB"
+
+
+def check_storage_quota(
+    session: Session,
+    settings: Settings,
+    user_id: int,
+    name: str,
+    size: int,
+    *,
+    excluding_file: int | None = None,
+) -> None:
+    """Refuse ``size`` more bytes (manuscript ``name``) that would take the user's stored
+    files (:func:`stored_bytes`) over ``settings.storage_quota_bytes`` (0: no quota).
+    Holds the user's account lock until the transaction ends, so concurrent uploads
+    are counted one after the other. Raises :class:`StorageQuotaExceededError`."""
+    quota = settings.storage_quota_bytes
+    if not quota:
+        return
+    ledger.lock_account(session, user_id)
+    used = stored_bytes(session, user_id, excluding_file=excluding_file)
+    if used + size > quota:
+        raise StorageQuotaExceededError(
+            f"{name} ({_size(size)}) does not fit in your storage: {_size(used)} of your "
+            f"{_size(quota)} are used; delete books you no longer need, then add it again"
+        )
+
+
 def store_manuscript(
-    session: Session, storage: Storage, settings: Settings, user_id: int, filename: str, data: bytes
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    user_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    replaces_file: int | None = None,
 ) -> Book:
     """Check and store an upload for ``user_id`` and record its book row (status
-    ``uploaded``). Raises :class:`UploadRejectedError` (nothing stored) for an empty,
-    oversized (``settings.max_upload_bytes``) or mistyped file, StorageError on failure."""
+    ``uploaded``). Nothing is stored when it raises :class:`UploadTooLargeError` (over
+    ``settings.max_upload_bytes``), :class:`StorageQuotaExceededError` (the author's
+    files would go over ``settings.storage_quota_bytes``; File ``replaces_file``, an
+    upload this manuscript replaces, is not counted) or :class:`UploadRejectedError`
+    (empty or mistyped); StorageError when storage fails."""
     name = PurePath(filename).name or "manuscript"
     mime = check_upload(name, data, settings.max_upload_bytes)
+    check_storage_quota(session, settings, user_id, name, len(data), excluding_file=replaces_file)
     book = Book(owner_id=user_id, title=PurePath(name).stem, source_filename=name, source_key="")
     session.add(book)
     session.flush()
@@ -83,13 +135,20 @@ def add_manuscript(
     user_id: int,
     filename: str,
     data: bytes,
+    *,
+    replaces_file: int | None = None,
 ) -> int:
     """Store an uploaded manuscript and queue its inspection; return the book id. The
-    inspection is watched like a job's tasks (:mod:`audiobook_app.jobs.inspections`: its
-    RQ job id and lease are on the book row; the workers' watchdog redoes it when its
-    worker dies or Redis loses it). Raises as :func:`store_manuscript`."""
+    one place the page, the REST API and (through :func:`store_manuscript`) the CLI
+    store manuscripts: size limit and storage quota are checked before anything is
+    stored. The inspection is watched like a job's tasks
+    (:mod:`audiobook_app.jobs.inspections`: its RQ job id and lease are on the book row;
+    the workers' watchdog redoes it when its worker dies or Redis loses it). Raises as
+    :func:`store_manuscript` (``replaces_file``: see there)."""
     with session_scope(settings.database_url) as session:
-        book = store_manuscript(session, storage, settings, user_id, filename, data)
+        book = store_manuscript(
+            session, storage, settings, user_id, filename, data, replaces_file=replaces_file
+        )
         repo.audit(
             session, user_id, "book.upload", "book", str(book.id), filename=book.source_filename
         )
@@ -98,14 +157,34 @@ def add_manuscript(
     return book_id
 
 
+def pasted_title(text: str, title: str = "") -> str:
+    """The title of pasted ``text``: ``title`` when given, else the text's first line
+    (cut at a word near :data:`MAX_PASTED_TITLE_CHARS`); "Pasted" when both are blank."""
+    for candidate in (title, *text.splitlines()):
+        words = " ".join(candidate.replace("/", "-").replace("\\", "-").split())
+        if words:
+            if len(words) > MAX_PASTED_TITLE_CHARS:
+                words = words[:MAX_PASTED_TITLE_CHARS].rsplit(" ", 1)[0]
+            return words
+    return PurePath(PASTED_FILENAME).stem.capitalize()
+
+
 def add_pasted_text(
-    conn: redis.Redis, settings: Settings, storage: Storage, user_id: int, text: str
+    conn: redis.Redis,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    text: str,
+    title: str = "",
 ) -> int:
-    """Store pasted text as a UTF-8 TXT manuscript and queue its inspection; return the
-    book id. Raises :class:`UploadRejectedError` for blank text."""
+    """Store pasted text as a UTF-8 TXT manuscript named after its :func:`pasted_title`
+    (the book's title: a file name that reads like a title is kept as it is) and queue
+    its inspection; return the book id. Raises :class:`UploadRejectedError` for blank
+    text."""
     if not text.strip():
         raise UploadRejectedError("the pasted text is empty: paste the manuscript's text, then Add")
-    return add_manuscript(conn, settings, storage, user_id, PASTED_FILENAME, text.encode("utf-8"))
+    filename = f"{pasted_title(text, title)}.txt"
+    return add_manuscript(conn, settings, storage, user_id, filename, text.encode("utf-8"))
 
 
 def _user(session: Session, user_id: int) -> User:
@@ -168,6 +247,7 @@ def start(
     titles: dict[int, str] | None = None,
     config: PipelineConfig | None = None,
     speed: float = 1.0,
+    remember: bool = True,
 ) -> str:
     """Convert the chosen chapters (1-based indices) of a ready book, with the author's
         chapter ``titles`` (index -> title); return the job id. The job runs with ``config``
@@ -179,7 +259,8 @@ def start(
         ChapterSelectionError (nothing chosen, unknown chapter, or the book is not ready),
         ConflictError (a job of the book is running), RateLimitedError (too many starts),
         CastError and ConfigError (a cast voice that cannot be used), and QueueError when
-        Redis is down after the job was recorded (the watchdog retries)."""
+        Redis is down after the job was recorded (the watchdog retries). ``remember`` False
+        leaves the book's chosen chapters as they were (a preview, :func:`preview`)."""
     with session_scope(settings.database_url) as session:
         book = owned_book(session, user_id, book_id)
         if book.status != BookStatus.READY:
@@ -196,7 +277,8 @@ def start(
             i: t.strip()[:MAX_TITLE_CHARS] for i, t in (titles or {}).items() if t and t.strip()
         }
         book.chapters = [{**c, "title": titles.get(c["index"], c["title"])} for c in book.chapters]
-        book.chosen_chapters = chosen
+        if remember:
+            book.chosen_chapters = chosen
         session.add(book)
         config = config or book_cast.pipeline_config(session, settings, user_id, book, speed)
         job, task = queue_job(session, settings, book, ",".join(map(str, chosen)), config)
@@ -207,6 +289,17 @@ def start(
     queue.enqueue(conn, settings, task)
     events.publish(conn, settings, job)
     return job.id
+
+
+def preview(
+    conn: redis.Redis, settings: Settings, user_id: int, book_id: int, chapter_index: int
+) -> str:
+    """Convert one chapter of a ready book with its stored cast, lexicon and output
+    choices, to hear it before the whole book is made; return the job id. The book's
+    chosen chapters stay as they were, and a later job of the book reuses what the preview
+    synthesized and mastered (segments and mastered chapters are kept per book). Billed
+    and refused like :func:`start`."""
+    return start(conn, settings, user_id, book_id, chosen=[chapter_index], remember=False)
 
 
 def retry(conn: redis.Redis, settings: Settings, user_id: int, job_id: str) -> str:

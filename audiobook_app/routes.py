@@ -2,8 +2,15 @@
 
 ``GET /health``: the report of :func:`audiobook_app.health.check_health` as JSON,
 ``{"healthy": bool, "checks": [{"name", "ok", "detail", "required"}, ...]}``, with
-status 200 when every required part is ok and 503 otherwise. The checks block (they
-query the database and Redis and let Piper speak a word), so they run in a thread.
+status 200 when every required part is ok and 503 otherwise. The checks (engines,
+workers, addresses) are for operators: only a request from this machine (a loopback
+address, not forwarded by a proxy) or a signed-in admin gets them; anyone else gets
+``{"healthy": bool}`` with the same status. The checks block (they query the database
+and Redis and let Piper speak a word), so they run in a thread.
+
+``GET /auth/session`` and ``POST /auth/signout``: the session cookie's routes, and
+:class:`~audiobook_app.session_routes.SessionCookieRefresh` around everything
+(:mod:`audiobook_app.session_routes`).
 
 ``GET /files/{file_id}[?download=1]``: one of the signed-in author's stored files (the
 ``ab_session`` cookie names the session), with HTTP range requests (Starlette's
@@ -13,11 +20,13 @@ a book's cover. ``GET /jobs/{job_id}/chapters.zip``: every chapter file of a job
 ZIP (stored, not deflated: MP3 does not compress), built in a temporary file.
 ``GET /account/export.zip``: everything of the signed-in user's as one ZIP
 (:func:`audiobook_app.account_data.export_zip`). Anything not the caller's answers 404,
-exactly like a missing id.
+exactly like a missing id, and so does an id no row can have (``/files/99999999999999999999``:
+:func:`audiobook_app.accounts.ownership.valid_row_id`, checked before any query).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,8 +51,15 @@ from audiobook_app.db.models import FilePurpose
 from audiobook_app.db.session import session_scope
 from audiobook_app.downloads import attachment, spooled
 from audiobook_app.health import check_health, is_healthy
+from audiobook_app.session_routes import SessionCookieRefresh, end_session, start_session
 from audiobook_app.settings import get_settings
-from audiobook_app.state.auth import SESSION_COOKIE, resolve
+from audiobook_app.state.auth import (
+    SESSION_COOKIE,
+    SESSION_PATH,
+    SIGN_OUT_PATH,
+    resolve,
+    resolve_with_role,
+)
 from audiobook_app.state.clients import storage
 from audiobook_app.storage import LocalStorage
 from pipeline.encode import slugify
@@ -53,19 +69,44 @@ CHAPTER_PURPOSES = (FilePurpose.MP3, FilePurpose.FLAC, FilePurpose.WAV)
 
 HEALTH_PATH = "/health"
 HTTP_OK, HTTP_SERVICE_UNAVAILABLE = 200, 503
+# Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever
+# the peer address says.
+FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
-def health_report() -> tuple[dict, int]:
-    """The health report as a JSON-ready dict, and its HTTP status."""
+def health_report(details: bool = True) -> tuple[dict, int]:
+    """The health report as a JSON-ready dict, and its HTTP status; ``details`` False
+    leaves the checks out (``{"healthy": bool}``), the status is the same."""
     checks = check_health(get_settings())
     healthy = is_healthy(checks)
-    payload = {"healthy": healthy, "checks": [asdict(check) for check in checks]}
+    payload: dict = {"healthy": healthy}
+    if details:
+        payload["checks"] = [asdict(check) for check in checks]
     return payload, HTTP_OK if healthy else HTTP_SERVICE_UNAVAILABLE
 
 
-async def health(_request: Request) -> JSONResponse:
+def is_local(request: Request) -> bool:
+    """Whether ``request`` comes from this machine: a loopback peer address (IPv4,
+    IPv6 or IPv4-mapped) and no header of a proxy that forwarded it."""
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback and not any(h in request.headers for h in FORWARDED_HEADERS)
+
+
+def _health_for(local: bool, token: str | None) -> tuple[dict, int]:
+    found = None if local else resolve_with_role(token or "")
+    return health_report(details=local or bool(found and found[2]))
+
+
+async def health(request: Request) -> JSONResponse:
     """``GET /health`` (see the module docstring)."""
-    payload, status = await run_in_threadpool(health_report)
+    payload, status = await run_in_threadpool(
+        _health_for, is_local(request), request.cookies.get(SESSION_COOKIE)
+    )
     return JSONResponse(payload, status_code=status)
 
 
@@ -206,11 +247,15 @@ async def serve_account_export(request: Request) -> Response:
 def build_api() -> FastAPI:
     """The app Reflex mounts its own backend into (our routes take precedence): the
     REST API (:func:`audiobook_app.api.app.build_rest_api`) plus the routes above, which
-    stay out of the OpenAPI document (they answer to the session cookie, not a key)."""
+    stay out of the OpenAPI document (they answer to the session cookie, not a key),
+    and :class:`SessionCookieRefresh` around everything (the pages included)."""
     app = build_rest_api()
+    app.add_middleware(SessionCookieRefresh)
     app.router.routes.extend(
         [
             Route(HEALTH_PATH, health, methods=["GET"]),
+            Route(SESSION_PATH, start_session, methods=["GET"]),
+            Route(SIGN_OUT_PATH, end_session, methods=["POST"]),
             Route("/files/{file_id:int}", serve_file, methods=["GET", "HEAD"]),
             Route("/covers/{book_id:int}", serve_cover, methods=["GET"]),
             Route("/jobs/{job_id}/chapters.zip", serve_chapters_zip, methods=["GET"]),

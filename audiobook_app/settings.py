@@ -93,12 +93,18 @@ class Settings(BaseSettings):
 
     # Web app (Reflex, prod mode): pages, websocket, uploads and /health on one port.
     web_port: int = Field(3000, ge=1, le=65535)
+    # The address it listens on: this machine only by default; 0.0.0.0 (every interface,
+    # what the Docker image sets) only behind a firewall or a reverse proxy.
+    web_host: str = Field("127.0.0.1", min_length=1)
     download_url_ttl_s: int = Field(
         3600, ge=10, le=7 * 24 * 3600
     )  # S3 caps presigned URLs at 7 days
 
-    # Uploads
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
+    # Uploads: one manuscript at most max_upload_bytes (checked before it is stored); an
+    # author's stored files (manuscripts, uploads, voices, every job's audio) at most
+    # storage_quota_bytes, checked when a manuscript is added (0: no quota).
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    storage_quota_bytes: int = Field(5 * 1024**3, ge=0)
 
     # Queue, workers, jobs
     queue_prefix: str = "audiobook"  # RQ queues are <prefix>-cpu, <prefix>-tts, <prefix>-gpu

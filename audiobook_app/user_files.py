@@ -43,6 +43,7 @@ def store_upload(
 ) -> File:
     """Check (:func:`check_upload`) and store a manuscript upload of ``user_id``; return
     its File row. Raises UploadTooLargeError (over ``settings.max_upload_bytes``),
+    StorageQuotaExceededError (over ``settings.storage_quota_bytes``),
     UploadRejectedError (empty or not a manuscript), NotFoundError (unknown or disabled
     user), StorageError. Nothing is stored when it raises."""
     user = session.get(User, user_id)
@@ -50,6 +51,7 @@ def store_upload(
         raise NotFoundError(f"no user {user_id}")
     name = PurePath(filename.replace("\\", "/")).name or "manuscript"
     mime = check_upload(name, data, settings.max_upload_bytes)
+    library.check_storage_quota(session, settings, user_id, name, len(data))
     key = f"{uploads_prefix(user_id)}{uuid.uuid4().hex[:16]}/{safe_filename(name)}"
     storage.put_bytes(key, data, mime)
     row = repo.add_file(session, user_id, key, len(data), mime, FilePurpose.SOURCE)
@@ -109,7 +111,9 @@ def add_book_from_upload(
                 "manuscript (POST /files), then create the book from it"
             )
         key, name = row.key, row.key.rsplit("/", 1)[-1]
-    book_id = library.add_manuscript(conn, settings, storage, user_id, name, storage.get_bytes(key))
+    book_id = library.add_manuscript(
+        conn, settings, storage, user_id, name, storage.get_bytes(key), replaces_file=file_id
+    )
     with session_scope(settings.database_url) as session:
         row = session.get(File, file_id)
         if row is not None:

@@ -91,7 +91,13 @@ class UploadRejectedError(InputError):
 
 
 class UploadTooLargeError(UploadRejectedError):
-    """An upload over the size limit (HTTP 413)."""
+    """An upload over the size limit (``settings.max_upload_bytes``; HTTP 413)."""
+
+
+class StorageQuotaExceededError(UploadRejectedError):
+    """A manuscript that would take the author's stored files over their storage quota
+    (``settings.storage_quota_bytes``; HTTP 413): the message gives what is used, the
+    quota and how to free space (delete books)."""
 
 
 class ReferenceAudioError(InputError):

@@ -86,6 +86,8 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
 start worker .venv/bin/audiobook worker --queues cpu,tts
+[ -d "${REFLEX_WEB_WORKDIR:-.web}" ] ||
+  say "first start: Reflex sets up its web folder; its hint 'Run \`uv run reflex run\`' is not needed (this script runs the app)"
 start "web app" .venv/bin/reflex run --env prod
 WORKER_PID="${GROUPS_STARTED[0]}"
 WEB_PID="${GROUPS_STARTED[1]}"

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from fastapi import UploadFile
 
+from audiobook_app.api.errors import mb_text
 from audiobook_app.api.schemas import DownloadLink
 from audiobook_app.db.models import File, utcnow
 from audiobook_app.downloads import signed_url
@@ -23,7 +24,6 @@ from audiobook_app.storage import Storage
 from pipeline.errors import UploadTooLargeError
 
 _FILE_PATH = re.compile(r"^/files/(\d+)(?:\?.*)?$")
-_MiB = 1024 * 1024
 
 
 def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
@@ -32,8 +32,9 @@ def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
         name = upload.filename or "the upload"
-        limit = f"{max_bytes / _MiB:,.1f}".removesuffix(".0")
-        raise UploadTooLargeError(f"{name}: the file is larger than the {limit} MB upload limit")
+        raise UploadTooLargeError(
+            f"{name}: the file is larger than the {mb_text(max_bytes)} MB upload limit"
+        )
     return data
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from audiobook_app.accounts.ownership import MAX_ROW_ID
 from audiobook_app.db.models import File
 
 
@@ -20,7 +21,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 Utc = Annotated[datetime, AfterValidator(_as_utc)]  # a time, UTC (naive ones are UTC)
-MAX_ID = 2**31 - 1  # the largest row id (PostgreSQL integer); larger ones are 422, not 500
+MAX_ID = MAX_ROW_ID  # the largest row id (PostgreSQL integer); in a URL, larger ones are 404
 ChapterIndex = Annotated[int, Field(ge=1, le=100_000)]  # a 1-based chapter index
 
 # What each error status means in this API (the descriptions in the OpenAPI document).
@@ -29,9 +30,10 @@ ERROR_MEANING: dict[int, str] = {
     401: "No API key, or an unknown or revoked one",
     402: "Not enough credits for the conversion",
     403: "The caller lacks the role this needs",
-    404: "No such object (another author's objects read as missing)",
+    404: "No such object (another author's objects, and ids out of range, read as missing)",
     409: "The object is not in a state that allows this",
-    413: "The upload is larger than the server's limit",
+    413: "The upload is larger than the server's limit, or would take the author's stored "
+    "files over their storage quota (`storage_quota_exceeded`)",
     422: "The request's parameters or body are invalid",
     429: "Too many requests: wait the `Retry-After` seconds",
     503: "A part of the service (queue, storage) is unavailable: try again later",

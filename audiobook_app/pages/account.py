@@ -12,7 +12,7 @@ import reflex as rx
 
 from audiobook_app import PRODUCT_NAME, account_data
 from audiobook_app.pages.index import header
-from audiobook_app.state.auth import SIGN_IN_ROUTE, AuthState
+from audiobook_app.state.auth import AuthState, remove_cookie_then
 from audiobook_app.state.clients import redis_conn, settings, storage
 from pipeline.errors import InputError
 
@@ -52,7 +52,7 @@ class AccountState(AuthState):
         log.info("user %s deleted their account", user_id)
         self.session_token, self.user_id, self.email, self.is_admin = "", 0, "", False
         self.delete_typed = ""
-        return rx.redirect(SIGN_IN_ROUTE)
+        return remove_cookie_then(AuthState.to_sign_in)  # the dead cookie goes too
 
 
 def _export_section() -> rx.Component:

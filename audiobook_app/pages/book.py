@@ -1,5 +1,11 @@
 """One book: what the parser found, chapter choices, Start/Cancel, live progress, the
-player, downloads and the validation report.
+player, downloads and the validation report. The chapter table is
+:mod:`.chapter_table`, the player :mod:`.player`.
+
+The badge next to the title says where the book stands: the book's own state before
+any job (uploaded, ready, rejected), then its latest job's (queued, processing,
+completed, failed, cancelled). Start and each chapter's Preview are enabled only while
+the book is ready and no job of it runs.
 
 Background events only watch: ``watch_inspection`` polls the book row until the
 ``inspect`` job has read the manuscript; ``watch_job`` follows the job's Redis stream
@@ -11,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Callable
 
 import reflex as rx
 
 from audiobook_app import PRODUCT_NAME, book_output, library, tracks
-from audiobook_app.db.models import BookStatus, FilePurpose
+from audiobook_app.db.models import BookStatus, FilePurpose, JobStatus
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events
 from audiobook_app.pages.index import header
@@ -25,6 +33,26 @@ from pipeline.errors import InputError, InsufficientCreditsError, NotFoundError
 
 INSPECTION_POLL_S = 1.0
 SPEEDS = ["0.75", "1", "1.25", "1.5", "2"]
+RUNNING = frozenset(str(s) for s in JobStatus if not s.is_final)  # a job still at work
+BADGE_COLORS = {
+    "completed": "green",
+    "failed": "red",
+    "rejected": "red",
+    "cancelled": "gray",
+    "queued": "blue",
+    "processing": "blue",
+}
+_ARTICLES = {"the", "a", "an"}
+
+
+def initials(title: str) -> str:
+    """Up to two capital letters standing for a book without a cover: the first letters
+    of its first two words, a leading article skipped ("The Night Ferry" -> "NF"); "?"
+    for a title with no letters or digits."""
+    words = re.findall(r"[^\W_]+", title)
+    if len(words) > 1 and words[0].lower() in _ARTICLES:
+        words = words[1:]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
 
 
 def book_view(user_id: int, book_id: int) -> dict:
@@ -42,6 +70,7 @@ def book_view(user_id: int, book_id: int) -> dict:
             "minutes": round(book.estimated_duration_s / 60, 1),
             "has_cover": bool(book.cover_key),
             "job_id": job.id if job else "",
+            "job_status": str(job.status) if job else "",
             "report": [],
             "downloads": [],
             "playback": dict(book.playback or {}),
@@ -97,6 +126,19 @@ def book_view(user_id: int, book_id: int) -> dict:
         return view
 
 
+def keep_choices(before: list[dict], after: list[dict]) -> list[dict]:
+    """``after``'s chapter rows with the ticks and titles the author has on screen
+    (``before``, same chapter indices): a job's progress re-reads the rows, and a
+    preview must not undo ticks or titles not saved yet."""
+    kept = {c["index"]: c for c in before}
+    return [
+        {**c, "chosen": kept[c["index"]]["chosen"], "title": kept[c["index"]]["title"]}
+        if c["index"] in kept
+        else c
+        for c in after
+    ]
+
+
 async def fetch_view(user_id: int, book_id: int) -> dict | None:
     """:func:`book_view` read in a thread (hold no state lock while awaiting it); None
     when the book is not the user's."""
@@ -137,8 +179,8 @@ class BookState(AuthState):
     has_cover: bool = False
     chapters: list[dict] = []
     layout: tracks.LayoutView = tracks.LayoutView()  # the layout controls' view
-    preview_title: str = ""
-    preview_text: str = ""
+    text_title: str = ""  # the chapter whose text is shown (Text)
+    text_body: str = ""
     speed: str = "1"
     job_id: str = ""
     job_status: str = ""
@@ -156,9 +198,31 @@ class BookState(AuthState):
     player_title: str = ""
     player_index: int = 0
     resume_s: float = 0.0  # where the player starts the loaded chapter (the saved position)
+    player_autoplay: bool = False  # Play starts the chapter; a reopened one waits
     action_error: str = ""
     credits_short: bool = False  # the last Start was refused for credits (link to billing)
     _watching: str = ""  # the job a watch_job loop follows (backend only)
+
+    @rx.var
+    def badge(self) -> str:
+        """The badge's word: the latest job's state once there is one, else the book's."""
+        return self.job_status if self.job_id and self.job_status else self.status
+
+    @rx.var
+    def badge_color(self) -> str:
+        """The badge's colour (green completed, red failed or rejected, blue at work)."""
+        return BADGE_COLORS.get(self.badge, "gray")
+
+    @rx.var
+    def can_start(self) -> bool:
+        """Start and Preview are enabled: the book is ready and no job of it runs."""
+        running = bool(self.job_id) and self.job_status in RUNNING
+        return self.status == BookStatus.READY and not running
+
+    @rx.var
+    def cover_initials(self) -> str:
+        """What the placeholder of a book without a cover shows (:func:`initials`)."""
+        return initials(self.title)
 
     def _id(self) -> int:
         try:
@@ -183,6 +247,7 @@ class BookState(AuthState):
             "minutes",
             "has_cover",
             "job_id",
+            "job_status",
             "downloads",
             "report",
             "chapters",
@@ -213,6 +278,7 @@ class BookState(AuthState):
     @rx.event
     async def load(self):
         """on_load: read the book; start watching the inspection or the job."""
+        self.player_autoplay = False  # a reload reopens the player paused
         if not self.user_id or not self._apply(await self._fetch()):
             return None
         if self.status == BookStatus.UPLOADED:
@@ -256,31 +322,21 @@ class BookState(AuthState):
         self.speed = speed
 
     @rx.event
-    async def preview(self, index: int):
+    async def show_text(self, index: int):
         """Show one chapter's text."""
-        self.preview_title = next((c["title"] for c in self.chapters if c["index"] == index), "")
-        self.preview_text = await asyncio.to_thread(
+        self.text_title = next((c["title"] for c in self.chapters if c["index"] == index), "")
+        self.text_body = await asyncio.to_thread(
             library.chapter_text, settings(), storage(), self.user_id, self._id(), index
         )
 
-    @rx.event
-    async def start(self):
-        """Queue the conversion of the ticked chapters with the book's cast and lexicon
-        (:mod:`.cast_controls`, :mod:`.lexicon_controls`), then follow it."""
+    async def _queue(self, service: Callable[..., str], *args, **kwargs):
+        """Run a service that queues a job of this book (``service(conn, settings,
+        user_id, *args, **kwargs) -> job id``, in a thread), then follow the job; a
+        refusal (InputError) is shown under Start instead."""
         self.action_error = ""
-        chosen = [c["index"] for c in self.chapters if c["chosen"]]
-        titles = {c["index"]: c["title"] for c in self.chapters}
-        user_id, book_id = self.user_id, self._id()
         try:
             job_id = await asyncio.to_thread(
-                library.start,
-                redis_conn(),
-                settings(),
-                user_id,
-                book_id,
-                chosen=chosen,
-                titles=titles,
-                speed=float(self.speed),
+                service, redis_conn(), settings(), self.user_id, *args, **kwargs
             )
         except InputError as exc:
             self.action_error = str(exc)
@@ -295,6 +351,24 @@ class BookState(AuthState):
         return BookState.watch_job
 
     @rx.event
+    async def start(self):
+        """Queue the conversion of the ticked chapters with the book's cast and lexicon
+        (:mod:`.cast_controls`, :mod:`.lexicon_controls`), then follow it."""
+        return await self._queue(
+            library.start,
+            self._id(),
+            chosen=[c["index"] for c in self.chapters if c["chosen"]],
+            titles={c["index"]: c["title"] for c in self.chapters},
+            speed=float(self.speed),
+        )
+
+    @rx.event
+    async def preview_chapter(self, index: int):
+        """Convert just chapter ``index`` to hear it (:func:`library.preview`); the
+        book's ticked chapters stay as they are. Refused and followed like Start."""
+        return await self._queue(library.preview, self._id(), index)
+
+    @rx.event
     async def cancel(self):
         """Cancel the running job."""
         if self.job_id:
@@ -306,26 +380,18 @@ class BookState(AuthState):
     async def retry(self):
         """Run the failed or cancelled job again (:func:`library.retry`: the segments it
         stored are reused), then follow the new job."""
-        self.action_error = ""
-        try:
-            job_id = await asyncio.to_thread(
-                library.retry, redis_conn(), settings(), self.user_id, self.job_id
-            )
-        except InputError as exc:
-            self.action_error = str(exc)
-            self.credits_short = isinstance(exc, InsufficientCreditsError)
-            return None
-        return self._follow(job_id)
+        return await self._queue(library.retry, self.job_id)
 
     @rx.event
     def play(self, file_id: int, title: str, index: int):
-        """Load a finished chapter into the player (from the start)."""
+        """Load a finished chapter into the player and play it from the start."""
         self.player_src, self.player_title, self.player_index, self.resume_s = (
             f"/files/{file_id}",
             title,
             index,
             0.0,
         )
+        self.player_autoplay = True
 
     @rx.event
     async def save_position(self, position_s: float):
@@ -377,7 +443,9 @@ class BookState(AuthState):
                     )
                     self.job_message, self.event_ts = event.message or "", event.ts
                     if view is not None:
+                        before = self.chapters
                         self._apply(view)
+                        self.chapters = keep_choices(before, self.chapters)
         finally:
             async with self:
                 if self._watching == job_id:
@@ -387,113 +455,6 @@ class BookState(AuthState):
 def _scrolls(table: rx.Component) -> rx.Component:
     """A wide table that scrolls sideways on a phone instead of squeezing its columns."""
     return rx.box(table, overflow_x="auto", width="100%")
-
-
-def _chapter_row(c: dict) -> rx.Component:
-    from audiobook_app.pages import layout_controls  # it imports this module (BookState)
-
-    return rx.table.row(
-        rx.table.cell(
-            rx.checkbox(
-                checked=c["chosen"],
-                on_change=lambda _v: BookState.toggle_chapter(c["index"]),
-                id=f"chapter-{c['index']}-chosen",
-            )
-        ),
-        rx.table.cell(
-            rx.input(
-                value=c["title"],
-                on_change=lambda t: BookState.rename_chapter(c["index"], t),
-                size="1",
-                min_width="12em",
-            )
-        ),
-        rx.table.cell(c["words"]),
-        rx.table.cell(
-            rx.button("Text", size="1", variant="ghost", on_click=BookState.preview(c["index"]))
-        ),
-        rx.table.cell(layout_controls.row_controls(c)),
-        rx.table.cell(c["status"], id=f"chapter-{c['index']}-status"),
-        rx.table.cell(
-            rx.cond(
-                c["file_id"] != 0,
-                rx.button(
-                    "Play",
-                    size="1",
-                    id=f"chapter-{c['index']}-play",
-                    on_click=BookState.play(c["file_id"], c["title"], c["index"]),
-                ),
-            )
-        ),
-    )
-
-
-# Space: play/pause; ←/→: 15 s back/forward (not while typing in a field). On pause the
-# hidden #save-position button sends the position to the server; on load the player
-# seeks to #resume-at. Media events do not bubble: the listeners capture them.
-PLAYER_SCRIPT = """if (!window.__abPlayer) {
-  window.__abPlayer = true;
-  document.addEventListener('keydown', (e) => {
-    const a = document.getElementById('player');
-    if (!a || ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(e.target.tagName)) return;
-    if (e.key === ' ') { e.preventDefault(); a.paused ? a.play() : a.pause(); }
-    else if (e.key === 'ArrowLeft') { a.currentTime = Math.max(0, a.currentTime - 15); }
-    else if (e.key === 'ArrowRight') { a.currentTime += 15; }
-  });
-  document.addEventListener('pause', (e) => {
-    if (e.target.id === 'player') document.getElementById('save-position').click();
-  }, true);
-  document.addEventListener('loadedmetadata', (e) => {
-    if (e.target.id !== 'player') return;
-    const at = parseFloat(document.getElementById('resume-at').textContent || '0');
-    if (at > 0 && at < e.target.duration) e.target.currentTime = at;
-  }, true);
-}"""
-
-
-def _player() -> rx.Component:
-    seek = "document.getElementById('player').currentTime += {}"
-    return rx.cond(
-        BookState.player_src != "",
-        rx.card(
-            rx.vstack(
-                rx.script(PLAYER_SCRIPT),
-                rx.el.span(BookState.resume_s, id="resume-at", hidden=True),
-                rx.el.button(
-                    id="save-position",
-                    hidden=True,
-                    on_click=rx.call_script(
-                        "document.getElementById('player').currentTime",
-                        callback=BookState.save_position,
-                    ),
-                ),
-                rx.text(BookState.player_title, weight="bold"),
-                rx.el.audio(
-                    src=BookState.player_src,
-                    controls=True,
-                    id="player",
-                    preload="metadata",
-                    width="100%",
-                ),
-                rx.hstack(
-                    rx.button("−15 s", size="1", on_click=rx.call_script(seek.format(-15))),
-                    rx.button("+15 s", size="1", on_click=rx.call_script(seek.format(15))),
-                    rx.select(
-                        SPEEDS,
-                        default_value="1",
-                        size="1",
-                        on_change=lambda v: rx.call_script(
-                            "document.getElementById('player').playbackRate = " + v
-                        ),
-                    ),
-                    rx.text("Space play/pause · ← → 15 s", size="1", color_scheme="gray"),
-                    spacing="2",
-                ),
-                width="100%",
-            ),
-            width="100%",
-        ),
-    )
 
 
 def _progress() -> rx.Component:
@@ -617,16 +578,29 @@ def _book() -> rx.Component:
     # these import this module (BookState)
     from audiobook_app.pages import (
         cast_controls,
+        chapter_table,
         layout_controls,
         lexicon_controls,
         output_controls,
+        player,
         quote_controls,
     )
 
     return rx.vstack(
         rx.hstack(
             rx.cond(
-                BookState.has_cover, rx.image(src=f"/covers/{BookState.book_id}", height="160px")
+                BookState.has_cover,
+                rx.image(src=f"/covers/{BookState.book_id}", height="160px", id="cover"),
+                rx.center(  # no cover: the title's initials in a neutral box
+                    rx.text(BookState.cover_initials, size="7", weight="bold", color_scheme="gray"),
+                    width="110px",
+                    height="160px",
+                    background="var(--gray-a3)",
+                    border="1px solid var(--gray-a5)",
+                    border_radius="var(--radius-3)",
+                    flex_shrink="0",
+                    id="cover-placeholder",
+                ),
             ),
             rx.vstack(
                 rx.heading(BookState.title, size="6", id="book-title"),
@@ -637,7 +611,7 @@ def _book() -> rx.Component:
                     + BookState.minutes.to_string()
                     + " min of audio"
                 ),
-                rx.badge(BookState.status, id="book-status"),
+                rx.badge(BookState.badge, color_scheme=BookState.badge_color, id="book-status"),
             ),
             spacing="4",
         ),
@@ -661,13 +635,7 @@ def _book() -> rx.Component:
                     ),
                 ),
                 layout_controls.level_bar(),
-                _scrolls(
-                    rx.table.root(
-                        rx.table.body(rx.foreach(BookState.chapters, _chapter_row)),
-                        width="100%",
-                        id="chapters",
-                    )
-                ),
+                chapter_table.chapter_table(),
                 cast_controls.cast_panel(),
                 lexicon_controls.lexicon_panel(),
                 output_controls.output_panel(),
@@ -676,7 +644,9 @@ def _book() -> rx.Component:
                     rx.select(
                         SPEEDS, value=BookState.speed, on_change=BookState.set_speed, size="1"
                     ),
-                    rx.button("Start", on_click=BookState.start, id="start"),
+                    rx.button(
+                        "Start", on_click=BookState.start, disabled=~BookState.can_start, id="start"
+                    ),
                     align="center",
                     spacing="3",
                 ),
@@ -686,15 +656,15 @@ def _book() -> rx.Component:
             ),
         ),
         _progress(),
-        _player(),
+        player.player(),
         _downloads(),
         _report(),
         rx.cond(
-            BookState.preview_text != "",
+            BookState.text_body != "",
             rx.card(
                 rx.vstack(
-                    rx.heading(BookState.preview_title, size="3"),
-                    rx.text(BookState.preview_text, white_space="pre-wrap", size="2"),
+                    rx.heading(BookState.text_title, size="3"),
+                    rx.text(BookState.text_body, white_space="pre-wrap", size="2"),
                     width="100%",
                 )
             ),

@@ -1,8 +1,9 @@
 """The book page's cast controls: who reads the book. The mode (one voice, narrator +
-dialogue voice, full cast), the narrator with its sample line, the voice of all dialogue,
-and the characters the inspect job found (the top
-:data:`~audiobook_app.book_cast.TOP_CHARACTERS`, with their line counts), each read by the
-narrator or a voice of the author's library (full cast).
+dialogue voice, full cast), the narrator with a small button that plays its sample line
+(the page's one player stays the chapter player), the voice of all dialogue, and the
+characters the inspect job found (the top :data:`~audiobook_app.book_cast.TOP_CHARACTERS`,
+with their line counts), each read by the narrator or a voice of the author's library
+(full cast).
 
 Every change is saved at once through :func:`audiobook_app.book_cast.save_cast_view` (in
 a thread) and applies from the next Start; a choice the service refuses (narrator +
@@ -174,6 +175,28 @@ def _characters() -> rx.Component:
     )
 
 
+# Play the narrator's sample line from its start, or stop it (no second player on the page).
+TOGGLE_SAMPLE = """(() => { const a = document.getElementById('voice-sample');
+  if (a.paused) { a.currentTime = 0; a.play(); } else { a.pause(); } })()"""
+
+
+def _sample_button() -> rx.Component:
+    """A small "Sample" button that plays the narrator's sample line: a controls-less
+    audio element (``#voice-sample``) next to it does the playing."""
+    return rx.fragment(
+        rx.el.audio(src=CastState.cast.narrator_sample, preload="none", id="voice-sample"),
+        rx.button(
+            rx.icon("play", size=14),
+            "Sample",
+            size="1",
+            variant="soft",
+            on_click=rx.call_script(TOGGLE_SAMPLE),
+            id="voice-sample-play",
+            title="Hear the narrator's sample line (again: stop)",
+        ),
+    )
+
+
 def cast_panel() -> rx.Component:
     """The cast controls (see the module docstring)."""
     return rx.card(
@@ -183,13 +206,7 @@ def cast_panel() -> rx.Component:
             rx.hstack(
                 rx.text("Narrator"),
                 _picker(CastState.cast.narrator, CastState.set_narrator, "narrator", False),
-                rx.el.audio(
-                    src=CastState.cast.narrator_sample,
-                    controls=True,
-                    preload="none",
-                    id="voice-sample",
-                    style={"height": "32px"},
-                ),
+                _sample_button(),
                 align="center",
                 spacing="3",
                 wrap="wrap",

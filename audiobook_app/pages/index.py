@@ -46,20 +46,33 @@ class DashboardState(AuthState):
     """Upload progress, the paste box, the last error and the history table."""
 
     books: list[dict] = []
+    books_read: bool = False  # the history was read (an empty one says what to do first)
     upload_error: str = ""
     upload_percent: int = 0
     pasted: str = ""
+    paste_title: str = ""  # the author's title for the pasted text ("": its first line)
 
     @rx.event
     async def load(self):
         """on_load: the history table."""
         if self.user_id:
             self.books = await asyncio.to_thread(history_rows, self.user_id)
+            self.books_read = True
 
     @rx.event
     def set_pasted(self, text: str):
         """The paste box's text."""
         self.pasted = text
+
+    @rx.event
+    def set_paste_title(self, title: str):
+        """The title field of the pasted text."""
+        self.paste_title = title
+
+    @rx.var
+    def default_paste_title(self) -> str:
+        """The title the pasted text gets when the field is left empty (its first line)."""
+        return library.pasted_title(self.pasted) if self.pasted.strip() else ""
 
     @rx.event
     def upload_progress(self, progress: dict):
@@ -91,11 +104,17 @@ class DashboardState(AuthState):
 
     @rx.event
     async def add_pasted(self):
-        """Store the pasted text as a manuscript and open its page."""
-        text, user_id = self.pasted, self.user_id
-        return await self._added(
-            lambda: library.add_pasted_text(redis_conn(), settings(), storage(), user_id, text)
+        """Store the pasted text as a manuscript titled as the author asked (default: its
+        first line), empty the paste box and open the book's page."""
+        text, title, user_id = self.pasted, self.paste_title, self.user_id
+        opened = await self._added(
+            lambda: library.add_pasted_text(
+                redis_conn(), settings(), storage(), user_id, text, title=title
+            )
         )
+        if opened is not None:
+            self.pasted, self.paste_title = "", ""
+        return opened
 
     @rx.event
     async def delete(self, book_id: int):
@@ -144,7 +163,26 @@ def _upload_zone() -> rx.Component:
             id="paste",
             width="100%",
         ),
-        rx.button("Add pasted text", on_click=DashboardState.add_pasted, variant="soft"),
+        rx.hstack(
+            rx.input(
+                placeholder=rx.cond(
+                    DashboardState.default_paste_title != "",
+                    "Title: " + DashboardState.default_paste_title,
+                    "Title (default: the first line)",
+                ),
+                value=DashboardState.paste_title,
+                on_change=DashboardState.set_paste_title,
+                id="paste-title",
+                flex_grow="1",
+            ),
+            rx.button(
+                "Add pasted text",
+                on_click=DashboardState.add_pasted,
+                variant="soft",
+                id="paste-add",
+            ),
+            width="100%",
+        ),
         rx.cond(
             DashboardState.upload_error != "",
             rx.callout(DashboardState.upload_error, color_scheme="red", id="upload-error"),
@@ -155,6 +193,20 @@ def _upload_zone() -> rx.Component:
 
 
 def _history() -> rx.Component:
+    return rx.cond(
+        DashboardState.books_read & (DashboardState.books.length() == 0),
+        rx.callout(
+            "No books yet. Start by adding a manuscript above: upload an EPUB, DOCX, PDF, "
+            "TXT or Markdown file, or paste its text. Its page then lets you choose "
+            "chapters and voices and press Start.",
+            icon="book-open",
+            id="no-books",
+        ),
+        _history_table(),
+    )
+
+
+def _history_table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(

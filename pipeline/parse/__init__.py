@@ -54,7 +54,8 @@ def detect_format(data: bytes, filename: str) -> SourceFormat:
 def parse_bytes(data: bytes, filename: str) -> Book:
     """Parse a manuscript held in memory; ``filename`` picks the format with its bytes,
     prefixes every error message ("broken.epub: the EPUB is corrupt...") and, when the
-    file declares no title, gives the book one ("my_novel.txt" -> "My novel").
+    file declares no title, gives the book one ("my_novel.txt" -> "My novel"; a name
+    written like a title is kept: "The Night Ferry.txt" -> "The Night Ferry").
 
     Raises :class:`EmptyFileError` for zero bytes and the format parser's specific
     :class:`InputError` for anything unreadable.
@@ -68,7 +69,12 @@ def parse_bytes(data: bytes, filename: str) -> Book:
             raise type(exc)(f"{name}: {msg}") from None
         raise
     if not book.metadata.title:
-        title = re.sub(r"[_-]+", " ", Path(name).stem).strip().capitalize() or "Untitled"
+        stem = Path(name).stem.strip()
+        if " " in stem or (stem != stem.lower() and not re.search(r"[_-]", stem)):
+            # named like a title ("The Night Ferry.txt", "McGregor.txt"): kept as it is
+            title = stem[:1].upper() + stem[1:]
+        else:
+            title = re.sub(r"[_-]+", " ", stem).strip().capitalize() or "Untitled"
         book = replace(book, metadata=replace(book.metadata, title=title))
     return book
 

@@ -1,7 +1,9 @@
 """Segment review through the API: a finished job's segments as its report lists them
 (all, or only the flagged), with links that download the kept audio and each take; 404
 for another author or a job without a report; regenerate refuses a job that has not
-completed (409), a segment the plan lacks (404) and text too long (422). The whole
+completed (409), a segment the plan lacks (404) and text too long (422); a chapter
+regenerated with another voice runs with it (a voice outside the library: 400), and a
+chapter preview is a one-chapter job that keeps the book's choice. The whole
 regeneration runs against real workers in tests/platform/test_segment_review.py."""
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import json
 
 from audiobook_app.db import repo
-from audiobook_app.db.models import FilePurpose, Job, JobStatus
+from audiobook_app.db.models import Book, FilePurpose, Job, JobStatus
 from audiobook_app.state.clients import storage
+from pipeline.config import PipelineConfig
 
 TAKE = {"errors": 0, "words": 4, "duration_s": 1.5, "plausible": True}
 
@@ -113,3 +116,29 @@ def test_segments_of_a_finished_job_and_regenerate_refusals(make_api) -> None:
         f"{url}/1/0/regenerate", json={"text": "x" * 6000}, headers=alice.headers
     )
     assert too_long.status_code == 422
+
+    # a chapter read by another voice: a voice outside the library is refused, naming it
+    regen = f"/api/v1/jobs/{job['id']}/chapters/1/regenerate"
+    unknown = api.client.post(regen, json={"voice": "v999"}, headers=alice.headers)
+    assert unknown.status_code == 400 and "chapter 1" in unknown.text, unknown.text
+    deep = api.client.post(regen, json={"voice": "joe-deep"}, headers=alice.headers)
+    assert deep.status_code == 202, deep.text
+    with api.session() as session:
+        config = PipelineConfig.model_validate(session.get(Job, deep.json()["id"]).config)
+        chosen = session.get(Book, book_id).chosen_chapters
+    assert config.chapter_voices[1].length_scale == 1.08  # joe-deep
+
+    # a preview of one chapter: refused while a job of the book runs, then a job of
+    # that chapter alone that leaves the book's chosen chapters as they were
+    preview = f"/api/v1/books/{book_id}/chapters/1/preview"
+    assert api.client.post(preview, headers=alice.headers).status_code == 409
+    with api.session() as session:
+        row = session.get(Job, deep.json()["id"])
+        row.status = JobStatus.COMPLETED
+        session.add(row)
+    assert api.client.post(preview, headers=bob.headers).status_code == 404
+    started = api.client.post(preview, headers=alice.headers)
+    assert started.status_code == 202, started.text
+    assert started.json()["chapters_spec"] == "1"
+    with api.session() as session:
+        assert session.get(Book, book_id).chosen_chapters == chosen

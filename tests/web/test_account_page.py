@@ -40,6 +40,7 @@ def test_download_my_data_then_delete_my_account(web_app: str, page: Page, scree
     screenshot(page, "account-delete")
     button.click()
     page.wait_for_url("**/signin")
+    assert "ab_session" not in {c["name"] for c in page.context.cookies()}  # removed too
 
     page.fill("#email", email)
     page.fill("#password", PASSWORD)

@@ -29,12 +29,11 @@ ADMIN_TITLES = {
 
 
 def admin_routes() -> list[str]:
-    """Every page route of the Reflex app under /admin (as registered by @rx.page)."""
+    """Every page route of the Reflex app under /admin (the @rx.page pages, which
+    audiobook_app.audiobook_app adds to the app once at import)."""
     from audiobook_app.audiobook_app import app
 
-    registered = [
-        kwargs.get("route", "") for _, kwargs in app._registration_context.decorated_pages
-    ]
+    registered = ["/" + route.strip("/") for route in app._unevaluated_pages]
     return sorted(r for r in registered if r == "/admin" or r.startswith("/admin/"))
 
 

@@ -27,7 +27,7 @@ def test_merge_split_level_and_reset_on_the_book_page(
     page.click("#upload-button")
     page.wait_for_url("**/books/*")
     expect(page.locator("#book-status")).to_have_text("ready", timeout=120_000)
-    rows = page.locator("#chapters tr")
+    rows = page.locator("#chapters tbody tr")
     expect(rows).to_have_count(4)
     expect(page.locator("#split-level")).to_contain_text("Level 2")
     expect(page.locator("#split-at-3")).to_be_visible()  # The Storm, inside The Boat

@@ -81,12 +81,16 @@ def test_a_flagged_segment_is_regenerated_from_the_review(
     expect(page.locator("[id^=segment-]").filter(has_text="Dayadhvam")).to_have_count(0)
     screenshot(page, "review-after-regeneration")
 
-    # the whole chapter again (another take of each segment): a new job that completes
+    # the whole chapter again, read by a slower voice: a new job that completes, with
+    # the chapter made again and longer (joe-deep speaks at length scale 1.08)
+    page.click("#chapter-voice")
+    page.get_by_role("option", name="Joe, deep and unhurried").click()
     page.click("#regenerate-chapter")
     page.wait_for_url(book_url)
     expect(page.locator("#job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
-    third_src, _ = _play_chapter_one(page)
+    third_src, third_duration = _play_chapter_one(page)
     assert third_src not in (first_src, second_src)
+    assert third_duration > second_duration
 
 
 def test_a_cancelled_book_has_retry_which_finishes_it(web_app: str, page: Page, tmp_path) -> None:

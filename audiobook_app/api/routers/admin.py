@@ -39,7 +39,7 @@ from audiobook_app.admin.schemas import (
     AdminWorker,
 )
 from audiobook_app.api.deps import AdminDep, admin_caller
-from audiobook_app.api.schemas import AUTHED, errors
+from audiobook_app.api.schemas import AUTHED, MAX_ID, errors
 from audiobook_app.billing import ledger
 from audiobook_app.db.models import JobStatus
 from audiobook_app.db.session import session_scope
@@ -47,7 +47,7 @@ from audiobook_app.settings import get_settings
 from audiobook_app.state.clients import redis_conn
 
 T = TypeVar("T")
-INT32_MAX = 2**31 - 1  # ids are PostgreSQL integers
+INT32_MAX = MAX_ID  # ids are PostgreSQL integers; out of range in the path: 404
 
 router = APIRouter(
     prefix="/admin",

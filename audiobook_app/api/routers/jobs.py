@@ -100,6 +100,24 @@ def start_job(caller: CallerDep, body: JobStart) -> JobDetail:
     return job_detail(caller.user_id, job_id)
 
 
+@router.post(
+    "/books/{book_id}/chapters/{index}/preview",
+    status_code=202,
+    response_model=JobDetail,
+    responses=errors(400, 402, 404, 409),
+)
+def preview_chapter(
+    caller: CallerDep,
+    book_id: Annotated[int, Path(ge=1, le=MAX_ID, description="a book id")],
+    index: Annotated[int, Path(ge=1, le=100_000, description="a chapter index")],
+) -> JobDetail:
+    """Convert one chapter of a ready book to hear it before the whole book is made
+    (the book's chosen chapters stay; a later job reuses what it made). Billed and
+    refused like ``POST /jobs``."""
+    job_id = library.preview(redis_conn(), get_settings(), caller.user_id, book_id, index)
+    return job_detail(caller.user_id, job_id)
+
+
 @router.get("/jobs", response_model=JobList, responses=errors(404))
 def list_jobs(
     caller: CallerDep,
