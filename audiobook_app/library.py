@@ -35,7 +35,14 @@ from audiobook_app.db.models import (
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import events, inspections, queue
 from audiobook_app.settings import Settings
-from audiobook_app.storage import Storage, chapter_texts_key, check_upload, safe_filename, user_key
+from audiobook_app.storage import (
+    Storage,
+    chapter_texts_key,
+    check_upload,
+    safe_filename,
+    size_text,
+    user_key,
+)
 from pipeline.config import PipelineConfig
 from pipeline.convert import parse_chapter_selection
 from pipeline.errors import (
@@ -68,11 +75,6 @@ def stored_bytes(session: Session, user_id: int, *, excluding_file: int | None =
     return int(session.exec(query).one())
 
 
-def _size(n_bytes: int) -> str:
-    gib = n_bytes / 1024**3
-    return f"{gib:,.1f} GB" if gib >= 1 else f"{n_bytes / 1024**2:,.1f} MB"
-
-
 def check_storage_quota(
     session: Session,
     settings: Settings,
@@ -93,8 +95,9 @@ def check_storage_quota(
     used = stored_bytes(session, user_id, excluding_file=excluding_file)
     if used + size > quota:
         raise StorageQuotaExceededError(
-            f"{name} ({_size(size)}) does not fit in your storage: {_size(used)} of your "
-            f"{_size(quota)} are used; delete books you no longer need, then add it again"
+            f"{name} ({size_text(size)}) does not fit in your storage: {size_text(used)} of "
+            f"your {size_text(quota)} are used; delete books you no longer need, then add it "
+            "again"
         )
 
 

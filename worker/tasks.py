@@ -65,6 +65,7 @@ from audiobook_app.db.models import (
 from audiobook_app.db.session import retrying, session_scope
 from audiobook_app.jobs import inspections
 from audiobook_app.jobs.notify import notify_job_ended
+from audiobook_app.jobs.queue import connect
 from audiobook_app.settings import Settings, get_settings
 from audiobook_app.storage import (
     Storage,
@@ -202,14 +203,27 @@ def _inspect_heartbeat(
 
 def _read_manuscript(settings: Settings, storage: Storage, run: inspections.InspectRun) -> dict:
     """Parse ``run``'s upload, store its cover and section texts; the book columns to
-    record (status ``ready``, or ``rejected`` with the parser's message)."""
+    record (status ``ready``, or ``rejected`` with the parser's message). Each step is
+    reported for the book page (:data:`inspections.STEPS`)."""
+    conn = connect(settings)
+    size = storage.size(run.source_key)
+
+    def step(number: int) -> None:
+        inspections.report_step(conn, settings, run.book_id, number, size)
+
     try:
-        book = parse_bytes(storage.get_bytes(run.source_key), run.source_filename)
+        step(0)
+        data = storage.get_bytes(run.source_key)
+        step(1)
+        book = parse_bytes(data, run.source_filename)
+        step(2)
         analysis = analyze(book)
+        step(3)
         sections = tracks.book_sections(book)
         _, rows = tracks.lay_out(book, run.layout)
     except InputError as exc:
         return {"status": BookStatus.REJECTED, "error": str(exc)}
+    step(4)
     cover_key = None
     if book.cover:
         cover_key = user_key(run.owner_id, "books", str(run.book_id), "cover")

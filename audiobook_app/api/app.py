@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from audiobook_app.api import errors
 from audiobook_app.settings import get_settings
+from audiobook_app.storage import size_text
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -39,8 +40,7 @@ class UploadSizeGuard:
 
 
 def _too_large(length: int, limit: int) -> JSONResponse:
-    mb = errors.mb_text
-    message = f"the upload ({mb(length)} MB) is larger than the {mb(limit)} MB upload limit"
+    message = f"the upload ({size_text(length)}) is larger than the {size_text(limit)} upload limit"
     return JSONResponse(
         errors.error_body("upload_too_large", message),
         status_code=413,

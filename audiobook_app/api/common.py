@@ -15,12 +15,11 @@ from datetime import timedelta
 
 from fastapi import UploadFile
 
-from audiobook_app.api.errors import mb_text
 from audiobook_app.api.schemas import DownloadLink
 from audiobook_app.db.models import File, utcnow
 from audiobook_app.downloads import signed_url
 from audiobook_app.settings import Settings
-from audiobook_app.storage import Storage
+from audiobook_app.storage import Storage, size_text
 from pipeline.errors import UploadTooLargeError
 
 _FILE_PATH = re.compile(r"^/files/(\d+)(?:\?.*)?$")
@@ -33,7 +32,7 @@ def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         name = upload.filename or "the upload"
         raise UploadTooLargeError(
-            f"{name}: the file is larger than the {mb_text(max_bytes)} MB upload limit"
+            f"{name}: the file is larger than the {size_text(max_bytes)} upload limit"
         )
     return data
 

@@ -51,11 +51,6 @@ def status_of(exc: errors.AudiobookError) -> int:
     return 500
 
 
-def mb_text(n_bytes: int) -> str:
-    """``n_bytes`` in MB for a message ("50", "12.5")."""
-    return f"{n_bytes / 1024**2:,.1f}".removesuffix(".0")
-
-
 def error_body(code: str, message: str) -> dict:
     """The one JSON error shape."""
     return {"error": {"code": code, "message": message}}

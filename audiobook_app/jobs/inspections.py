@@ -19,10 +19,15 @@ without recording a result, or is stuck ``started`` (its worker was SIGKILLed; R
 it started for minutes) is enqueued again under a new id; after
 ``settings.max_task_attempts`` runs it is ``rejected`` with a message saying so. A run
 that lost the book to a newer one neither renews nor records (:func:`finish_run`).
+
+While it reads, the run reports which of :data:`STEPS` it is at (:func:`report_step`, in
+Redis for an hour: progress is only shown, never the record), so the book page of a big
+manuscript says more than "Reading the manuscript…" (:func:`progress_text`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +42,7 @@ from audiobook_app.db.models import Book, BookStatus, utcnow
 from audiobook_app.db.session import session_scope
 from audiobook_app.jobs import queue
 from audiobook_app.settings import Settings
+from audiobook_app.storage import size_text
 
 log = logging.getLogger(__name__)
 FUNCTION = "worker.tasks.inspect"
@@ -48,6 +54,49 @@ _RQ_WAITING = {  # states of an RQ job that will still run
     RQStatus.RATE_LIMITED,
     RQStatus.READY_TO_ENQUEUE,
 }
+
+
+# What a run does, in order (report_step's step is an index into this)
+STEPS = (
+    "fetching the file",
+    "finding the chapters",
+    "reading the text and who speaks",
+    "laying out the tracks",
+    "storing the cover and chapter texts",
+)
+PROGRESS_TTL_S = 3600
+
+
+def _progress_key(settings: Settings, book_id: int) -> str:
+    return f"{settings.queue_prefix}:inspect-progress:{book_id}"
+
+
+def report_step(
+    conn: redis.Redis, settings: Settings, book_id: int, step: int, size_bytes: int
+) -> None:
+    """Record that the inspection of ``book_id`` (a manuscript of ``size_bytes``) is at
+    ``STEPS[step]``. A Redis failure is logged, never raised: the reading goes on."""
+    value = json.dumps({"step": step, "size_bytes": size_bytes})
+    try:
+        conn.set(_progress_key(settings, book_id), value, ex=PROGRESS_TTL_S)
+    except redis.RedisError as exc:
+        log.warning("progress of the inspect of book %s not recorded: %s", book_id, exc)
+
+
+def progress_text(conn: redis.Redis, settings: Settings, book_id: int) -> str:
+    """Where the inspection of ``book_id`` stands, for the book page: ``"step 2 of 5:
+    finding the chapters (61.2 MB)"``; "" before the first step is reported or when Redis
+    cannot say."""
+    try:
+        raw = conn.get(_progress_key(settings, book_id))
+        data = json.loads(raw) if raw else None
+    except (redis.RedisError, ValueError):
+        return ""
+    if not isinstance(data, dict) or not 0 <= data.get("step", -1) < len(STEPS):
+        return ""
+    step = int(data["step"])
+    size = size_text(int(data.get("size_bytes", 0)))
+    return f"step {step + 1} of {len(STEPS)}: {STEPS[step]} ({size})"
 
 
 @dataclass(frozen=True)

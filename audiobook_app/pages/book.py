@@ -25,7 +25,7 @@ import reflex as rx
 from audiobook_app import PRODUCT_NAME, book_output, library, tracks
 from audiobook_app.db.models import BookStatus, FilePurpose, JobStatus
 from audiobook_app.db.session import session_scope
-from audiobook_app.jobs import events
+from audiobook_app.jobs import events, inspections
 from audiobook_app.pages.index import header
 from audiobook_app.state.auth import AuthState
 from audiobook_app.state.clients import redis_conn, settings, storage
@@ -69,6 +69,11 @@ def book_view(user_id: int, book_id: int) -> dict:
             "words": book.words,
             "minutes": round(book.estimated_duration_s / 60, 1),
             "has_cover": bool(book.cover_key),
+            "reading": (
+                inspections.progress_text(redis_conn(), settings(), book.id)
+                if book.status == BookStatus.UPLOADED
+                else ""
+            ),
             "job_id": job.id if job else "",
             "job_status": str(job.status) if job else "",
             "report": [],
@@ -177,6 +182,7 @@ class BookState(AuthState):
     words: int = 0
     minutes: float = 0.0
     has_cover: bool = False
+    reading: str = ""  # where the inspect job stands while status is uploaded
     chapters: list[dict] = []
     layout: tracks.LayoutView = tracks.LayoutView()  # the layout controls' view
     text_title: str = ""  # the chapter whose text is shown (Text)
@@ -246,6 +252,7 @@ class BookState(AuthState):
             "words",
             "minutes",
             "has_cover",
+            "reading",
             "job_id",
             "job_status",
             "downloads",
@@ -618,7 +625,10 @@ def _book() -> rx.Component:
         rx.cond(
             BookState.error != "", rx.callout(BookState.error, color_scheme="red", id="book-error")
         ),
-        rx.cond(BookState.status == "uploaded", rx.text("Reading the manuscript…")),
+        rx.cond(
+            BookState.status == "uploaded",
+            rx.text("Reading the manuscript… ", BookState.reading, id="reading"),
+        ),
         rx.cond(
             BookState.chapters.length() > 0,
             rx.vstack(

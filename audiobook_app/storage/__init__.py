@@ -33,7 +33,7 @@ from audiobook_app.storage.keys import (
 )
 from audiobook_app.storage.local import LocalStorage
 from audiobook_app.storage.s3 import S3Storage
-from audiobook_app.storage.uploads import UPLOAD_TYPES, check_upload
+from audiobook_app.storage.uploads import UPLOAD_TYPES, check_upload, size_text
 
 __all__ = [
     "MAX_URL_TTL_S",
@@ -48,6 +48,7 @@ __all__ = [
     "job_key",
     "safe_filename",
     "segment_key",
+    "size_text",
     "take_key",
     "user_key",
     "validate_key",

@@ -42,6 +42,13 @@ def _looks_utf16(sample: bytes) -> bool:
     return (even == 0 and odd >= half / 4) or (odd == 0 and even >= half / 4)
 
 
+def size_text(n_bytes: int) -> str:
+    """``n_bytes`` for a message: "50 MB", "61.2 MB", "1.5 GB" (1 MB = 2**20 bytes)."""
+    gib = n_bytes / 1024**3
+    value, unit = (gib, "GB") if gib >= 1 else (n_bytes / _MiB, "MB")
+    return f"{value:,.1f}".removesuffix(".0") + f" {unit}"
+
+
 def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
     """Sniff an uploaded manuscript before it is stored; return its MIME type.
 
@@ -55,9 +62,9 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
     if not data:
         raise UploadRejectedError(f"{name}: the file is empty (0 bytes)")
     if len(data) > max_bytes:
-        limit = f"{max_bytes / _MiB:,.1f}".removesuffix(".0")
         raise UploadTooLargeError(
-            f"{name}: the file is larger than the {limit} MB upload limit ({len(data) / _MiB:,.1f} MB)"
+            f"{name}: the file is larger than the {size_text(max_bytes)} upload limit "
+            f"({size_text(len(data))})"
         )
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:

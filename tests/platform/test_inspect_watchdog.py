@@ -2,7 +2,7 @@
 (:mod:`audiobook_app.jobs.inspections`), with real worker processes and Redis: a worker
 SIGKILLed in the middle of parsing leaves the book to another worker; an RQ job Redis
 lost is enqueued again; one interrupted too often is rejected with a message; a run
-that lost the book records nothing."""
+that lost the book records nothing; a run reports which step of the reading it is at."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import update
 from audiobook_app import library
 from audiobook_app.db.models import Book, BookStatus, utcnow
 from audiobook_app.jobs import inspections, queue
+from audiobook_app.storage import size_text
 from tests.platform.harness import STORY, Platform, call, two_authors, wait_for
 
 LEASE_S = 3  # AUDIOBOOK_INSPECT_LEASE_S of these tests (the smallest allowed)
@@ -119,3 +120,23 @@ def test_a_run_that_lost_the_book_records_nothing(platform, lib):
     assert _book(platform, book_id).status == "uploaded"
     assert inspections.finish_run(settings, book_id, current, status="rejected", error="x")
     assert _book(platform, book_id).status == "rejected"
+
+
+def test_a_big_manuscript_says_which_step_of_its_reading_it_is_at(platform, lib):
+    """While the book page shows "Reading the manuscript…", the inspect job reports its
+    steps (what the page adds after it): a slow manuscript is seen at the analysis step,
+    with its size, before it is read."""
+    settings, conn, storage, alice, _ = lib
+    book_id = library.add_manuscript(conn, settings, storage, alice, "slow.txt", SLOW.encode())
+    assert inspections.progress_text(conn, settings, book_id) == ""  # not started
+    platform.start_worker("cpu")
+    seen = set()
+
+    def analysing() -> bool:
+        seen.add(inspections.progress_text(conn, settings, book_id))
+        return any("step 3 of 5: reading the text" in text for text in seen)
+
+    wait_for(analysing, 120, "the analysis step")
+    size = size_text(len(SLOW.encode()))
+    assert f"step 3 of 5: reading the text and who speaks ({size})" in seen, seen
+    assert size.endswith(" MB") and _read(platform, book_id).status == "ready"
