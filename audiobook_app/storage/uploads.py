@@ -43,10 +43,14 @@ def _looks_utf16(sample: bytes) -> bool:
 
 
 def size_text(n_bytes: int) -> str:
-    """``n_bytes`` for a message: "50 MB", "61.2 MB", "1.5 GB" (1 MB = 2**20 bytes)."""
-    gib = n_bytes / 1024**3
-    value, unit = (gib, "GB") if gib >= 1 else (n_bytes / _MiB, "MB")
-    return f"{value:,.1f}".removesuffix(".0") + f" {unit}"
+    """``n_bytes`` for a message, in the largest unit it reaches (1 KB = 1024 bytes):
+    one decimal ("61.2 MB", "2.0 MB" for a byte over 2 MB), none for a whole number of
+    units ("50 MB"), bytes below 1 KB ("482 bytes")."""
+    for unit, size in (("GB", 1024**3), ("MB", _MiB), ("KB", 1024)):
+        if n_bytes >= size:
+            text = f"{n_bytes / size:,.1f}"
+            return (text.removesuffix(".0") if n_bytes % size == 0 else text) + f" {unit}"
+    return f"{n_bytes} bytes"
 
 
 def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
