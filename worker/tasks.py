@@ -426,11 +426,8 @@ def _synthesize(ctx: TaskContext) -> Finisher:
         for voice, segs in _by_voice(todo, config).items():
             engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
             for seg, audio in zip(segs, engine.synthesize_batch([s.text for s in segs])):
-                buf = io.BytesIO()
-                rate = engine.sample_rate_hz
-                sf.write(buf, audio.clip(-1, 1), rate, format="FLAC", subtype="PCM_24")
-                ctx.storage.put_bytes(_segment_key(job, seg.id), buf.getvalue(), "audio/flac")
-                done[seg.id] = len(audio) / rate
+                _put_flac(ctx, _segment_key(job, seg.id), audio, engine.sample_rate_hz)
+                done[seg.id] = len(audio) / engine.sample_rate_hz
         for seg in group:
             synthesized = int(seg in todo)
             duration = done[seg.id] or 0.0
@@ -459,6 +456,23 @@ def _synthesize(ctx: TaskContext) -> Finisher:
         return followups
 
     return finish
+
+
+def _put_flac(ctx: TaskContext, key: str, audio: np.ndarray, rate_hz: int) -> None:
+    """Store synthesized audio (float, clipped to -1..1) at ``key`` as 24-bit FLAC."""
+    buf = io.BytesIO()
+    sf.write(buf, audio.clip(-1, 1), rate_hz, format="FLAC", subtype="PCM_24")
+    ctx.storage.put_bytes(key, buf.getvalue(), "audio/flac")
+
+
+def _fetch_records(ctx: TaskContext, plans: Sequence[ChapterPlan], records: Path) -> None:
+    """Download the stored verification records of ``plans``' segments (those that have
+    one) into the folder ``records``."""
+    records.mkdir(parents=True, exist_ok=True)
+    for seg in {s.id: s for p in plans for s in p.segments}.values():
+        key = verify_record_key(ctx.job.owner_id, ctx.job.book_id, seg.id)
+        if ctx.storage.exists(key):
+            ctx.storage.get_file(key, records / f"{seg.id}.json")
 
 
 def _chapter_started(ctx: TaskContext, chapter_index: int) -> None:
@@ -614,13 +628,9 @@ def _retake(ctx: TaskContext) -> Finisher:
     config = PipelineConfig.model_validate(job.config)
     work = Path(ctx.settings.work_dir) / f"{job.id}-retake-{index}"
     records = work / "verify"
-    records.mkdir(parents=True, exist_ok=True)
+    _fetch_records(ctx, (plan,), records)
     wanted: dict[VoiceConfig, list[tuple[PlanSegment, str]]] = {}
     for seg in {s.id: s for s in plan.segments}.values():
-        key = verify_record_key(job.owner_id, job.book_id, seg.id)
-        if not ctx.storage.exists(key):
-            continue
-        ctx.storage.get_file(key, records / f"{seg.id}.json")
         check = read_record(records, seg)
         if check is None or check.pending is None:
             continue
@@ -632,11 +642,7 @@ def _retake(ctx: TaskContext) -> Finisher:
         ctx.check_cancelled()
         engine = engine_for(_local_voice(ctx, voice), ctx.settings.tts_threads)
         for (_, name), audio in zip(todo, engine.synthesize_batch([s.text for s, _ in todo])):
-            buf = io.BytesIO()
-            sf.write(buf, audio.clip(-1, 1), engine.sample_rate_hz, format="FLAC", subtype="PCM_24")
-            ctx.storage.put_bytes(
-                take_key(job.owner_id, job.book_id, name), buf.getvalue(), "audio/flac"
-            )
+            _put_flac(ctx, take_key(job.owner_id, job.book_id, name), audio, engine.sample_rate_hz)
     shutil.rmtree(work, ignore_errors=True)
     round_ = ctx.task.batch
 
@@ -664,18 +670,15 @@ def _verify_chapter(
         return False
     owner, book = ctx.job.owner_id, ctx.job.book_id
     records = work / "verify"
-    records.mkdir(parents=True, exist_ok=True)
+    _fetch_records(ctx, (plan,), records)
     takes = SegmentStore(work / "takes")
     for seg in {s.id: s for s in plan.segments}.values():
-        key = verify_record_key(owner, book, seg.id)
-        if ctx.storage.exists(key):
-            ctx.storage.get_file(key, records / f"{seg.id}.json")
-            check = read_record(records, seg)
-            awaited = check.pending if check and check.pending is not None else -1
-            for number in range(awaited + 1):  # a pending segment's takes so far
-                name = take_id(seg.id, number)
-                if ctx.storage.exists(take_key(owner, book, name)):
-                    ctx.storage.get_file(take_key(owner, book, name), takes.path(name))
+        check = read_record(records, seg)
+        awaited = check.pending if check and check.pending is not None else -1
+        for number in range(awaited + 1):  # a pending segment's takes so far
+            name = take_id(seg.id, number)
+            if ctx.storage.exists(take_key(owner, book, name)):
+                ctx.storage.get_file(take_key(owner, book, name), takes.path(name))
     before = {p.name: p.read_bytes() for p in records.iterdir()}
     fetched = takes.stored_ids()
 
@@ -717,11 +720,7 @@ def _recorded_speech(
     """The chapters' speech verification from the records the master tasks stored (a
     chapter with an unverified segment is left out)."""
     records = work / "verify"
-    records.mkdir(parents=True, exist_ok=True)
-    for seg in {s.id: s for p in plans for s in p.segments}.values():
-        key = verify_record_key(ctx.job.owner_id, ctx.job.book_id, seg.id)
-        if ctx.storage.exists(key):
-            ctx.storage.get_file(key, records / f"{seg.id}.json")
+    _fetch_records(ctx, plans, records)
     chapters = (recorded_chapter(plan, records) for plan in plans)
     return tuple(c for c in chapters if c is not None)
 
